@@ -1,0 +1,73 @@
+// One authentication check for every request but the probes and the login link: REST,
+// SSE, the docs and (later) WebSocket terminals and previews all pass through here.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { OutpostError } from "../domain/errors.ts";
+import { type AuthService, SESSION_COOKIE, type User } from "../services/auth.ts";
+import { readCookie } from "./cookies.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    user: User | null;
+    authMethod: "token" | "session" | null;
+  }
+}
+
+const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/login", "/favicon.ico"]);
+
+export function registerAuth(app: FastifyInstance, auth: AuthService): void {
+  app.decorateRequest("user", null);
+  app.decorateRequest("authMethod", null);
+
+  app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split("?", 1)[0] ?? "/";
+    if (PUBLIC_PATHS.has(path)) return;
+
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      const user = match?.[1] ? await auth.userForToken(match[1]) : null;
+      if (!user) throw new OutpostError("UNAUTHENTICATED", "The bearer token is not valid (revoked, mistyped, or from another installation).");
+      request.user = user;
+      request.authMethod = "token";
+      return;
+    }
+
+    const sessionId = readCookie(request.headers.cookie, SESSION_COOKIE);
+    const user = sessionId ? await auth.userForSession(sessionId) : null;
+    if (user) {
+      // A cookie rides along on cross-site requests too: refuse mutations from other origins.
+      if (!["GET", "HEAD", "OPTIONS"].includes(request.method) && !sameOrigin(request)) {
+        throw new OutpostError("FORBIDDEN", "Cross-origin requests with a session cookie are refused; use a bearer token.");
+      }
+      request.user = user;
+      request.authMethod = "session";
+      return;
+    }
+
+    if (path === "/" || path.startsWith("/docs")) {
+      return reply.code(401).type("text/html; charset=utf-8").send(SIGN_IN_PAGE);
+    }
+    throw new OutpostError("UNAUTHENTICATED", "Send `Authorization: Bearer <token>`; the admin token is in <data dir>/admin-token.");
+  });
+}
+
+function sameOrigin(request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/** The authenticated user; routes behind the hook can rely on it. */
+export function currentUser(request: FastifyRequest): User {
+  if (!request.user) throw new OutpostError("UNAUTHENTICATED", "Not signed in.");
+  return request.user;
+}
+
+const SIGN_IN_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Outpost — sign in</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto">
+<h1>Outpost</h1><p>You are not signed in. Open the login link that <code>npm start</code> printed,
+or print a new one with <code>outpost login-link</code>.</p></body></html>`;

@@ -1,0 +1,80 @@
+// GET /api/v1/events: the global event stream as SSE. Resumes after `Last-Event-ID` (or
+// `?after=`) with nothing missed and nothing repeated: each pass reads `id > last sent`
+// from the table, and passes run on every NOTIFY wake-up plus a slow safety timer.
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type pg from "pg";
+import { errorResponses } from "../../schemas/common.ts";
+import type { Event } from "../../schemas/events.ts";
+import { eventsQuery } from "../../schemas/events.ts";
+import type { EventHub } from "../../services/event-hub.ts";
+import type { ProjectService } from "../../services/projects.ts";
+import { type EventRow, listEvents } from "../../store/events.ts";
+import { currentUser } from "../auth.ts";
+import { resumeAfter, SseStream } from "../sse.ts";
+
+const BATCH = 500;
+const SAFETY_POLL_MS = 5_000;
+
+export const presentEvent = (row: EventRow): Event => ({
+  id: row.id,
+  type: row.type,
+  projectId: row.projectId,
+  data: row.data,
+  createdAt: row.createdAt.toISOString(),
+});
+
+export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: EventHub; projects: ProjectService }): void {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/api/v1/events",
+    {
+      schema: {
+        tags: ["events"],
+        summary: "Stream events (Server-Sent Events)",
+        description: "`event:` is the type (noun.verb), `id:` the event id, `data:` the Event as JSON. Send `Last-Event-ID` to resume.",
+        querystring: eventsQuery,
+        produces: ["text/event-stream"],
+        response: errorResponses,
+      },
+    },
+    async (request, reply) => {
+      const owner = currentUser(request);
+      // Resolve the filter before the stream opens, so a bad project is a plain 404.
+      const projectId = request.query.project ? await deps.projects.resolveId(owner.id, request.query.project) : undefined;
+      let after = resumeAfter(request.headers["last-event-id"], request.query.after);
+      const follow = request.query.follow !== "false";
+
+      const stream = new SseStream(reply, request.id);
+      let wake: () => void = () => {};
+      const unsubscribe = deps.hub.subscribe(() => wake());
+      try {
+        while (!stream.signal.aborted) {
+          const rows = await listEvents(deps.pool, { ownerId: owner.id, afterId: after, projectId, limit: BATCH });
+          for (const row of rows) {
+            await stream.send({ id: row.id, type: row.type, data: presentEvent(row) });
+            after = row.id;
+          }
+          if (rows.length === BATCH) continue;
+          if (!follow) break;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, SAFETY_POLL_MS);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            stream.signal.addEventListener("abort", wake, { once: true });
+          });
+        }
+      } catch (error) {
+        request.log.warn({ err: (error as Error).message }, "event stream ended by an error");
+        await stream.send({
+          type: "error",
+          data: { code: "DATABASE_UNAVAILABLE", message: "The event stream lost the database; reconnect with Last-Event-ID." },
+        });
+      } finally {
+        unsubscribe();
+        stream.end();
+      }
+    },
+  );
+}

@@ -1,0 +1,52 @@
+// /api/v1/projects: create, list, get, update, delete.
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { errorResponses, listQuery, page, projectRef } from "../../schemas/common.ts";
+import { createProjectBody, project, revealQuery, updateProjectBody } from "../../schemas/projects.ts";
+import type { ProjectService } from "../../services/projects.ts";
+import { currentUser } from "../auth.ts";
+
+export function projectRoutes(app: FastifyInstance, projects: ProjectService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ["projects"];
+
+  r.post(
+    "/api/v1/projects",
+    { schema: { tags, summary: "Create a project", body: createProjectBody, response: { 201: project, ...errorResponses } } },
+    async (request, reply) => {
+      reply.code(201);
+      return projects.create(currentUser(request).id, request.body);
+    },
+  );
+
+  r.get(
+    "/api/v1/projects",
+    { schema: { tags, summary: "List your projects", querystring: listQuery, response: { 200: page(project), ...errorResponses } } },
+    async (request) => projects.list(currentUser(request).id, request.query.limit, request.query.cursor),
+  );
+
+  r.get(
+    "/api/v1/projects/:id",
+    {
+      schema: { tags, summary: "Get a project by id or name", params: projectRef, querystring: revealQuery, response: { 200: project, ...errorResponses } },
+    },
+    async (request) => projects.get(currentUser(request).id, request.params.id, request.query.reveal === "true"),
+  );
+
+  r.patch(
+    "/api/v1/projects/:id",
+    { schema: { tags, summary: "Update a project", params: projectRef, body: updateProjectBody, response: { 200: project, ...errorResponses } } },
+    async (request) => projects.update(currentUser(request).id, request.params.id, request.body),
+  );
+
+  r.delete(
+    "/api/v1/projects/:id",
+    { schema: { tags, summary: "Delete a project", params: projectRef, response: { 204: z.null().describe("Deleted"), ...errorResponses } } },
+    async (request, reply) => {
+      await projects.delete(currentUser(request).id, request.params.id);
+      reply.code(204);
+      return null;
+    },
+  );
+}

@@ -1,0 +1,67 @@
+// Server-Sent Events framing and flow control for every live view. Writes wait for the
+// socket to drain, so a slow client costs a paused loop, never an unbounded buffer; a
+// comment line every 15 s keeps proxies from closing an idle stream.
+import type { FastifyReply } from "fastify";
+
+export const HEARTBEAT_MS = 15_000;
+
+export class SseStream {
+  readonly #reply: FastifyReply;
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly abort = new AbortController();
+
+  constructor(reply: FastifyReply, requestId: string) {
+    this.#reply = reply;
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+      "x-request-id": requestId,
+    });
+    reply.raw.flushHeaders();
+    reply.raw.on("close", () => this.abort.abort());
+    this.#heartbeat = setInterval(() => void this.#write(": heartbeat\n\n"), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Sends one event; resolves once the socket can take more. */
+  send(event: { id?: number | string; type: string; data: unknown }): Promise<void> {
+    const lines = [`event: ${event.type}`, ...(event.id !== undefined ? [`id: ${event.id}`] : [])];
+    // JSON.stringify never emits a raw newline, so one data: line carries the whole object.
+    lines.push(`data: ${JSON.stringify(event.data)}`);
+    return this.#write(`${lines.join("\n")}\n\n`);
+  }
+
+  end(): void {
+    clearInterval(this.#heartbeat);
+    if (!this.#reply.raw.writableEnded) this.#reply.raw.end();
+  }
+
+  #write(chunk: string): Promise<void> {
+    const raw = this.#reply.raw;
+    if (raw.writableEnded || raw.destroyed) return Promise.resolve();
+    if (raw.write(chunk)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        resolve();
+      };
+      raw.once("drain", done);
+      raw.once("close", done);
+    });
+  }
+}
+
+/** The resume point: `Last-Event-ID` header, or `?after=` (for clients that cannot set headers). */
+export function resumeAfter(headerValue: string | string[] | undefined, queryAfter: number | undefined): number {
+  const header = Array.isArray(headerValue) ? headerValue[0] : headerValue;
+  if (header !== undefined && /^\d{1,15}$/.test(header.trim())) return Number(header.trim());
+  return queryAfter ?? 0;
+}

@@ -1,0 +1,111 @@
+// The CLI's HTTP client. Server URL and token come from flags, then OUTPOST_URL /
+// OUTPOST_TOKEN, then the data dir the server wrote (server.json, admin-token).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { dataPaths } from "../config/data-dir.ts";
+import type { GlobalFlags } from "./args.ts";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export interface Connection {
+  url: string;
+  token: string | undefined;
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function resolveConnection(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Connection {
+  const paths = dataPaths(resolve(flags["data-dir"] ?? env.OUTPOST_DATA_DIR ?? ".outpost"));
+  let fileUrl: string | undefined;
+  try {
+    fileUrl = JSON.parse(readOptional(paths.serverInfo) ?? "{}").url;
+  } catch {}
+  const port = env.OUTPOST_PORT ?? "7300";
+  const url = (flags.url ?? env.OUTPOST_URL ?? fileUrl ?? `http://127.0.0.1:${port}`).replace(/\/$/, "");
+  const token = flags.token ?? env.OUTPOST_TOKEN ?? readOptional(paths.adminToken);
+  return { url, token };
+}
+
+export class ApiClient {
+  constructor(private readonly connection: Connection) {}
+
+  get url(): string {
+    return this.connection.url;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.fetch(method, path, body);
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
+  }
+
+  /** Raw response (for streams); throws ApiError on a non-2xx answer. */
+  async fetch(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.connection.url}${path}`, {
+        method,
+        signal,
+        headers: {
+          ...(this.connection.token ? { authorization: `Bearer ${this.connection.token}` } : {}),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...headers,
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+    } catch (error) {
+      if ((error as Error).name === "AbortError") throw error;
+      throw new ApiError(0, "UNREACHABLE", `cannot reach Outpost at ${this.connection.url} (is \`npm start\` running? set --url or OUTPOST_URL)`);
+    }
+    if (!response.ok) {
+      const payload = (await response.json().catch(() => null)) as { error?: { code: string; message: string; requestId?: string } } | null;
+      const error = payload?.error;
+      throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? response.statusText, error?.requestId);
+    }
+    return response;
+  }
+}
+
+/** Parses a Server-Sent Events body into events (id, type, parsed data). */
+export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; event: string; data: unknown }> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let boundary = buffer.indexOf("\n\n");
+    while (boundary !== -1) {
+      const frame = buffer.slice(0, boundary);
+      buffer = buffer.slice(boundary + 2);
+      boundary = buffer.indexOf("\n\n");
+      let id: string | undefined;
+      let event = "message";
+      const data: string[] = [];
+      for (const line of frame.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon === -1 ? line : line.slice(0, colon);
+        const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "id") id = value;
+        else if (field === "event") event = value;
+        else if (field === "data") data.push(value);
+      }
+      if (data.length) yield { id, event, data: JSON.parse(data.join("\n")) };
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// `outpost project create|list|get|update|delete`.
+import { readFileSync } from "node:fs";
+import type { Project } from "../../schemas/projects.ts";
+import { parse, UsageError } from "../args.ts";
+import { ApiClient, resolveConnection } from "../client.ts";
+import { keyValues, printJson, table } from "../output.ts";
+
+export const projectHelp = `outpost project create <name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--allow DOMAIN]... [--database postgres]
+outpost project list
+outpost project get <id|name> [--reveal]
+outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--unset-env KEY]... [--allow DOMAIN]...
+outpost project delete <id|name>`;
+
+const FIELD_OPTIONS = {
+  repo: { type: "string" },
+  branch: { type: "string" },
+  "instructions-file": { type: "string" },
+  env: { type: "string", multiple: true },
+  "unset-env": { type: "string", multiple: true },
+  allow: { type: "string", multiple: true },
+  database: { type: "string" },
+  reveal: { type: "boolean", default: false },
+} as const;
+
+export async function project(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, FIELD_OPTIONS);
+  const [verb, ref, ...extra] = positionals;
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  const api = new ApiClient(resolveConnection(values));
+  const needRef = () => {
+    if (!ref) throw new UsageError(`outpost project ${verb} needs a project id or name`);
+    return encodeURIComponent(ref);
+  };
+
+  switch (verb) {
+    case "create": {
+      if (!ref) throw new UsageError("outpost project create needs a name");
+      const created = await api.request<Project>("POST", "/api/v1/projects", { name: ref, ...fieldsFrom(values) });
+      return show(created, values.json);
+    }
+    case "update": {
+      const body = fieldsFrom(values);
+      for (const name of values["unset-env"] ?? []) {
+        body.env = { ...body.env, [name]: null };
+      }
+      if (Object.keys(body).length === 0) throw new UsageError("nothing to update: pass --repo, --branch, --env, --allow, …");
+      return show(await api.request<Project>("PATCH", `/api/v1/projects/${needRef()}`, body), values.json);
+    }
+    case "get":
+      return show(await api.request<Project>("GET", `/api/v1/projects/${needRef()}${values.reveal ? "?reveal=true" : ""}`), values.json);
+    case "list": {
+      const items: Project[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { items: Project[]; nextCursor: string | null } = await api.request(
+          "GET",
+          `/api/v1/projects?limit=500${cursor ? `&cursor=${cursor}` : ""}`,
+        );
+        items.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      if (values.json) printJson({ items, nextCursor: null });
+      else
+        console.log(
+          table(
+            items.map((p) => ({ ...p, repo: p.repoUrl, created: p.createdAt })),
+            ["name", "id", "repo", "created"],
+          ),
+        );
+      return 0;
+    }
+    case "delete":
+      await api.request("DELETE", `/api/v1/projects/${needRef()}`);
+      if (!values.json) console.log(`deleted project ${ref}`);
+      return 0;
+    default:
+      throw new UsageError(verb ? `unknown verb 'project ${verb}'` : "outpost project needs a verb: create, list, get, update, delete");
+  }
+}
+
+type Fields = {
+  repoUrl?: string;
+  defaultBranch?: string;
+  instructions?: string;
+  env?: Record<string, string | null>;
+  egress?: { allow: string[] };
+  database?: string;
+};
+
+function fieldsFrom(values: { repo?: string; branch?: string; "instructions-file"?: string; env?: string[]; allow?: string[]; database?: string }): Fields {
+  const fields: Fields = {};
+  if (values.repo !== undefined) fields.repoUrl = values.repo;
+  if (values.branch !== undefined) fields.defaultBranch = values.branch;
+  if (values.database !== undefined) fields.database = values.database;
+  if (values["instructions-file"] !== undefined) {
+    try {
+      fields.instructions = readFileSync(values["instructions-file"], "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read --instructions-file: ${(error as Error).message}`);
+    }
+  }
+  if (values.env?.length) {
+    fields.env = {};
+    for (const pair of values.env) {
+      const eq = pair.indexOf("=");
+      if (eq < 1) throw new UsageError(`--env takes KEY=VALUE, got '${pair}'`);
+      fields.env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  if (values.allow?.length) fields.egress = { allow: values.allow };
+  return fields;
+}
+
+function show(p: Project, json: boolean): number {
+  if (json) {
+    printJson(p);
+    return 0;
+  }
+  console.log(
+    keyValues([
+      ["name", p.name],
+      ["id", p.id],
+      ["repo", p.repoUrl],
+      ["branch", p.defaultBranch],
+      ["database", p.database],
+      ["egress", p.egress.allow.join(", ") || "(none)"],
+      ["env", p.env.map((e) => (e.value !== undefined ? `${e.name}=${e.value}` : e.name)).join(", ") || "(none)"],
+      ["created", p.createdAt],
+    ]),
+  );
+  return 0;
+}

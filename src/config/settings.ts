@@ -1,0 +1,64 @@
+// Outpost's settings, read once from the environment and validated by this zod schema,
+// which is the spec: every field says what it is for. Pass the parsed object down;
+// nothing else in the code reads process.env.
+import { isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import { StartupError } from "../domain/errors.ts";
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const settingsSchema = z
+  .object({
+    dataDir: z.string().min(1).describe("Folder holding all local state (OUTPOST_DATA_DIR, default ./.outpost)."),
+    host: z.string().min(1).describe("Address the HTTP server binds to (OUTPOST_HOST). 127.0.0.1 unless you mean to expose it."),
+    port: port.describe("HTTP port (OUTPOST_PORT, default 7300; 0 picks a free one)."),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+      .optional()
+      .describe("Keep control-plane state in this PostgreSQL instead of the embedded one (DATABASE_URL)."),
+    pgBin: z.string().optional().describe("A PostgreSQL installation's bin/ to use instead of the npm-installed binaries (OUTPOST_PG_BIN)."),
+    secretKey: z.string().optional().describe("Base64 of 32 bytes that encrypts secrets at rest (OUTPOST_SECRET_KEY); default: <data dir>/secret.key."),
+    adminToken: z.string().min(24).optional().describe("Ensure this admin API token exists (OUTPOST_ADMIN_TOKEN), e.g. from a Kubernetes Secret."),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).describe("pino log level (OUTPOST_LOG_LEVEL)."),
+    publicUrl: z.string().url().optional().describe("The URL people open, when it differs from http://host:port (OUTPOST_PUBLIC_URL)."),
+  })
+  .strict();
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Builds settings from an environment (process.env by default) plus explicit overrides. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
+  const candidate = {
+    dataDir: env.OUTPOST_DATA_DIR || ".outpost",
+    host: env.OUTPOST_HOST || "127.0.0.1",
+    port: env.OUTPOST_PORT || "7300",
+    databaseUrl: env.DATABASE_URL || undefined,
+    pgBin: env.OUTPOST_PG_BIN || undefined,
+    secretKey: env.OUTPOST_SECRET_KEY || undefined,
+    adminToken: env.OUTPOST_ADMIN_TOKEN || undefined,
+    logLevel: env.OUTPOST_LOG_LEVEL || "info",
+    publicUrl: env.OUTPOST_PUBLIC_URL || undefined,
+    ...overrides,
+  };
+  const parsed = settingsSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const field = String(first?.path[0] ?? "setting");
+    throw new StartupError(`invalid setting ${field}: ${first?.message}`, `fix the ${ENV_NAMES[field] ?? field} environment variable`);
+  }
+  const dataDir = isAbsolute(parsed.data.dataDir) ? parsed.data.dataDir : resolve(parsed.data.dataDir);
+  return { ...parsed.data, dataDir };
+}
+
+const ENV_NAMES: Record<string, string> = {
+  dataDir: "OUTPOST_DATA_DIR",
+  host: "OUTPOST_HOST",
+  port: "OUTPOST_PORT",
+  databaseUrl: "DATABASE_URL",
+  pgBin: "OUTPOST_PG_BIN",
+  secretKey: "OUTPOST_SECRET_KEY",
+  adminToken: "OUTPOST_ADMIN_TOKEN",
+  logLevel: "OUTPOST_LOG_LEVEL",
+  publicUrl: "OUTPOST_PUBLIC_URL",
+};

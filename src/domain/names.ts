@@ -1,0 +1,67 @@
+// Validation of user-chosen names and references. Pure: no I/O. Each function returns a
+// reason (a sentence for the user) or null when the value is acceptable, so zod schemas
+// and the CLI can share one source of truth.
+
+/** Project names become DNS labels (`<project>-<6 chars>` for sandboxes): ≤ 40 keeps the
+ *  sandbox name within the 63-character DNS-1123 limit with room to spare. */
+export const PROJECT_NAME_MAX = 40;
+
+export function projectNameProblem(name: string): string | null {
+  if (name.length === 0) return "must not be empty";
+  if (name.length > PROJECT_NAME_MAX) return `must be at most ${PROJECT_NAME_MAX} characters (got ${name.length})`;
+  if (!/^[a-z0-9-]+$/.test(name)) return "may contain only lowercase letters a-z, digits and '-' (a DNS-1123 label)";
+  if (!/^[a-z]/.test(name)) return "must start with a lowercase letter";
+  if (name.endsWith("-")) return "must not end with '-'";
+  return null;
+}
+
+/** Git branch names (a practical subset of `git check-ref-format --branch`). */
+export function branchNameProblem(name: string): string | null {
+  if (name.length === 0 || name.length > 255) return "must be 1 to 255 characters";
+  if (name.startsWith("-")) return "must not start with '-'";
+  if (name.startsWith("/") || name.endsWith("/") || name.includes("//")) return "must not start or end with '/' or contain '//'";
+  if (name.includes("..") || name.includes("@{") || name === "@") return "must not contain '..' or '@{'";
+  if (name.endsWith(".lock") || name.endsWith(".")) return "must not end with '.lock' or '.'";
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return "must not contain spaces, control characters or any of ~ ^ : ? * [ \\";
+  if (name.split("/").some((part) => part.startsWith("."))) return "no path component may start with '.'";
+  return null;
+}
+
+/** Repository URLs: only network transports. `ext::` runs commands, `file://` and bare
+ *  paths read the host's disk, and credentials in the URL would be stored in plain text. */
+export function repoUrlProblem(url: string): string | null {
+  if (url.length > 2048) return "must be at most 2048 characters";
+  if (/[\x00-\x20\x7f]/.test(url)) return "must not contain spaces or control characters";
+  if (url.startsWith("-")) return "must not start with '-'";
+  const scpLike = /^([a-zA-Z0-9._-]+)@([a-zA-Z0-9.-]+):(?!\/\/)([^\s]+)$/.exec(url);
+  if (scpLike) return scpLike[3]?.startsWith("-") ? "path must not start with '-'" : null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "must be an https://, http://, ssh:// or git@host:path URL";
+  }
+  if (!["https:", "http:", "ssh:"].includes(parsed.protocol)) {
+    return `transport '${parsed.protocol.replace(/:$/, "")}' is not allowed; use https://, http:// or ssh://`;
+  }
+  if (!parsed.hostname) return "must name a host";
+  if (parsed.password) return "must not embed a password or token; store credentials as project env or git credentials instead";
+  if (parsed.pathname === "/" || parsed.pathname === "") return "must name a repository path";
+  return null;
+}
+
+/** Egress allowlist entries: a hostname, or `*.` followed by one. */
+export function egressDomainProblem(domain: string): string | null {
+  const host = domain.startsWith("*.") ? domain.slice(2) : domain;
+  if (host.length === 0 || host.length > 253) return "must be a hostname of 1 to 253 characters";
+  const label = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+  if (!host.split(".").every((part) => label.test(part))) return "must be a lowercase hostname like 'api.github.com' or '*.npmjs.org'";
+  return null;
+}
+
+/** Environment variable names, as POSIX shells accept them. */
+export function envNameProblem(name: string): string | null {
+  if (name.length === 0 || name.length > 128) return "must be 1 to 128 characters";
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return "must match [A-Za-z_][A-Za-z0-9_]*";
+  return null;
+}

@@ -1,0 +1,40 @@
+// Shapes shared by every resource: the error body, list pages, ids.
+import { z } from "zod";
+import { ERROR_STATUS } from "../domain/errors.ts";
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]).describe("Stable, UPPER_SNAKE."),
+      message: z.string().describe("For people; may change between versions."),
+      details: z.record(z.string(), z.unknown()),
+      requestId: z.string(),
+    }),
+  })
+  .meta({ id: "Error" });
+
+export const listQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(50).describe("Items per page (1–500)."),
+    cursor: z.string().max(200).optional().describe("`nextCursor` of the previous page."),
+  })
+  .strict();
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable().describe("Pass as `cursor` for the next page; null on the last.") });
+
+/** A project is addressed by id (`prj_…`) or by name. */
+export const projectRef = z.object({ id: z.string().min(1).max(64).describe("Project id or name.") }).strict();
+
+export const idParam = z.object({ id: z.string().min(1).max(64) }).strict();
+
+/** Shortcut: the error responses every route may give, for the OpenAPI document. */
+export const errorResponses = {
+  400: errorBody,
+  401: errorBody,
+  404: errorBody,
+  409: errorBody,
+  413: errorBody,
+  422: errorBody,
+  503: errorBody,
+} as const;

@@ -1,0 +1,157 @@
+// Starts the control plane: data dir → database (embedded or DATABASE_URL) → migrations →
+// admin credentials → HTTP. Returns a handle whose close() undoes it in reverse order.
+import { readFileSync } from "node:fs";
+import type { FastifyInstance } from "fastify";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { buildApp } from "./api/app.ts";
+import { dataPaths, ensureDataDir, loadSecretKey, writePrivateFile } from "./config/data-dir.ts";
+import type { Settings } from "./config/settings.ts";
+import { SecretBox } from "./crypto/secrets.ts";
+import { ensureDbAccount, runningAsRoot } from "./db/account.ts";
+import { locatePgBinaries } from "./db/binaries.ts";
+import { EmbeddedPostgres, type StartOutcome } from "./db/embedded.ts";
+import { StartupError } from "./domain/errors.ts";
+import { createLogger } from "./logger.ts";
+import { AuthService, type User } from "./services/auth.ts";
+import { EventHub } from "./services/event-hub.ts";
+import { ProjectService } from "./services/projects.ts";
+import { createPool } from "./store/database.ts";
+import { migrate, migrationsApplied } from "./store/migrate.ts";
+import { VERSION } from "./version.ts";
+
+export interface RunningServer {
+  url: string;
+  loginUrl: string;
+  app: FastifyInstance;
+  pool: pg.Pool;
+  database: { kind: "embedded"; outcome: StartOutcome; server: EmbeddedPostgres } | { kind: "external" };
+  /** Graceful shutdown; `stopDatabase: false` leaves the embedded server running. */
+  close(options?: { stopDatabase?: boolean }): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const paths = dataPaths(settings.dataDir);
+  ensureDataDir(settings.dataDir, runningAsRoot());
+  const secrets = new SecretBox(loadSecretKey(settings.dataDir, settings.secretKey));
+
+  const cleanups: (() => Promise<void>)[] = [];
+  // A failed start stops a database it started; close() may choose to leave it running.
+  let stopDatabaseOnClose = true;
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.warn({ err: error }, "shutdown step failed"));
+  };
+
+  try {
+    const { pool, listenConnection, database } = await openDatabase(settings, paths.postgres, logger);
+    cleanups.push(async () => {
+      if (database.kind === "embedded" && stopDatabaseOnClose) await database.server.stop();
+    });
+    cleanups.push(() => pool.end());
+
+    const applied = await migrate(pool);
+    if (applied.length) logger.info({ applied }, "applied database migrations");
+
+    const auth = new AuthService(pool);
+    const admin = await auth.ensureAdmin();
+    await ensureAdminToken(auth, admin, settings, paths.adminToken, database.kind);
+
+    const hub = new EventHub({ connection: listenConnection, log: logger });
+    await hub.start();
+    cleanups.push(() => hub.close());
+
+    let url = "";
+    const publicUrl = () => settings.publicUrl?.replace(/\/$/, "") ?? url;
+    const app = await buildApp({
+      logger,
+      pool,
+      auth,
+      projects: new ProjectService(pool, secrets),
+      hub,
+      version: VERSION,
+      publicUrl,
+      isReady: async () => {
+        const databaseUp = await pool
+          .query("select 1")
+          .then(() => true)
+          .catch(() => false);
+        const migrated = databaseUp && (await migrationsApplied(pool));
+        return { ready: databaseUp && migrated, checks: { database: databaseUp, migrations: migrated } };
+      },
+    });
+    cleanups.push(() => app.close());
+
+    try {
+      await app.listen({ host: settings.host, port: settings.port });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "EADDRINUSE")
+        throw new StartupError(`port ${settings.port} on ${settings.host} is already in use`, "set OUTPOST_PORT to a free port, e.g. OUTPOST_PORT=7301");
+      if (code === "EADDRNOTAVAIL") throw new StartupError(`cannot bind to ${settings.host}`, "set OUTPOST_HOST to an address of this machine, e.g. 127.0.0.1");
+      throw error;
+    }
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : settings.port;
+    const host = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host;
+    url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
+
+    const loginUrl = `${publicUrl()}/login?code=${await auth.createLoginCode(admin)}`;
+    return {
+      url: publicUrl(),
+      loginUrl,
+      app,
+      pool,
+      database,
+      async close(closeOptions = {}) {
+        stopDatabaseOnClose = closeOptions.stopDatabase ?? true;
+        await closeAll();
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function openDatabase(settings: Settings, postgresDir: string, logger: Logger) {
+  if (settings.databaseUrl) {
+    const pool = createPool({ connectionString: settings.databaseUrl });
+    await pool.query("select 1").catch((error) => {
+      throw new StartupError(`cannot reach DATABASE_URL: ${(error as Error).message}`, "check DATABASE_URL, or unset it to use the embedded database");
+    });
+    return { pool, listenConnection: { connectionString: settings.databaseUrl } as pg.ClientConfig, database: { kind: "external" as const } };
+  }
+  const server = new EmbeddedPostgres({
+    dir: postgresDir,
+    binaries: locatePgBinaries(settings.pgBin),
+    account: ensureDbAccount(),
+    log: (message) => logger.info(message),
+  });
+  const outcome = await server.start();
+  await server.ensureDatabase("outpost");
+  const connection = server.connectionFor("outpost");
+  return { pool: createPool(connection), listenConnection: connection, database: { kind: "embedded" as const, outcome, server } };
+}
+
+/**
+ * The admin token lives in <data dir>/admin-token for the CLI. On the embedded database a
+ * missing or stale file gets a fresh token (the previous one is revoked): whoever can read
+ * the data dir is the admin anyway. With DATABASE_URL several replicas share the users, so
+ * a replica only adds a token and never revokes another's.
+ */
+async function ensureAdminToken(auth: AuthService, admin: User, settings: Settings, file: string, kind: "embedded" | "external"): Promise<void> {
+  if (settings.adminToken) await auth.registerAdminToken(admin, settings.adminToken);
+  let existing: string | undefined;
+  try {
+    existing = readFileSync(file, "utf8").trim();
+  } catch {}
+  if (existing && (await auth.userForToken(existing))?.id === admin.id) return;
+  const token = kind === "embedded" ? await auth.rotateAdminToken(admin) : (await auth.createToken(admin, "admin")).token;
+  writePrivateFile(file, `${token}\n`);
+}

@@ -1,0 +1,123 @@
+// Project use cases. Each mutation and its event commit in one transaction, so the events
+// stream never tells of a change that was rolled back, nor misses one that was made.
+import type pg from "pg";
+import type { SecretBox } from "../crypto/secrets.ts";
+import { notFound, OutpostError } from "../domain/errors.ts";
+import { newId } from "../domain/ids.ts";
+import type { CreateProject, Project, UpdateProject } from "../schemas/projects.ts";
+import { type Queryable, withTransaction } from "../store/database.ts";
+import { appendEvent } from "../store/events.ts";
+import * as store from "../store/projects.ts";
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export class ProjectService {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async create(ownerId: string, input: CreateProject): Promise<Project> {
+    return withTransaction(this.pool, async (tx) => {
+      const row = await store.insertProject(tx, {
+        id: newId("project"),
+        ownerId,
+        name: input.name,
+        repoUrl: input.repoUrl ?? null,
+        defaultBranch: input.defaultBranch ?? null,
+        instructions: input.instructions ?? null,
+        egress: input.egress ?? { allow: [] },
+        database: input.database ?? "none",
+      });
+      for (const [name, value] of Object.entries(input.env ?? {})) {
+        await store.setEnv(tx, row.id, name, this.secrets.seal(value, envContext(row.id, name)));
+      }
+      await appendEvent(tx, { type: "project.created", ownerId, projectId: row.id, data: { name: row.name } });
+      return this.#present(row, await store.listEnv(tx, row.id), false);
+    });
+  }
+
+  async get(ownerId: string, ref: string, reveal = false): Promise<Project> {
+    const row = await this.#find(this.pool, ownerId, ref);
+    return this.#present(row, await store.listEnv(this.pool, row.id), reveal);
+  }
+
+  /** Resolves an id or name to the project's id (for filters such as `?project=`). */
+  async resolveId(ownerId: string, ref: string): Promise<string> {
+    return (await this.#find(this.pool, ownerId, ref)).id;
+  }
+
+  async list(ownerId: string, limit: number, cursor: string | undefined): Promise<Page<Project>> {
+    const afterSeq = cursor === undefined ? 0 : decodeCursor(cursor);
+    const rows = await store.listProjects(this.pool, ownerId, afterSeq, limit + 1);
+    const items = await Promise.all(rows.slice(0, limit).map(async (row) => this.#present(row, await store.listEnv(this.pool, row.id), false)));
+    const last = rows.length > limit ? rows[limit - 1] : undefined;
+    return { items, nextCursor: last ? encodeCursor(last.seq) : null };
+  }
+
+  async update(ownerId: string, ref: string, patch: UpdateProject): Promise<Project> {
+    return withTransaction(this.pool, async (tx) => {
+      const current = await this.#find(tx, ownerId, ref, true);
+      const { env, ...fields } = patch;
+      const row = await store.updateProject(tx, current.id, fields);
+      for (const [name, value] of Object.entries(env ?? {})) {
+        if (value === null) await store.deleteEnv(tx, row.id, name);
+        else await store.setEnv(tx, row.id, name, this.secrets.seal(value, envContext(row.id, name)));
+      }
+      const changed = [...Object.keys(fields), ...(env ? ["env"] : [])];
+      await appendEvent(tx, { type: "project.updated", ownerId, projectId: row.id, data: { name: row.name, changed } });
+      return this.#present(row, await store.listEnv(tx, row.id), false);
+    });
+  }
+
+  async delete(ownerId: string, ref: string): Promise<void> {
+    await withTransaction(this.pool, async (tx) => {
+      const row = await this.#find(tx, ownerId, ref, true);
+      await store.deleteProject(tx, row.id);
+      await appendEvent(tx, { type: "project.deleted", ownerId, projectId: row.id, data: { name: row.name } });
+    });
+  }
+
+  /** Decrypted environment, for the parts that hand it to a sandbox. */
+  async environment(projectId: string): Promise<Record<string, string>> {
+    const rows = await store.listEnv(this.pool, projectId);
+    return Object.fromEntries(rows.map((r) => [r.name, this.secrets.open(r.valueEnc, envContext(projectId, r.name))]));
+  }
+
+  async #find(db: Queryable, ownerId: string, ref: string, forUpdate = false) {
+    const row = await store.findProject(db, ownerId, ref, forUpdate);
+    if (!row) throw notFound("project", ref);
+    return row;
+  }
+
+  #present(row: store.ProjectRow, env: store.EnvRow[], reveal: boolean): Project {
+    return {
+      id: row.id,
+      name: row.name,
+      repoUrl: row.repoUrl,
+      defaultBranch: row.defaultBranch,
+      instructions: row.instructions,
+      env: env.map((e) => (reveal ? { name: e.name, value: this.secrets.open(e.valueEnc, envContext(row.id, e.name)) } : { name: e.name })),
+      egress: row.egress,
+      database: row.database,
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString(),
+    };
+  }
+}
+
+/** Binds each ciphertext to its row (see crypto/secrets.ts). */
+const envContext = (projectId: string, name: string) => `project_env:${projectId}:${name}`;
+
+export function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): number {
+  const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match) throw new OutpostError("INVALID_CURSOR", "The cursor is not one this server gave out.", { details: { cursor } });
+  return Number(match[1]);
+}

@@ -1,0 +1,56 @@
+// The append-only global event log. Appends happen inside the caller's transaction, so an
+// event exists exactly when the change it describes committed. Ids are taken under a
+// transaction-scoped advisory lock: a later id can then never commit before an earlier
+// one, and a reader that asks for `id > last seen` misses nothing. NOTIFY is transactional
+// too: listeners hear of the event only once it is visible.
+import type { Queryable } from "./database.ts";
+
+const EVENT_ORDER_LOCK = 7_300_002;
+export const EVENTS_CHANNEL = "outpost_events";
+
+export interface EventRow {
+  id: number;
+  type: string;
+  ownerId: string;
+  projectId: string | null;
+  data: Record<string, unknown>;
+  createdAt: Date;
+}
+
+export interface NewEvent {
+  type: string;
+  ownerId: string;
+  projectId?: string | null;
+  data: Record<string, unknown>;
+}
+
+export async function appendEvent(tx: Queryable, event: NewEvent): Promise<EventRow> {
+  await tx.query("select pg_advisory_xact_lock($1)", [EVENT_ORDER_LOCK]);
+  const { rows } = await tx.query(
+    `insert into events (type, owner_id, project_id, data) values ($1, $2, $3, $4)
+     returning id, type, owner_id as "ownerId", project_id as "projectId", data, created_at as "createdAt"`,
+    [event.type, event.ownerId, event.projectId ?? null, JSON.stringify(event.data)],
+  );
+  const row = rows[0] as EventRow;
+  await tx.query("select pg_notify($1, $2)", [EVENTS_CHANNEL, String(row.id)]);
+  return row;
+}
+
+export interface EventQuery {
+  ownerId: string;
+  afterId: number;
+  projectId?: string;
+  limit: number;
+}
+
+export async function listEvents(db: Queryable, query: EventQuery): Promise<EventRow[]> {
+  const { rows } = await db.query(
+    `select id, type, owner_id as "ownerId", project_id as "projectId", data, created_at as "createdAt"
+       from events
+      where owner_id = $1 and id > $2 and ($3::text is null or project_id = $3)
+      order by id
+      limit $4`,
+    [query.ownerId, query.afterId, query.projectId ?? null, query.limit],
+  );
+  return rows as EventRow[];
+}
