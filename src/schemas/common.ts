@@ -24,9 +24,17 @@ export const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable().describe("Pass as `cursor` for the next page; null on the last.") });
 
 /** A project is addressed by id (`prj_…`) or by name. */
-export const projectRef = z.object({ id: z.string().min(1).max(64).describe("Project id or name.") }).strict();
+const ref = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, "must be an id or a name (letters, digits, '-' and '_')");
+export const projectRef = z.object({ id: ref.describe("Project id or name.") }).strict();
 
-export const idParam = z.object({ id: z.string().min(1).max(64) }).strict();
+export const idParam = z.object({ id: ref }).strict();
+
+/** Free text that PostgreSQL can store: no NUL characters. */
+export const text = (max: number) => z.string().max(max).refine((value) => !value.includes("\u0000"), "must not contain NUL characters");
 
 /** Shortcut: the error responses every route may give, for the OpenAPI document. */
 export const errorResponses = {

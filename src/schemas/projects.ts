@@ -1,6 +1,7 @@
 // The project resource: what clients send and what they get back. These zod schemas drive
 // request validation, the OpenAPI document and the TypeScript types alike.
 import { z } from "zod";
+import { text } from "./common.ts";
 import { branchNameProblem, egressDomainProblem, envNameProblem, projectNameProblem, repoUrlProblem } from "../domain/names.ts";
 
 /** Turns a pure `xProblem(value) → reason | null` check into a zod refinement. */
@@ -30,7 +31,7 @@ export const egressPolicy = z
   .meta({ id: "EgressPolicy" });
 
 const envValues = z
-  .record(envName, z.string().max(MAX_ENV_VALUE))
+  .record(envName, text(MAX_ENV_VALUE))
   .refine((env) => Object.keys(env).length <= MAX_ENV_VARS, `at most ${MAX_ENV_VARS} variables`);
 
 export const createProjectBody = z
@@ -38,7 +39,7 @@ export const createProjectBody = z
     name: projectName,
     repoUrl: repoUrl.optional(),
     defaultBranch: branchName.optional(),
-    instructions: z.string().max(MAX_INSTRUCTIONS).optional().describe("Agent instructions; becomes CLAUDE.md in the sandbox."),
+    instructions: text(MAX_INSTRUCTIONS).optional().describe("Agent instructions; becomes CLAUDE.md in the sandbox."),
     env: envValues.optional().describe("Environment variables; values are encrypted at rest and never returned unless ?reveal=true."),
     egress: egressPolicy.optional(),
     database: z.enum(["none", "postgres"]).optional().describe("Whether the project gets its own PostgreSQL database."),
@@ -50,9 +51,9 @@ export const updateProjectBody = z
   .object({
     repoUrl: repoUrl.nullable().optional(),
     defaultBranch: branchName.nullable().optional(),
-    instructions: z.string().max(MAX_INSTRUCTIONS).nullable().optional(),
+    instructions: text(MAX_INSTRUCTIONS).nullable().optional(),
     env: z
-      .record(envName, z.string().max(MAX_ENV_VALUE).nullable())
+      .record(envName, text(MAX_ENV_VALUE).nullable())
       .optional()
       .describe("Merged into the existing variables: a string sets one, null removes it."),
     egress: egressPolicy.optional(),

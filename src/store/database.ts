@@ -42,5 +42,10 @@ export function translatePgError(error: unknown): unknown {
   if ((code && CONNECTION_CODES.has(code)) || /Connection terminated|timeout exceeded when trying to connect/.test(message)) {
     return new OutpostError("DATABASE_UNAVAILABLE", "The database is not reachable right now; try again shortly.", { cause: error });
   }
+  // Class 22 is "data exception" (e.g. a byte sequence PostgreSQL cannot store): the
+  // input's fault, whatever validation let it through.
+  if (code?.startsWith("22")) {
+    return new OutpostError("VALIDATION_FAILED", "The database refused a value in this request as invalid.", { details: { sqlstate: code }, cause: error });
+  }
   return error;
 }

@@ -9,6 +9,8 @@ import { type AuthService, LOGIN_CODE_TTL_SECONDS, SESSION_COOKIE, SESSION_TTL_S
 import { currentUser } from "../auth.ts";
 import { sessionCookie } from "../cookies.ts";
 
+const loginLink = z.object({ url: z.string(), expiresAt: z.string() }).meta({ id: "LoginLink" });
+
 export function sessionRoutes(app: FastifyInstance, auth: AuthService, publicUrl: () => string): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -34,7 +36,7 @@ export function sessionRoutes(app: FastifyInstance, auth: AuthService, publicUrl
       schema: {
         tags: ["auth"],
         summary: "Create a one-time browser login link for yourself",
-        response: { 201: z.object({ url: z.string(), expiresAt: z.string() }).meta({ id: "LoginLink" }), ...errorResponses },
+        response: { 201: loginLink, ...errorResponses },
       },
     },
     async (request, reply) => {
