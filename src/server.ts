@@ -32,6 +32,7 @@ export interface RunningServer {
 
 export interface StartOptions {
   logger?: Logger;
+  eventsSafetyPollMs?: number;
 }
 
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
@@ -75,6 +76,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       hub,
       version: VERSION,
       publicUrl,
+      eventsSafetyPollMs: options.eventsSafetyPollMs,
       isReady: async () => {
         const databaseUp = await pool
           .query("select 1")

@@ -30,6 +30,8 @@ export interface AppDeps {
   isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   publicUrl: () => string;
   version: string;
+  /** Tests set this very high to prove that LISTEN/NOTIFY alone delivers events. */
+  eventsSafetyPollMs?: number;
   /** Later issues plug their routes in here (sandboxes, runs, …). */
   extraRoutes?: (app: FastifyInstance) => void;
 }
@@ -83,7 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   homeRoutes(app);
   sessionRoutes(app, deps.auth, deps.publicUrl);
   projectRoutes(app, deps.projects);
-  eventRoutes(app, { pool: deps.pool, hub: deps.hub, projects: deps.projects });
+  eventRoutes(app, { pool: deps.pool, hub: deps.hub, projects: deps.projects, safetyPollMs: deps.eventsSafetyPollMs });
   deps.extraRoutes?.(app);
 
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());

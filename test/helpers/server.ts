@@ -54,7 +54,9 @@ export async function startTestServer(backend: Backend, overrides: Partial<Setti
   const dataDir = overrides.dataDir ?? tempDir();
   const database = backend === "external" && !overrides.databaseUrl ? await freshMachineDatabase() : undefined;
   const settings = loadSettings({}, { dataDir, port: 0, logLevel: "silent", databaseUrl: database?.url, ...overrides });
-  const server = await startServer(settings, { logger: createLogger(process.env.OUTPOST_TEST_LOG ?? "silent") });
+  // Events must reach open streams through NOTIFY alone: the safety re-read is pushed out of
+  // any test's lifetime, so a broken LISTEN/NOTIFY shows up as a test that never finishes.
+  const server = await startServer(settings, { logger: createLogger(process.env.OUTPOST_TEST_LOG ?? "silent"), eventsSafetyPollMs: 3_600_000 });
   const token = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
   return {
     backend,

@@ -14,7 +14,8 @@ import { currentUser } from "../auth.ts";
 import { resumeAfter, SseStream } from "../sse.ts";
 
 const BATCH = 500;
-const SAFETY_POLL_MS = 5_000;
+/** Re-read even without a notification, in case one was lost. */
+export const DEFAULT_SAFETY_POLL_MS = 5_000;
 
 export const presentEvent = (row: EventRow): Event => ({
   id: row.id,
@@ -24,7 +25,7 @@ export const presentEvent = (row: EventRow): Event => ({
   createdAt: row.createdAt.toISOString(),
 });
 
-export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: EventHub; projects: ProjectService }): void {
+export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: EventHub; projects: ProjectService; safetyPollMs?: number }): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     "/api/v1/events",
     {
@@ -57,7 +58,7 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: Ev
           if (rows.length === BATCH) continue;
           if (!follow) break;
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, SAFETY_POLL_MS);
+            const timer = setTimeout(resolve, deps.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS);
             wake = () => {
               clearTimeout(timer);
               resolve();

@@ -1,0 +1,158 @@
+// Where a sandbox lives on the host, and the folders' ownership and modes.
+//   <root>/                      0711, owned by the control plane: sandboxes cannot list each other
+//   <root>/<id>/                 0711, owned by the control plane (the sandbox can't rename its folders)
+//     spec.json                  0600  the spec as last ensured; its presence means "the sandbox exists"
+//     runtime.json               0600  pids and start times of the running instance
+//     sandbox.log                0600  stdout/stderr of bwrap and the supervisor (one rotation: .1)
+//     etc/                       0755  generated passwd, group, hosts (ro-bound into the sandbox)
+//     workspace/ home/ state/ run/   0700, owned by the sandbox's host uid
+// The supervisor socket is <root>/<id>/run/supervisor.sock; Linux limits a socket path to
+// 107 bytes, so validate() checks the length before anything is created.
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+export const SANDBOX_FOLDERS = ["workspace", "home", "state", "run"] as const;
+export type SandboxFolder = (typeof SANDBOX_FOLDERS)[number];
+
+/** sun_path is 108 bytes including the terminating NUL. */
+export const MAX_SOCKET_PATH = 107;
+export const SOCKET_NAME = "supervisor.sock";
+
+export interface SandboxPaths {
+  root: string;
+  dir: string;
+  workspace: string;
+  home: string;
+  state: string;
+  run: string;
+  etc: string;
+  socket: string;
+  log: string;
+  specFile: string;
+  runtimeFile: string;
+}
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export function sandboxPaths(root: string, sandboxId: string): SandboxPaths {
+  const dir = join(root, sandboxId);
+  return {
+    root,
+    dir,
+    workspace: join(dir, "workspace"),
+    home: join(dir, "home"),
+    state: join(dir, "state"),
+    run: join(dir, "run"),
+    etc: join(dir, "etc"),
+    socket: join(dir, "run", SOCKET_NAME),
+    log: join(dir, "sandbox.log"),
+    specFile: join(dir, "spec.json"),
+    runtimeFile: join(dir, "runtime.json"),
+  };
+}
+
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT";
+
+/** mkdir that refuses to follow a symlink planted where a folder should be. */
+function ensureDir(path: string, mode: number): void {
+  try {
+    const info = lstatSync(path);
+    if (!info.isDirectory()) throw new Error(`${path} exists and is not a folder`);
+  } catch (error) {
+    if (!isMissing(error)) throw error;
+    mkdirSync(path, { mode });
+  }
+  // mkdir's mode goes through the umask, and an existing folder may have been loosened.
+  chmodSync(path, mode);
+}
+
+/** The common parent of all sandboxes. Only tightened when we own it (never chmod a
+ *  folder someone else handed us). */
+export function prepareRoot(root: string): void {
+  mkdirSync(dirname(root), { recursive: true });
+  try {
+    mkdirSync(root, { mode: 0o711 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  if (statSync(root).uid === process.getuid?.()) chmodSync(root, 0o711);
+}
+
+/** Creates what is missing and resets modes and owners (not recursively: the content of
+ *  the folders belongs to the sandbox, and a recursive chown would follow its symlinks). */
+export function prepareSandboxFolders(paths: SandboxPaths, owner?: Owner): void {
+  ensureDir(paths.dir, 0o711);
+  ensureDir(paths.etc, 0o755);
+  for (const name of SANDBOX_FOLDERS) {
+    const path = paths[name];
+    ensureDir(path, 0o700);
+    if (owner) chownSync(path, owner.uid, owner.gid);
+  }
+}
+
+/** The first folder on the way to `path` (or `path` itself) that `owner` cannot pass
+ *  through (or read, for the last element when `read` is set); null when reachable.
+ *  Only looks at mode bits and owners, like the kernel does for an unprivileged uid
+ *  (ACLs are ignored: a false alarm there is a clear message, not a security hole). */
+export function firstUnreachable(path: string, owner: Owner, options: { read?: boolean } = {}): string | null {
+  const chain: string[] = [];
+  for (let current = path; ; current = dirname(current)) {
+    chain.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  for (const [index, folder] of chain.entries()) {
+    const last = index === chain.length - 1;
+    let info: ReturnType<typeof statSync>;
+    try {
+      info = statSync(folder);
+    } catch {
+      return folder;
+    }
+    const bits = info.uid === owner.uid ? (info.mode >> 6) & 7 : info.gid === owner.gid ? (info.mode >> 3) & 7 : info.mode & 7;
+    const need = last && options.read ? (info.isDirectory() ? 0o5 : 0o4) : info.isDirectory() ? 0o1 : 0o4;
+    if ((bits & need) !== need) return folder;
+  }
+  return null;
+}
+
+/** rm -rf that also works when the sandbox left folders without write permission (only
+ *  matters when the control plane is not root). Never follows symlinks. */
+export function forceRemove(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EPERM") throw error;
+  }
+  openUp(path);
+  rmSync(path, { recursive: true, force: true });
+}
+
+function openUp(path: string): void {
+  let info: ReturnType<typeof lstatSync>;
+  try {
+    info = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!info.isDirectory()) return;
+  try {
+    chmodSync(path, 0o700);
+  } catch {
+    // not ours: the retry will report it
+  }
+  for (const entry of readdirSync(path)) openUp(join(path, entry));
+}
+
+/** Deletes the sandbox's folders and files; with keepWorkspace only `workspace/` stays.
+ *  spec.json goes last so a remove killed midway is still listed and can be finished. */
+export function removeSandboxFolders(paths: SandboxPaths, keepWorkspace: boolean): void {
+  for (const path of [paths.home, paths.state, paths.run, paths.etc, paths.runtimeFile, paths.log, `${paths.log}.1`]) forceRemove(path);
+  if (!keepWorkspace) forceRemove(paths.workspace);
+  forceRemove(paths.specFile);
+  if (!keepWorkspace) forceRemove(paths.dir);
+}
