@@ -5,8 +5,8 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pg from "pg";
-import { api, tempDir } from "../helpers/server.ts";
 import { adminToken, postmasterPid, spawnServe, waitForExit } from "../helpers/process.ts";
+import { api, tempDir } from "../helpers/server.ts";
 
 describe("the embedded database across control-plane restarts", () => {
   const dataDir = tempDir();

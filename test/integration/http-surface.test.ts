@@ -1,11 +1,11 @@
 // Everything around the API: authentication on every route, browser login links, probes,
 // metrics, OpenAPI, request ids, and secrets kept out of logs.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
 import { Writable } from "node:stream";
+import { after, before, describe, test } from "node:test";
 import { loadSettings } from "../../src/config/settings.ts";
 import { createLogger } from "../../src/logger.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
+import { type RunningServer, startServer } from "../../src/server.ts";
 import { api, freshMachineDatabase, tempDir } from "../helpers/server.ts";
 
 describe("HTTP surface", () => {
@@ -101,7 +101,7 @@ describe("HTTP surface", () => {
     assert.match(res.headers.get("x-request-id") ?? "", /^req_[0-9a-f]{16}$/);
     const mine = await api(s(), "GET", "/api/v1/projects", { headers: { "x-request-id": "trace-abc-12345" } });
     assert.equal(mine.headers.get("x-request-id"), "trace-abc-12345");
-    const hostile = await api(s(), "GET", "/api/v1/projects", { headers: { "x-request-id": "a\"b<script>" } });
+    const hostile = await api(s(), "GET", "/api/v1/projects", { headers: { "x-request-id": 'a"b<script>' } });
     assert.match(hostile.headers.get("x-request-id") ?? "", /^req_/);
   });
 

@@ -22,7 +22,10 @@ describe("list cursors", () => {
   test("a cursor round-trips", () => assert.equal(decodeCursor(encodeCursor(42)), 42));
   test("a forged cursor is a 400-class error, not a crash", () => {
     for (const bad of ["", "abc", Buffer.from("s:-1").toString("base64url"), Buffer.from("s:1;drop").toString("base64url")]) {
-      assert.throws(() => decodeCursor(bad), (e: unknown) => e instanceof OutpostError && e.code === "INVALID_CURSOR" && e.status === 400);
+      assert.throws(
+        () => decodeCursor(bad),
+        (e: unknown) => e instanceof OutpostError && e.code === "INVALID_CURSOR" && e.status === 400,
+      );
     }
   });
 });

@@ -20,7 +20,10 @@ describe("secret encryption at rest", () => {
 
   test("a ciphertext moved to another row does not open", () => {
     const sealed = box.seal("secret", "project_env:prj_1:A");
-    assert.throws(() => box.open(sealed, "project_env:prj_2:A"), (e: unknown) => e instanceof OutpostError && e.code === "SECRET_DECRYPT_FAILED");
+    assert.throws(
+      () => box.open(sealed, "project_env:prj_2:A"),
+      (e: unknown) => e instanceof OutpostError && e.code === "SECRET_DECRYPT_FAILED",
+    );
   });
 
   test("another key or a tampered value does not open", () => {

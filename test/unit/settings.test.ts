@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadSettings } from "../../src/config/settings.ts";
-import { StartupError } from "../../src/domain/errors.ts";
 import { checkNode } from "../../src/doctor.ts";
+import { StartupError } from "../../src/domain/errors.ts";
 
 describe("settings", () => {
   test("defaults bind to 127.0.0.1:7300 with ./.outpost as the data dir", () => {
@@ -21,7 +21,10 @@ describe("settings", () => {
       () => loadSettings({ OUTPOST_PORT: "http" }),
       (e: unknown) => e instanceof StartupError && /port/.test(e.message) && /OUTPOST_PORT/.test(e.fix),
     );
-    assert.throws(() => loadSettings({ DATABASE_URL: "mysql://x" }), (e: unknown) => e instanceof StartupError && /DATABASE_URL/.test(e.fix));
+    assert.throws(
+      () => loadSettings({ DATABASE_URL: "mysql://x" }),
+      (e: unknown) => e instanceof StartupError && /DATABASE_URL/.test(e.fix),
+    );
   });
 });
 
