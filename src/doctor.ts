@@ -7,6 +7,7 @@ import { dataPaths } from "./config/data-dir.ts";
 import type { Settings } from "./config/settings.ts";
 import { locatePgBinaries } from "./db/binaries.ts";
 import { StartupError } from "./domain/errors.ts";
+import { checkBubblewrap, INSTALL_FIX } from "./drivers/local/preflight.ts";
 
 export interface CheckResult {
   name: string;
@@ -76,6 +77,14 @@ export function checkDataDir(settings: Settings): CheckResult {
   return { name: "data dir", ok: true, detail: `${dir} (mode ${(info.mode & 0o777).toString(8)})` };
 }
 
+/** Sandboxes on this machine need bubblewrap and unprivileged user namespaces. */
+export async function checkSandboxRuntime(): Promise<CheckResult> {
+  const result = await checkBubblewrap();
+  if (result.ok) return { name: "bubblewrap", ok: true, detail: `bwrap ${result.bwrap.version} at ${result.bwrap.path}, user namespaces allowed` };
+  const fix = result.error.code === "BWRAP_MISSING" ? INSTALL_FIX : (result.error.message.split("fix: ")[1] ?? "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)");
+  return { name: "bubblewrap", ok: false, detail: result.error.message.split("; fix:")[0] ?? result.error.message, fix };
+}
+
 /** Checks added by other parts (bubblewrap, kubeconfig, …) register here. */
 export type Check = (settings: Settings) => CheckResult | Promise<CheckResult>;
-export const CHECKS: Check[] = [() => checkNode(), checkPostgres, checkDataDir];
+export const CHECKS: Check[] = [() => checkNode(), checkPostgres, checkDataDir, checkSandboxRuntime];

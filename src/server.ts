@@ -15,6 +15,7 @@ import { StartupError } from "./domain/errors.ts";
 import { createLogger } from "./logger.ts";
 import { AuthService, type User } from "./services/auth.ts";
 import { EventHub } from "./services/event-hub.ts";
+import { createSandboxRuntime } from "./sandbox-runtime.ts";
 import { ProjectService } from "./services/projects.ts";
 import { createPool } from "./store/database.ts";
 import { migrate, migrationsApplied } from "./store/migrate.ts";
@@ -25,6 +26,7 @@ export interface RunningServer {
   loginUrl: string;
   app: FastifyInstance;
   pool: pg.Pool;
+  sandboxes: ReturnType<typeof createSandboxRuntime>;
   database: { kind: "embedded"; outcome: StartOutcome; server: EmbeddedPostgres } | { kind: "external" };
   /** Graceful shutdown; `stopDatabase: false` leaves the embedded server running. */
   close(options?: { stopDatabase?: boolean }): Promise<void>;
@@ -33,6 +35,9 @@ export interface RunningServer {
 export interface StartOptions {
   logger?: Logger;
   eventsSafetyPollMs?: number;
+  /** Reconciler re-check interval and stop grace (tests shorten them). */
+  sandboxResyncMs?: number;
+  sandboxStopGraceMs?: number;
 }
 
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
@@ -66,6 +71,16 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     await hub.start();
     cleanups.push(() => hub.close());
 
+    const sandboxes = createSandboxRuntime({
+      pool,
+      dataDir: settings.dataDir,
+      logger,
+      resyncMs: options.sandboxResyncMs,
+      stopGraceMs: options.sandboxStopGraceMs,
+    });
+    // Stopping the reconciler leaves sandboxes running: they outlive the control plane.
+    cleanups.push(() => sandboxes.reconciler.stop());
+
     let url = "";
     const publicUrl = () => settings.publicUrl?.replace(/\/$/, "") ?? url;
     const app = await buildApp({
@@ -77,6 +92,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       version: VERSION,
       publicUrl,
       eventsSafetyPollMs: options.eventsSafetyPollMs,
+      extraRoutes: (instance) => sandboxes.routes(instance),
       isReady: async () => {
         const databaseUp = await pool
           .query("select 1")
@@ -103,12 +119,14 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
+    await sandboxes.reconciler.start();
     const loginUrl = `${publicUrl()}/login?code=${await auth.createLoginCode(admin)}`;
     return {
       url: publicUrl(),
       loginUrl,
       app,
       pool,
+      sandboxes,
       database,
       async close(closeOptions = {}) {
         stopDatabaseOnClose = closeOptions.stopDatabase ?? true;

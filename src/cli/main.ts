@@ -5,8 +5,10 @@ import { UsageError } from "./args.ts";
 import { ApiError } from "./client.ts";
 import { doctor, doctorHelp } from "./commands/doctor.ts";
 import { events, eventsHelp } from "./commands/events.ts";
+import { exec, execHelp } from "./commands/exec.ts";
 import { loginLink, loginLinkHelp } from "./commands/login-link.ts";
 import { project, projectHelp } from "./commands/project.ts";
+import { sandbox, sandboxHelp } from "./commands/sandbox.ts";
 import { serve, serveHelp } from "./commands/serve.ts";
 
 type Command = (argv: string[]) => Promise<number>;
@@ -14,6 +16,8 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   serve: { run: serve, help: serveHelp },
   project: { run: project, help: projectHelp },
+  sandbox: { run: sandbox, help: sandboxHelp },
+  exec: { run: exec, help: execHelp },
   events: { run: events, help: eventsHelp },
   "login-link": { run: loginLink, help: loginLinkHelp },
   doctor: { run: doctor, help: doctorHelp },
@@ -39,7 +43,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`outpost: unknown command '${name}'\n\n${HELP}`);
     return 2;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  const beforeCommand = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (beforeCommand.includes("--help") || beforeCommand.includes("-h")) {
     console.log(command.help);
     return 0;
   }

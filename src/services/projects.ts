@@ -8,6 +8,7 @@ import type { CreateProject, Project, UpdateProject } from "../schemas/projects.
 import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import * as store from "../store/projects.ts";
+import { countLiveSandboxes } from "../store/sandboxes.ts";
 
 export interface Page<T> {
   items: T[];
@@ -76,6 +77,11 @@ export class ProjectService {
   async delete(ownerId: string, ref: string): Promise<void> {
     await withTransaction(this.pool, async (tx) => {
       const row = await this.#find(tx, ownerId, ref, true);
+      const live = await countLiveSandboxes(tx, row.id);
+      if (live > 0) {
+        throw new OutpostError("PROJECT_HAS_SANDBOXES", `Project '${row.name}' still has ${live} sandbox(es); delete them first.`, { details: { sandboxes: live } });
+      }
+      await tx.query("delete from sandboxes where project_id = $1 and phase = 'deleted'", [row.id]);
       await store.deleteProject(tx, row.id);
       await appendEvent(tx, { type: "project.deleted", ownerId, projectId: row.id, data: { name: row.name } });
     });

@@ -1,0 +1,91 @@
+// Background processes in a sandbox (dev servers, watchers): start, list, get, logs (SSE,
+// resumable with Last-Event-ID = record seq), signal. The supervisor journals them on disk
+// inside the sandbox, so they and their logs outlive the control plane and dropped clients.
+// Processes live under their sandbox (`/sandboxes/{id}/processes/{processId}`) because
+// their ids are the supervisor's, not the store's.
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { errorResponses, idParam } from "../../schemas/common.ts";
+import { logsQuery, processBody, processParams, processResource, signalBody } from "../../schemas/sandboxes.ts";
+import { currentUser } from "../auth.ts";
+import { resumeAfter, SseStream } from "../sse.ts";
+import type { SupervisorProvider } from "../supervisor-access.ts";
+
+export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvider): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ["processes"];
+
+  r.post(
+    "/api/v1/sandboxes/:id/processes",
+    { schema: { tags, summary: "Start a background process", params: idParam, body: processBody, response: { 201: processResource, ...errorResponses } } },
+    async (request, reply) => {
+      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      reply.code(201);
+      return supervisors.call(() => client.startProcess(request.body));
+    },
+  );
+
+  r.get(
+    "/api/v1/sandboxes/:id/processes",
+    { schema: { tags, summary: "List background processes", params: idParam, response: { 200: z.object({ items: z.array(processResource) }), ...errorResponses } } },
+    async (request) => {
+      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      return supervisors.call(() => client.listProcesses());
+    },
+  );
+
+  r.get(
+    "/api/v1/sandboxes/:id/processes/:processId",
+    { schema: { tags, summary: "Get a background process", params: processParams, response: { 200: processResource, ...errorResponses } } },
+    async (request) => {
+      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      return supervisors.call(() => client.getProcess(request.params.processId));
+    },
+  );
+
+  r.post(
+    "/api/v1/sandboxes/:id/processes/:processId/signal",
+    { schema: { tags, summary: "Signal a background process (its whole process group)", params: processParams, body: signalBody, response: { 202: processResource, ...errorResponses } } },
+    async (request, reply) => {
+      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      reply.code(202);
+      return supervisors.call(() => client.signalProcess(request.params.processId, request.body.signal));
+    },
+  );
+
+  r.get(
+    "/api/v1/sandboxes/:id/processes/:processId/logs",
+    {
+      schema: {
+        tags,
+        summary: "Stream a process's output (Server-Sent Events)",
+        description:
+          "`log` events (`id:` is the record's seq; `data`: { seq, stream, data (base64), ts }), then one `exit` event once the process has ended and everything was sent. `follow=false` ends after the records so far. Resume with Last-Event-ID.",
+        params: processParams,
+        querystring: logsQuery,
+        produces: ["text/event-stream"],
+        response: errorResponses,
+      },
+    },
+    async (request, reply) => {
+      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const after = resumeAfter(request.headers["last-event-id"], request.query.after);
+      const follow = request.query.follow !== "false";
+      const controller = new AbortController();
+      const records = await supervisors.call(() => client.processLogs(request.params.processId, { after, follow, signal: controller.signal }));
+      const stream = new SseStream(reply, request.id);
+      stream.signal.addEventListener("abort", () => controller.abort());
+      try {
+        for await (const record of records) {
+          if ("seq" in record) await stream.send({ id: record.seq, type: "log", data: record });
+          else await stream.send({ type: "exit", data: record });
+        }
+      } catch (error) {
+        if (!controller.signal.aborted) await stream.send({ type: "error", data: supervisors.describe(error) });
+      } finally {
+        stream.end();
+      }
+    },
+  );
+}

@@ -1,0 +1,53 @@
+// How API routes reach a sandbox's supervisor: find the sandbox (yours, running), build a
+// client for its socket, and turn the supervisor's errors into Outpost's error hierarchy.
+import { OutpostError } from "../domain/errors.ts";
+import { assertRunning, type SandboxService } from "../services/sandboxes.ts";
+import { SupervisorClient } from "../supervisor/client.ts";
+
+const PASS_THROUGH: Record<string, ConstructorParameters<typeof OutpostError>[0]> = {
+  PROCESS_NOT_FOUND: "PROCESS_NOT_FOUND",
+  COMMAND_NOT_FOUND: "COMMAND_NOT_FOUND",
+  COMMAND_NOT_EXECUTABLE: "UNPROCESSABLE",
+  CWD_NOT_FOUND: "UNPROCESSABLE",
+  PROCESS_NOT_RUNNING: "UNPROCESSABLE",
+  INVALID_REQUEST: "VALIDATION_FAILED",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  SUPERVISOR_PROTOCOL_MISMATCH: "SUPERVISOR_PROTOCOL_MISMATCH",
+};
+
+export class SupervisorProvider {
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly socketFor: (sandboxId: string) => string,
+  ) {}
+
+  async forSandbox(ownerId: string, ref: string): Promise<SupervisorClient> {
+    const row = await this.sandboxes.row(ownerId, ref);
+    assertRunning(row);
+    return new SupervisorClient({ socketPath: this.socketFor(row.id) });
+  }
+
+  /** Runs a supervisor call, translating its failures. */
+  async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  translate(error: unknown): OutpostError {
+    if (error instanceof OutpostError) return error;
+    const code = (error as { code?: unknown }).code;
+    const message = (error as Error).message ?? String(error);
+    const mapped = typeof code === "string" ? PASS_THROUGH[code] : undefined;
+    if (mapped) return new OutpostError(mapped, message, { cause: error });
+    return new OutpostError("SUPERVISOR_UNAVAILABLE", `The sandbox's supervisor did not answer: ${message}`, { cause: error });
+  }
+
+  /** The `{ code, message }` of an error event on a stream that has already started. */
+  describe(error: unknown): { code: string; message: string } {
+    const translated = this.translate(error);
+    return { code: translated.code, message: translated.message };
+  }
+}

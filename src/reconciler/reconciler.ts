@@ -1,0 +1,204 @@
+// Makes each sandbox's actual state match its desired state. Every action is idempotent
+// (drivers adopt what already exists), every result is written fenced by the generation it
+// acted on, and all state is in the store, so the control plane can be killed at any line
+// and the next start simply runs the same actions again: half-done provisioning is
+// finished, a sandbox whose supervisor died is started again, a pending delete completes.
+//
+// Work is single-flight per sandbox: a wake-up while an action runs marks it to run once
+// more afterwards. A slow timer re-checks every live sandbox (drift: compute that died).
+import type pg from "pg";
+import type { Logger } from "pino";
+import type { Driver, SandboxSpec } from "../drivers/driver.ts";
+import { type Stage, type StageName, type StageState, withStage, freshStages } from "../domain/sandbox-lifecycle.ts";
+import { withTransaction } from "../store/database.ts";
+import { appendEvent } from "../store/events.ts";
+import * as store from "../store/sandboxes.ts";
+
+/** What the reconciler needs of a supervisor: is it there, and does it speak our protocol. */
+export type SupervisorCheck = (socketPath: string, signal: AbortSignal) => Promise<void>;
+
+export interface ReconcilerOptions {
+  pool: pg.Pool;
+  driver: Driver;
+  checkSupervisor: SupervisorCheck;
+  log: Logger;
+  /** How often every live sandbox is re-checked (ms). */
+  resyncMs?: number;
+  /** Grace for processes when stopping (ms). */
+  stopGraceMs?: number;
+}
+
+type Row = store.SandboxRow;
+
+export class Reconciler {
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #again = new Set<string>();
+  readonly #abort = new AbortController();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: ReconcilerOptions) {}
+
+  /** Adopts everything the store knows about and starts the periodic re-check. */
+  async start(): Promise<void> {
+    for (const id of await store.liveSandboxIds(this.options.pool)) this.wake(id);
+    this.#timer = setInterval(() => void this.resync(), this.options.resyncMs ?? 10_000);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#abort.abort();
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  /** Re-checks every live sandbox that has no action in flight. */
+  async resync(): Promise<void> {
+    const ids = await store.liveSandboxIds(this.options.pool).catch(() => []);
+    for (const id of ids) if (!this.#inFlight.has(id)) this.wake(id);
+  }
+
+  wake(id: string): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#inFlight.has(id)) {
+      this.#again.add(id);
+      return;
+    }
+    const run = this.#loop(id).finally(() => {
+      this.#inFlight.delete(id);
+      if (this.#again.delete(id)) this.wake(id);
+    });
+    this.#inFlight.set(id, run);
+  }
+
+  /** Resolves once the sandbox has no action in flight (for tests and shutdown). */
+  async idle(id: string): Promise<void> {
+    while (this.#inFlight.has(id)) await this.#inFlight.get(id);
+  }
+
+  async #loop(id: string): Promise<void> {
+    try {
+      const row = await store.getSandbox(this.options.pool, id);
+      if (!row || row.phase === "deleted") return;
+      await this.#act(row);
+    } catch (error) {
+      if (!this.#abort.signal.aborted) this.options.log.error({ err: error, sandboxId: id }, "reconcile failed");
+    }
+  }
+
+  async #act(row: Row): Promise<void> {
+    switch (row.desired) {
+      case "running":
+        if (row.restartRequested) return this.#restart(row);
+        if (row.phase === "running") return this.#verifyRunning(row);
+        // A failed sandbox stays failed until the user asks again (a new generation), so a
+        // broken host does not turn into a hot retry loop.
+        if (row.phase === "failed") return;
+        return this.#provision(row);
+      case "stopped":
+        if (row.phase === "stopped") return;
+        return this.#stopSandbox(row);
+      case "deleted":
+        return this.#remove(row);
+    }
+  }
+
+  async #provision(row: Row): Promise<void> {
+    let stages: Stage[] = freshStages();
+    let current = await this.#write(row, { phase: "provisioning", stages, error: null }, "sandbox.phase");
+    if (!current) return;
+    const report = async (name: StageName, state: StageState, message?: string) => {
+      stages = withStage(stages, name, state, new Date().toISOString(), message);
+      current = (await this.#write(row, { stages }, "sandbox.stage", { stage: name, state, ...(message ? { message } : {}) })) ?? current;
+    };
+    // Stage reports arrive as callbacks; writing them in order keeps the events in order.
+    let reports = Promise.resolve();
+    try {
+      const handle = await this.options.driver.ensure(this.#spec(row), {
+        signal: this.#abort.signal,
+        onStage: (name, state, message) => {
+          reports = reports.then(() => report(name, state, message));
+        },
+      });
+      await reports;
+      await this.options.checkSupervisor(handle.supervisorSocket, this.#abort.signal);
+      await report("ready", "done", handle.unenforcedLimits.length ? `not enforced on this host: ${handle.unenforcedLimits.join(", ")}` : undefined);
+      await this.#write(row, { phase: "running", stages, error: null }, "sandbox.phase");
+    } catch (error) {
+      await reports.catch(() => {});
+      if (this.#abort.signal.aborted) return;
+      const failure = describe(error);
+      const running = stages.find((s) => s.state === "running")?.name ?? "ready";
+      stages = withStage(stages, running, "failed", new Date().toISOString(), failure.message);
+      this.options.log.warn({ sandboxId: row.id, code: failure.code, msg: failure.message }, "sandbox provisioning failed");
+      await this.#write(row, { phase: "failed", stages, error: failure }, "sandbox.phase");
+    }
+  }
+
+  /** A running sandbox whose compute or supervisor vanished is provisioned again (its files stay). */
+  async #verifyRunning(row: Row): Promise<void> {
+    const seen = await this.options.driver.inspect(row.id);
+    if (seen.state === "running" && seen.supervisorSocket) {
+      const healthy = await this.options.checkSupervisor(seen.supervisorSocket, this.#abort.signal).then(
+        () => true,
+        () => false,
+      );
+      if (healthy) return;
+    }
+    this.options.log.warn({ sandboxId: row.id, state: seen.state }, "running sandbox lost its compute; starting it again");
+    await this.#provision(row);
+  }
+
+  async #restart(row: Row): Promise<void> {
+    const current = await this.#write(row, { phase: "stopping", restartRequested: false }, "sandbox.phase");
+    if (!current) return;
+    await this.options.driver.stop(row.id, { signal: this.#abort.signal, graceMs: this.options.stopGraceMs });
+    await this.#provision(current);
+  }
+
+  async #stopSandbox(row: Row): Promise<void> {
+    if (!(await this.#write(row, { phase: "stopping" }, "sandbox.phase"))) return;
+    try {
+      await this.options.driver.stop(row.id, { signal: this.#abort.signal, graceMs: this.options.stopGraceMs });
+      await this.#write(row, { phase: "stopped", stages: freshStages(), error: null }, "sandbox.phase");
+    } catch (error) {
+      if (!this.#abort.signal.aborted) await this.#write(row, { phase: "failed", error: describe(error) }, "sandbox.phase");
+    }
+  }
+
+  async #remove(row: Row): Promise<void> {
+    if (row.phase !== "deleting" && !(await this.#write(row, { phase: "deleting" }, "sandbox.phase"))) return;
+    try {
+      await this.options.driver.remove(row.id, { keepWorkspace: row.keepWorkspace, signal: this.#abort.signal, graceMs: this.options.stopGraceMs });
+      await this.#write(row, { phase: "deleted", hostUid: null }, "sandbox.phase");
+    } catch (error) {
+      if (!this.#abort.signal.aborted) {
+        this.options.log.warn({ sandboxId: row.id, err: error }, "sandbox removal failed; will retry");
+        await this.#write(row, { error: describe(error) }, "sandbox.phase");
+      }
+    }
+  }
+
+  #spec(row: Row): SandboxSpec {
+    return { sandboxId: row.id, name: row.name, ...(row.hostUid !== null ? { hostUid: row.hostUid, hostGid: row.hostUid } : {}) };
+  }
+
+  /** Writes observed state and its event in one transaction, only if intent has not moved on. */
+  async #write(row: Row, fields: Parameters<typeof store.writeObserved>[3], type: string, extra: Record<string, unknown> = {}): Promise<Row | null> {
+    return withTransaction(this.options.pool, async (tx) => {
+      const updated = await store.writeObserved(tx, row.id, row.generation, fields);
+      if (!updated) return null;
+      await appendEvent(tx, {
+        type,
+        ownerId: row.ownerId,
+        projectId: row.projectId,
+        data: { sandboxId: row.id, name: row.name, phase: updated.phase, ...(updated.error && fields.error ? { error: updated.error } : {}), ...extra },
+      });
+      return updated;
+    });
+  }
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  const code = (error as { code?: unknown }).code;
+  return { code: typeof code === "string" && /^[A-Z_]+$/.test(code) ? code : "SANDBOX_START_FAILED", message: (error as Error).message ?? String(error) };
+}

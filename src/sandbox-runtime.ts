@@ -1,0 +1,97 @@
+// Everything sandboxes need in the control plane, built once at start: the local driver,
+// the reconciler, the sandbox service and the routes that reach supervisors.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { SupervisorProvider } from "./api/supervisor-access.ts";
+import { execRoutes } from "./api/routes/exec.ts";
+import { processRoutes } from "./api/routes/processes.ts";
+import { sandboxRoutes } from "./api/routes/sandboxes.ts";
+import { dataPaths } from "./config/data-dir.ts";
+import { runningAsRoot } from "./db/account.ts";
+import { OutpostError } from "./domain/errors.ts";
+import { pickHostUid } from "./drivers/local/host-users.ts";
+import { LocalDriver } from "./drivers/local/local-driver.ts";
+import { checkBubblewrap } from "./drivers/local/preflight.ts";
+import { packageRoot } from "./package-root.ts";
+import { Reconciler } from "./reconciler/reconciler.ts";
+import { SandboxService } from "./services/sandboxes.ts";
+import { SupervisorClient } from "./supervisor/client.ts";
+
+export interface SandboxRuntimeOptions {
+  pool: pg.Pool;
+  dataDir: string;
+  logger: Logger;
+  resyncMs?: number;
+  stopGraceMs?: number;
+}
+
+export interface SandboxRuntime {
+  service: SandboxService;
+  reconciler: Reconciler;
+  driver: LocalDriver;
+  routes(app: FastifyInstance): void;
+}
+
+export function supervisorBundlePath(): string {
+  return join(packageRoot(), "dist", "supervisor.js");
+}
+
+export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRuntime {
+  const log = options.logger.child({ component: "sandboxes" });
+  const driver = new LocalDriver({
+    root: dataPaths(options.dataDir).sandboxes,
+    supervisorBundle: supervisorBundlePath(),
+    stopGraceMs: options.stopGraceMs,
+    log: (message) => log.info(message),
+  });
+  const reconciler = new Reconciler({
+    pool: options.pool,
+    driver,
+    log,
+    resyncMs: options.resyncMs,
+    stopGraceMs: options.stopGraceMs,
+    checkSupervisor: async (socketPath, signal) => {
+      await new SupervisorClient({ socketPath }).assertCompatible(signal);
+    },
+  });
+
+  // A host without bubblewrap still runs Outpost; creating a sandbox then says what to
+  // install. A success is remembered; a failure is checked again (the user may fix it).
+  let runtimeOk = false;
+  const assertRuntimeAvailable = async () => {
+    if (runtimeOk) return;
+    if (!existsSync(supervisorBundlePath())) {
+      throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", "The sandbox supervisor bundle is missing.", { fix: "npm run build" });
+    }
+    const result = await checkBubblewrap();
+    if (!result.ok) {
+      throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", `Sandboxes cannot run on this host: ${result.error.message}`, {
+        details: { cause: result.error.code },
+      });
+    }
+    runtimeOk = true;
+  };
+
+  const service = new SandboxService({
+    pool: options.pool,
+    driverName: "local",
+    assertRuntimeAvailable,
+    allocateHostUid: (used) => (runningAsRoot() ? pickHostUid(used) : null),
+    wake: (id) => reconciler.wake(id),
+  });
+  const supervisors = new SupervisorProvider(service, (id) => driver.supervisorSocket(id));
+
+  return {
+    service,
+    reconciler,
+    driver,
+    routes(app) {
+      sandboxRoutes(app, service);
+      execRoutes(app, supervisors);
+      processRoutes(app, supervisors);
+    },
+  };
+}

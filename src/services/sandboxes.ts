@@ -1,0 +1,129 @@
+// Sandbox use cases. A user verb only writes the desired state (and an event) in one
+// transaction, then wakes the reconciler; the response says where things stand and the
+// events stream says when they move. Nothing here touches the machine.
+import type pg from "pg";
+import { notFound, OutpostError } from "../domain/errors.ts";
+import { newId } from "../domain/ids.ts";
+import { desiredFor, freshStages, sandboxName, type Verb } from "../domain/sandbox-lifecycle.ts";
+import type { Sandbox } from "../schemas/sandboxes.ts";
+import { type Queryable, withTransaction } from "../store/database.ts";
+import { appendEvent } from "../store/events.ts";
+import { findProject } from "../store/projects.ts";
+import * as store from "../store/sandboxes.ts";
+import { decodeCursor, encodeCursor, type Page } from "./projects.ts";
+
+export interface SandboxServiceDeps {
+  pool: pg.Pool;
+  driverName: "local" | "kubernetes";
+  /** Throws SANDBOX_RUNTIME_UNAVAILABLE (with the fix) when this host cannot run sandboxes. */
+  assertRuntimeAvailable: () => Promise<void>;
+  /** Picks a host uid for a new sandbox, or null when sandboxes run as the control plane's user. */
+  allocateHostUid: (used: number[]) => number | null;
+  wake: (sandboxId: string) => void;
+}
+
+const CREATE_ATTEMPTS = 5;
+
+export class SandboxService {
+  constructor(private readonly deps: SandboxServiceDeps) {}
+
+  async create(ownerId: string, projectRef: string): Promise<Sandbox> {
+    const project = await findProject(this.deps.pool, ownerId, projectRef);
+    if (!project) throw notFound("project", projectRef);
+    await this.deps.assertRuntimeAvailable();
+    // A random name or uid can collide with a concurrent create; the unique constraints
+    // catch it and we simply draw again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const row = await withTransaction(this.deps.pool, async (tx) => {
+          const hostUid = this.deps.allocateHostUid(await store.usedHostUids(tx));
+          const created = await store.insertSandbox(tx, {
+            id: newId("sandbox"),
+            projectId: project.id,
+            ownerId,
+            name: sandboxName(project.name),
+            driver: this.deps.driverName,
+            stages: freshStages(),
+            hostUid,
+          });
+          await appendEvent(tx, { type: "sandbox.created", ownerId, projectId: project.id, data: { sandboxId: created.id, name: created.name } });
+          return created;
+        });
+        this.deps.wake(row.id);
+        return present(row);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "23505" || attempt >= CREATE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async get(ownerId: string, ref: string): Promise<Sandbox> {
+    return present(await this.#find(this.deps.pool, ownerId, ref));
+  }
+
+  /** The row itself, for routes that talk to the sandbox's supervisor. */
+  async row(ownerId: string, ref: string): Promise<store.SandboxRow> {
+    return this.#find(this.deps.pool, ownerId, ref);
+  }
+
+  async list(ownerId: string, options: { projectRef?: string; includeDeleted: boolean; limit: number; cursor?: string }): Promise<Page<Sandbox>> {
+    let projectId: string | undefined;
+    if (options.projectRef) {
+      const project = await findProject(this.deps.pool, ownerId, options.projectRef);
+      if (!project) throw notFound("project", options.projectRef);
+      projectId = project.id;
+    }
+    const afterSeq = options.cursor === undefined ? 0 : decodeCursor(options.cursor);
+    const rows = await store.listSandboxes(this.deps.pool, { ownerId, projectId, includeDeleted: options.includeDeleted }, afterSeq, options.limit + 1);
+    const last = rows.length > options.limit ? rows[options.limit - 1] : undefined;
+    return { items: rows.slice(0, options.limit).map(present), nextCursor: last ? encodeCursor(last.seq) : null };
+  }
+
+  /** start | stop | restart | delete: writes the desired state; the reconciler does the rest. */
+  async act(ownerId: string, ref: string, verb: Verb, options: { keepWorkspace?: boolean } = {}): Promise<Sandbox> {
+    const row = await withTransaction(this.deps.pool, async (tx) => {
+      const current = await this.#find(tx, ownerId, ref, true);
+      const desired = desiredFor(verb, current.phase);
+      const updated = await store.setDesired(tx, current.id, desired, {
+        ...(verb === "delete" ? { keepWorkspace: options.keepWorkspace ?? false } : {}),
+        ...(verb === "restart" ? { restart: true } : {}),
+      });
+      await appendEvent(tx, { type: "sandbox.desired", ownerId, projectId: current.projectId, data: { sandboxId: current.id, name: current.name, verb, desired } });
+      return updated;
+    });
+    this.deps.wake(row.id);
+    return present(row);
+  }
+
+  async #find(db: Queryable, ownerId: string, ref: string, forUpdate = false): Promise<store.SandboxRow> {
+    const row = await store.findSandbox(db, ownerId, ref, forUpdate);
+    if (!row) throw notFound("sandbox", ref);
+    return row;
+  }
+}
+
+/** Refuses talking to a sandbox that is not running, with the phase in the message. */
+export function assertRunning(row: store.SandboxRow): void {
+  if (row.phase !== "running") {
+    throw new OutpostError("SANDBOX_WRONG_PHASE", `Sandbox ${row.name} is ${row.phase}, not running${row.phase === "stopped" ? "; start it first" : ""}.`, {
+      details: { phase: row.phase },
+    });
+  }
+}
+
+export function present(row: store.SandboxRow): Sandbox {
+  return {
+    id: row.id,
+    name: row.name,
+    projectId: row.projectId,
+    primary: row.isPrimary,
+    driver: row.driver,
+    phase: row.phase,
+    desired: row.desired,
+    stage: row.stages.find((s) => s.state === "running" || s.state === "failed")?.name ?? null,
+    stages: row.stages,
+    error: row.error,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
