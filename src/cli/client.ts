@@ -52,7 +52,27 @@ export class ApiClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.fetch(method, path, body);
     if (response.status === 204) return undefined as T;
-    return (await response.json()) as T;
+    if (!(response.headers.get("content-type") ?? "").includes("application/json")) throw this.notOutpost(response);
+    try {
+      return (await response.json()) as T;
+    } catch {
+      throw this.notOutpost(response);
+    }
+  }
+
+  /** Opens a Server-Sent Events stream; refuses an answer that is not one. */
+  async stream(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.fetch(method, path, body, { accept: "text/event-stream", ...headers }, signal);
+    if (!(response.headers.get("content-type") ?? "").includes("text/event-stream") || !response.body) throw this.notOutpost(response);
+    return response.body;
+  }
+
+  notOutpost(response: Response): ApiError {
+    return new ApiError(
+      response.status,
+      "NOT_OUTPOST",
+      `the server at ${this.connection.url} did not answer like Outpost (got ${response.headers.get("content-type") ?? "no content type"}); check --url or OUTPOST_URL`,
+    );
   }
 
   /** Raw response (for streams); throws ApiError on a non-2xx answer. */
@@ -105,7 +125,14 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
         else if (field === "event") event = value;
         else if (field === "data") data.push(value);
       }
-      if (data.length) yield { id, event, data: JSON.parse(data.join("\n")) };
+      if (!data.length) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data.join("\n"));
+      } catch {
+        throw new ApiError(0, "NOT_OUTPOST", "the event stream carried something other than JSON; is --url an Outpost server?");
+      }
+      yield { id, event, data: parsed };
     }
   }
 }

@@ -32,10 +32,24 @@ ${Object.values(COMMANDS)
 Global options: --url URL (or OUTPOST_URL), --token TOKEN (or OUTPOST_TOKEN), --data-dir DIR
 (or OUTPOST_DATA_DIR; the URL and admin token are read from there), --json (the API's JSON).`;
 
+/** Global flags may come before the command (`outpost --json project list`): the command
+ *  is the first word that is neither such a flag nor the value of one. */
+function splitCommand(argv: string[]): { name: string | undefined; rest: string[] } {
+  const takesValue = new Set(["--url", "--token", "--data-dir"]);
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] ?? "";
+    if (word === "--") break;
+    if (!word.startsWith("-")) return { name: word, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+    if (takesValue.has(word)) i++;
+  }
+  return { name: argv.find((w) => w === "--help" || w === "-h"), rest: [] };
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const { name, rest } = splitCommand(argv);
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    console.log(HELP);
+    if (name) console.log(HELP);
+    else console.error(HELP);
     return name ? 0 : 2;
   }
   const command = COMMANDS[name];

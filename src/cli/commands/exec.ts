@@ -39,9 +39,9 @@ export async function exec(argv: string[]): Promise<number> {
   const api = new ApiClient(resolveConnection(values));
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());
-  const response = await api.fetch("POST", `/api/v1/sandboxes/${encodeURIComponent(ref)}/exec`, body, { accept: "text/event-stream" }, stop.signal);
+  const stream = await api.stream("POST", `/api/v1/sandboxes/${encodeURIComponent(ref)}/exec`, body, {}, stop.signal);
   try {
-    for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) {
+    for await (const event of readSse(stream)) {
       const data = event.data as Record<string, unknown>;
       if (event.event === "stdout") await write(process.stdout, Buffer.from(String(data.data), "base64"));
       else if (event.event === "stderr") await write(process.stderr, Buffer.from(String(data.data), "base64"));

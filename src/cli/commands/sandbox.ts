@@ -35,7 +35,11 @@ export async function sandbox(argv: string[]): Promise<number> {
   let result: Sandbox;
   switch (verb) {
     case "list": {
-      const query = new URLSearchParams({ limit: "500", ...(values.project ? { project: values.project } : {}), ...(values.all ? { includeDeleted: "true" } : {}) });
+      const query = new URLSearchParams({
+        limit: "500",
+        ...(values.project ? { project: values.project } : {}),
+        ...(values.all ? { includeDeleted: "true" } : {}),
+      });
       const page = await api.request<{ items: Sandbox[] }>("GET", `/api/v1/sandboxes?${query}`);
       if (values.json) printJson(page);
       else console.log(table(page.items, ["name", "id", "phase", "stage", "createdAt"]));
