@@ -20,7 +20,11 @@ function testFiles(path) {
 const roots = process.argv.slice(2);
 const files = (roots.length ? roots : ["test"]).flatMap(testFiles);
 const concurrency = process.env.OUTPOST_TEST_CONCURRENCY ?? "3";
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", "--test-timeout=180000", ...files], {
-  stdio: "inherit",
-});
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", "--test-timeout=180000", ...files],
+  {
+    stdio: "inherit",
+  },
+);
 process.exit(result.status ?? 1);
