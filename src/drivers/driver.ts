@@ -41,6 +41,8 @@ export interface SandboxHandle {
   pid?: number;
   /** Local driver: the unix socket of the supervisor on the host. */
   supervisorSocket: string;
+  /** `protocol` from the supervisor's GET /v1/health, for the control plane to check. */
+  supervisorProtocol?: number;
   /** Limits that the host could not enforce (e.g. no cgroups when not root), by name. */
   unenforcedLimits: Array<keyof SandboxLimits>;
 }

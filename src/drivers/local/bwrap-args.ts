@@ -6,6 +6,7 @@
 //   read-only: host /usr, the merged-usr links, a curated /etc, the node binary and the
 //     supervisor bundle under /opt/outpost.
 //   read-write: its own workspace, home, state and run folders; a private /tmp.
+//   everything else (/, /etc, /home, /opt …) is a read-only tmpfs skeleton.
 // Deliberately absent: --die-with-parent (sandboxes must outlive the control plane), any
 // --share-net, /root, /home of the host, the data dir, other sandboxes, /sys.
 import { SANDBOX_GID, SANDBOX_HOME, SANDBOX_UID, SANDBOX_USER } from "./etc-files.ts";
@@ -37,6 +38,9 @@ export interface BwrapArgsInput {
   host: HostFs;
   /** fd on which bwrap writes {"child-pid": N}. */
   infoFd: number;
+  /** Forbid user namespaces inside the sandbox (bwrap --disable-userns): a smaller kernel
+   *  attack surface, but nested sandboxes (Chrome's, rootless containers) stop working. */
+  disableNestedUserns?: boolean;
   /** fd bwrap waits on (after namespaces are set up, before running the supervisor), so
    *  the driver can put the processes into cgroups before anything inside can fork. */
   blockFd?: number;
@@ -50,6 +54,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   // --unshare-user is implied by --unshare-all only "if possible"; make it mandatory so a
   // sandbox never runs with host uids, whoever starts bwrap.
   add("--unshare-all", "--unshare-user", "--new-session");
+  if (input.disableNestedUserns) add("--disable-userns");
   add("--hostname", input.hostname);
   add("--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_GID));
   add("--cap-drop", "ALL");
@@ -73,6 +78,9 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   add("--bind", paths.run, INSIDE.run);
   add("--ro-bind", input.nodeBinary, INSIDE.node);
   add("--ro-bind", input.supervisorBundle, INSIDE.supervisor);
+  // The root is a tmpfs that bwrap builds the tree on; once built, nothing may add to it
+  // (the mounts above keep their own flags: /tmp and the sandbox folders stay writable).
+  add("--remount-ro", "/");
 
   add("--clearenv");
   add("--setenv", "HOME", INSIDE.home);

@@ -8,6 +8,7 @@
 //     workspace/ home/ state/ run/   0700, owned by the sandbox's host uid
 // The supervisor socket is <root>/<id>/run/supervisor.sock; Linux limits a socket path to
 // 107 bytes, so validate() checks the length before anything is created.
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
@@ -52,6 +53,12 @@ export function sandboxPaths(root: string, sandboxId: string): SandboxPaths {
     specFile: join(dir, "spec.json"),
     runtimeFile: join(dir, "runtime.json"),
   };
+}
+
+/** Names a sandbox's processes on this host (see launcher.ts): the id plus a short hash
+ *  of the root, so two installations with the same id never mistake each other's. */
+export function sandboxMarker(root: string, sandboxId: string): string {
+  return `${sandboxId}@${createHash("sha256").update(root).digest("hex").slice(0, 12)}`;
 }
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT";

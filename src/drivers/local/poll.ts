@@ -32,7 +32,10 @@ export async function pollUntil<T>(check: () => T | undefined | Promise<T | unde
     if (value !== undefined) return value;
     const left = deadline - Date.now();
     if (left <= 0) throw new PollTimeout(options.timeoutMs);
-    await delay(Math.min(pause, left), undefined, { signal: options.signal });
+    // timers/promises rejects with its own AbortError; callers expect the signal's reason.
+    await delay(Math.min(pause, left), undefined, { signal: options.signal }).catch((error) => {
+      throw options.signal.aborted ? options.signal.reason : error;
+    });
     pause = Math.min(pause * 2, maxDelay);
   }
 }

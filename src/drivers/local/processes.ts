@@ -79,6 +79,27 @@ export function childrenOf(pid: number): number[] {
   });
 }
 
+/** Every running process below `pid` (children, grandchildren, …), from one /proc scan. */
+export function descendantsOf(pid: number): number[] {
+  const childrenByParent = new Map<number, number[]>();
+  for (const candidate of allPids()) {
+    const stat = readStat(candidate);
+    if (isDead(stat) || !stat) continue;
+    const siblings = childrenByParent.get(stat.ppid) ?? [];
+    siblings.push(candidate);
+    childrenByParent.set(stat.ppid, siblings);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    for (const child of childrenByParent.get(next) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
 /** Real uid of a process, or null when it is gone. */
 export function realUidOf(pid: number): number | null {
   try {
@@ -106,7 +127,7 @@ export function cmdlineOf(pid: number): string[] | null {
 }
 
 /** Running processes whose argv contains `sequence` contiguously (used to find a
- *  sandbox's bwrap processes by their unique `--bind <run dir> /run/outpost`). */
+ *  sandbox's bwrap processes by the marker in their command line). */
 export function pidsWithArgs(sequence: string[]): number[] {
   return allPids().filter((pid) => {
     const argv = cmdlineOf(pid);

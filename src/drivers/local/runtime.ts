@@ -1,0 +1,52 @@
+// The driver's two small records per sandbox, both JSON, 0600, written atomically:
+//   spec.json     the spec as last ensured (hostUid is needed to stop and clean up)
+//   runtime.json  the running instance: which host processes are the sandbox, as
+//                 (boot id, pid, start time) so a reused pid is never mistaken for it.
+// Both live in <root>/<id>/, owned by the control plane and out of the sandbox's reach.
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import type { SandboxSpec } from "../driver.ts";
+import { bootId, isRunning, type ProcessIdentity } from "./processes.ts";
+
+export interface RuntimeInfo {
+  version: 1;
+  sandboxId: string;
+  /** /proc/sys/kernel/random/boot_id when it started: after a reboot every pid is stale. */
+  bootId: string;
+  /** The bwrap process we spawned (outside all namespaces but the user one). */
+  bwrap: ProcessIdentity;
+  /** pid 1 of the sandbox's pid namespace ({"child-pid"} from bwrap's info fd). */
+  init: ProcessIdentity;
+  startedAt: string;
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const temporary = `${path}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, path);
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as unknown;
+  } catch {
+    // Missing, or half-written by a crash before the rename (cannot happen with
+    // writeJsonAtomic, but a hand-edited file must not wedge the driver): treat as absent.
+    return null;
+  }
+}
+
+export function readRuntime(path: string): RuntimeInfo | null {
+  const value = readJson(path) as Partial<RuntimeInfo> | null;
+  if (!value || value.version !== 1 || !value.init?.pid || !value.bwrap?.pid) return null;
+  return value as RuntimeInfo;
+}
+
+export function readSpec(path: string): SandboxSpec | null {
+  const value = readJson(path) as Partial<SandboxSpec> | null;
+  return value && typeof value.sandboxId === "string" ? (value as SandboxSpec) : null;
+}
+
+/** True when the recorded sandbox init still runs (same boot, same pid, same start time). */
+export function isLive(runtime: RuntimeInfo): boolean {
+  return runtime.bootId === bootId() && isRunning(runtime.init);
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { isDriverError } from "../../src/drivers/errors.ts";
+import { SandboxCgroup } from "../../src/drivers/local/cgroups.ts";
+import { ensureOptions, type StageEvent, specFor, testBed } from "./helpers.ts";
+
+/** Plants a test hook file for the fake supervisor in the sandbox's state folder. */
+function plantHook(root: string, sandboxId: string, name: string): void {
+  mkdirSync(join(root, sandboxId, "state"), { recursive: true });
+  writeFileSync(join(root, sandboxId, "state", name), "");
+}
+
+test("a supervisor that exits at start fails ensure with SANDBOX_START_FAILED and the tail of the sandbox log", async (t) => {
+  const { driver, root } = testBed(t);
+  const spec = specFor("crashes");
+  plantHook(root, spec.sandboxId, "fake-exit-at-start");
+  const events: StageEvent[] = [];
+
+  await assert.rejects(driver.ensure(spec, ensureOptions(events)), (error) => {
+    assert.ok(isDriverError(error, "SANDBOX_START_FAILED"), String(error));
+    assert.match(error.message, /exiting at start as asked/);
+    assert.match(String(error.details?.logTail), /exiting at start as asked/);
+    return true;
+  });
+  assert.deepEqual(events.at(-1)?.stage, "supervisor");
+  assert.deepEqual(events.at(-1)?.state, "failed");
+  assert.deepEqual(await driver.inspect(spec.sandboxId), { state: "stopped" });
+});
+
+test("a supervisor that never answers fails ensure with SUPERVISOR_NOT_READY after the readiness timeout", async (t) => {
+  const { driver, root } = testBed(t, { readyTimeoutMs: 1500 });
+  const spec = specFor("hangs");
+  plantHook(root, spec.sandboxId, "fake-never-listen");
+  const started = Date.now();
+
+  await assert.rejects(driver.ensure(spec, ensureOptions()), (error) => {
+    assert.ok(isDriverError(error, "SUPERVISOR_NOT_READY"), String(error));
+    assert.match(error.message, /never listening as asked/);
+    return true;
+  });
+  assert.ok(Date.now() - started >= 1500);
+  // It is left running (the next ensure adopts it and waits again); remove cleans up.
+  assert.equal((await driver.inspect(spec.sandboxId)).state, "running");
+  await driver.remove(spec.sandboxId, { keepWorkspace: false, signal: AbortSignal.timeout(30_000), graceMs: 500 });
+  const cgroups = driver.cgroupSupport();
+  if (cgroups.usable)
+    assert.deepEqual(
+      new SandboxCgroup(cgroups, spec.sandboxId).dirs().filter((dir) => existsSync(dir)),
+      [],
+    );
+});
+
+test("an aborted ensure stops waiting at once and rejects with the signal's reason", async (t) => {
+  const { driver, root } = testBed(t, { readyTimeoutMs: 60_000 });
+  const spec = specFor("aborted");
+  plantHook(root, spec.sandboxId, "fake-never-listen");
+  const controller = new AbortController();
+  const events: StageEvent[] = [];
+  const pending = driver.ensure(spec, {
+    onStage: (stage, state, message) => {
+      events.push({ stage, state, message });
+      if (stage === "supervisor" && state === "running") controller.abort(new Error("the reconciler gave up"));
+    },
+    signal: controller.signal,
+  });
+  await assert.rejects(pending, /the reconciler gave up/);
+  assert.deepEqual(events.at(-1)?.state, "failed");
+});
