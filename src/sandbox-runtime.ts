@@ -12,7 +12,7 @@ import { sandboxRoutes } from "./api/routes/sandboxes.ts";
 import { dataPaths } from "./config/data-dir.ts";
 import { runningAsRoot } from "./db/account.ts";
 import { OutpostError } from "./domain/errors.ts";
-import { pickHostUid } from "./drivers/local/host-users.ts";
+import { HostUidClaims } from "./drivers/local/uid-claims.ts";
 import { LocalDriver } from "./drivers/local/local-driver.ts";
 import { checkBubblewrap } from "./drivers/local/preflight.ts";
 import { packageRoot } from "./package-root.ts";
@@ -30,6 +30,7 @@ export interface SandboxRuntimeOptions {
 
 export interface SandboxRuntime {
   service: SandboxService;
+  releaseHostUid: (sandboxId: string, uid: number) => void;
   reconciler: Reconciler;
   driver: LocalDriver;
   routes(app: FastifyInstance): void;
@@ -41,6 +42,8 @@ export function supervisorBundlePath(): string {
 
 export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRuntime {
   const log = options.logger.child({ component: "sandboxes" });
+  const uidClaims = new HostUidClaims(options.dataDir);
+  const releaseHostUid = (sandboxId: string, uid: number) => uidClaims.release(uid, sandboxId);
   const driver = new LocalDriver({
     root: dataPaths(options.dataDir).sandboxes,
     supervisorBundle: supervisorBundlePath(),
@@ -53,6 +56,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     log,
     resyncMs: options.resyncMs,
     stopGraceMs: options.stopGraceMs,
+    releaseHostUid,
     checkSupervisor: async (socketPath, signal) => {
       await new SupervisorClient({ socketPath }).assertCompatible(signal);
     },
@@ -79,13 +83,15 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     pool: options.pool,
     driverName: "local",
     assertRuntimeAvailable,
-    allocateHostUid: (used) => (runningAsRoot() ? pickHostUid(used) : null),
+    allocateHostUid: (sandboxId, used) => (runningAsRoot() ? uidClaims.claim(sandboxId, used) : null),
+    releaseHostUid,
     wake: (id) => reconciler.wake(id),
   });
   const supervisors = new SupervisorProvider(service, (id) => driver.supervisorSocket(id));
 
   return {
     service,
+    releaseHostUid,
     reconciler,
     driver,
     routes(app) {

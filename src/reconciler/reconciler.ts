@@ -26,6 +26,8 @@ export interface ReconcilerOptions {
   resyncMs?: number;
   /** Grace for processes when stopping (ms). */
   stopGraceMs?: number;
+  /** Called once a sandbox is gone, to give its host uid back to the machine. */
+  releaseHostUid?: (sandboxId: string, uid: number) => void;
 }
 
 type Row = store.SandboxRow;
@@ -169,7 +171,9 @@ export class Reconciler {
     if (row.phase !== "deleting" && !(await this.#write(row, { phase: "deleting" }, "sandbox.phase"))) return;
     try {
       await this.options.driver.remove(row.id, { keepWorkspace: row.keepWorkspace, signal: this.#abort.signal, graceMs: this.options.stopGraceMs });
-      await this.#write(row, { phase: "deleted", hostUid: null }, "sandbox.phase");
+      if (await this.#write(row, { phase: "deleted", hostUid: null }, "sandbox.phase")) {
+        if (row.hostUid !== null) this.options.releaseHostUid?.(row.id, row.hostUid);
+      }
     } catch (error) {
       if (!this.#abort.signal.aborted) {
         this.options.log.warn({ sandboxId: row.id, err: error }, "sandbox removal failed; will retry");

@@ -17,8 +17,10 @@ export interface SandboxServiceDeps {
   driverName: "local" | "kubernetes";
   /** Throws SANDBOX_RUNTIME_UNAVAILABLE (with the fix) when this host cannot run sandboxes. */
   assertRuntimeAvailable: () => Promise<void>;
-  /** Picks a host uid for a new sandbox, or null when sandboxes run as the control plane's user. */
-  allocateHostUid: (used: number[]) => number | null;
+  /** Claims a host uid for a new sandbox, or null when sandboxes run as the control plane's user. */
+  allocateHostUid: (sandboxId: string, used: number[]) => number | null;
+  /** Gives a claimed uid back when the sandbox row could not be created. */
+  releaseHostUid: (sandboxId: string, uid: number) => void;
   wake: (sandboxId: string) => void;
 }
 
@@ -35,10 +37,12 @@ export class SandboxService {
     // catch it and we simply draw again.
     for (let attempt = 1; ; attempt++) {
       try {
+        const id = newId("sandbox");
+        let hostUid: number | null = null;
         const row = await withTransaction(this.deps.pool, async (tx) => {
-          const hostUid = this.deps.allocateHostUid(await store.usedHostUids(tx));
+          hostUid = this.deps.allocateHostUid(id, await store.usedHostUids(tx));
           const created = await store.insertSandbox(tx, {
-            id: newId("sandbox"),
+            id,
             projectId: project.id,
             ownerId,
             name: sandboxName(project.name),
@@ -48,6 +52,9 @@ export class SandboxService {
           });
           await appendEvent(tx, { type: "sandbox.created", ownerId, projectId: project.id, data: { sandboxId: created.id, name: created.name } });
           return created;
+        }).catch((error) => {
+          if (hostUid !== null) this.deps.releaseHostUid(id, hostUid);
+          throw error;
         });
         this.deps.wake(row.id);
         return present(row);

@@ -67,11 +67,26 @@ export async function startTestServer(backend: Backend, overrides: Partial<Setti
     server,
     settings,
     async close() {
+      // Sandboxes outlive the control plane on purpose; a test must not leave any behind.
+      await removeAllSandboxes(server);
       await server.close();
       await database?.drop();
       if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Deletes every live sandbox through the driver and waits until each is gone. */
+export async function removeAllSandboxes(server: RunningServer): Promise<void> {
+  const { rows } = await server.pool
+    .query<{ id: string; host_uid: number | null }>("select id, host_uid from sandboxes where phase <> 'deleted'")
+    .catch(() => ({ rows: [] as { id: string; host_uid: number | null }[] }));
+  await server.sandboxes.reconciler.stop();
+  const signal = new AbortController().signal;
+  for (const { id, host_uid } of rows) {
+    await server.sandboxes.driver.remove(id, { keepWorkspace: false, signal, graceMs: 2000 }).catch(() => {});
+    if (host_uid !== null) server.sandboxes.releaseHostUid(id, host_uid);
+  }
 }
 
 export interface ApiResponse<T = unknown> {

@@ -102,7 +102,7 @@ describe("exec", () => {
     }
     assert.equal(partial, "");
     assert.equal(expected - 1, lines);
-    assert.equal(bytes, lines * 70);
+    assert.equal(bytes, lines * 71, "7 digits, a space, 62 letters and a newline per line");
     assert.ok(bytes >= 100_000_000);
     assert.equal(exit?.exitCode, 0);
   });
@@ -118,13 +118,13 @@ describe("exec", () => {
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     let seen = "";
     while (!seen.includes("event: stdout")) seen += new TextDecoder().decode((await reader.read()).value);
-    const running = await exec(s, box.id, "pgrep -f 'sleep 4242' || true");
+    const running = await exec(s, box.id, "pgrep -f 'sleep 424[2]' || true");
     assert.notEqual(running.stdout.trim(), "", "the command runs");
     controller.abort();
     const deadline = Date.now() + 15_000;
     let left = running.stdout.trim();
     while (left && Date.now() < deadline) {
-      left = (await exec(s, box.id, "pgrep -f 'sleep 4242' || true")).stdout.trim();
+      left = (await exec(s, box.id, "pgrep -f 'sleep 424[2]' || true")).stdout.trim();
     }
     assert.equal(left, "", "the command was killed when the client went away");
   });

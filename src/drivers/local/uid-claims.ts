@@ -1,0 +1,77 @@
+// Host uids are a machine-wide resource: two Outpost installations on one machine (or two
+// test servers) each keep their own store, and must still never hand out the same uid,
+// because the driver's last-resort cleanup kills every process of a sandbox's uid. Each
+// assignment is claimed with an exclusively created file `<dir>/<uid>` naming its owner
+// (data dir + sandbox id). A claim whose data dir no longer exists is stale and reused.
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { DEFAULT_HOST_UID_RANGE, pickHostUid, type UidRange } from "./host-users.ts";
+
+export const DEFAULT_CLAIMS_DIR = "/var/lib/outpost/host-uids";
+
+interface Claim {
+  dataDir: string;
+  sandboxId: string;
+}
+
+export class HostUidClaims {
+  constructor(
+    private readonly dataDir: string,
+    private readonly dir = DEFAULT_CLAIMS_DIR,
+    private readonly range: UidRange = DEFAULT_HOST_UID_RANGE,
+  ) {}
+
+  /** Claims the lowest uid that neither this store (`used`) nor any installation holds. */
+  claim(sandboxId: string, used: Iterable<number>): number {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const taken = new Set(used);
+    for (const uid of this.#claimed()) taken.add(uid);
+    while (true) {
+      const uid = pickHostUid(taken, this.range);
+      const path = join(this.dir, String(uid));
+      try {
+        const fd = openSync(path, "wx", 0o600);
+        writeSync(fd, JSON.stringify({ dataDir: this.dataDir, sandboxId } satisfies Claim));
+        closeSync(fd);
+        return uid;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "EEXIST") throw error;
+        if (this.#isStale(path)) {
+          unlinkSync(path);
+          continue;
+        }
+        taken.add(uid);
+      }
+    }
+  }
+
+  /** Gives a uid back, only if this sandbox holds it. */
+  release(uid: number, sandboxId: string): void {
+    const path = join(this.dir, String(uid));
+    const claim = readClaim(path);
+    if (claim && claim.dataDir === this.dataDir && claim.sandboxId === sandboxId) unlinkSync(path);
+  }
+
+  #claimed(): number[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => !this.#isStale(join(this.dir, name)))
+      .map(Number);
+  }
+
+  /** A claim is stale when its installation's data dir is gone (e.g. a deleted test dir). */
+  #isStale(path: string): boolean {
+    const claim = readClaim(path);
+    return claim !== null && !existsSync(claim.dataDir);
+  }
+}
+
+function readClaim(path: string): Claim | null {
+  try {
+    const value = JSON.parse(readFileSync(path, "utf8")) as Partial<Claim>;
+    return typeof value.dataDir === "string" && typeof value.sandboxId === "string" ? (value as Claim) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,49 @@
+// Command-line arguments of the daemon. The first three are the local driver's contract;
+// the rest are knobs (mostly for tests) with production defaults.
+import { isAbsolute, resolve } from "node:path";
+import { DEFAULT_LOG_CAP_BYTES } from "./processes/journal.ts";
+
+export interface DaemonArgs {
+  socket: string;
+  state: string;
+  workspace: string;
+  /** Between SIGTERM and SIGKILL when the supervisor stops its processes. */
+  killGraceMs: number;
+  /** Per-process log size after which output is dropped (see journal.ts). */
+  logCapBytes: number;
+}
+
+export const USAGE = "usage: supervisor --socket <path> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>]";
+
+export function parseArgs(argv: string[]): DaemonArgs {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument '${arg}'`);
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new Error(`--${name} needs a value`);
+    values.set(name, value);
+  }
+  const known = ["socket", "state", "workspace", "kill-grace-ms", "log-cap-bytes"];
+  for (const name of values.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}`);
+  const path = (name: string) => {
+    const value = values.get(name);
+    if (!value) throw new Error(`--${name} is required`);
+    return isAbsolute(value) ? value : resolve(value);
+  };
+  const count = (name: string, fallback: number) => {
+    const value = values.get(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a non-negative integer`);
+    return Number(value);
+  };
+  return {
+    socket: path("socket"),
+    state: path("state"),
+    workspace: path("workspace"),
+    killGraceMs: count("kill-grace-ms", 5000),
+    logCapBytes: count("log-cap-bytes", DEFAULT_LOG_CAP_BYTES),
+  };
+}

@@ -1,0 +1,56 @@
+// POST /v1/exec: runs a command to completion and streams its output as NDJSON
+// (started, stdout/stderr chunks in base64, then exactly one exit line).
+// Backpressure is end to end: when the response is full the child's pipes are paused, so
+// any amount of output streams in bounded memory. If the client goes away before the
+// exit line, the process group is killed: an exec never outlives its caller.
+import type { ExecExitEvent } from "../protocol.ts";
+import { NDJSON_CONTENT_TYPE } from "../protocol.ts";
+import { readJsonBody } from "./body.ts";
+import { ChildRun, resolveCwd } from "./child.ts";
+import type { Handler } from "./http-types.ts";
+import { writeLine } from "./respond.ts";
+import type { RunRegistry } from "./run-registry.ts";
+import { parseExecRequest } from "./validate.ts";
+
+export function execHandler(options: { workspace: string; runs: RunRegistry }): Handler {
+  return async (request, response) => {
+    const body = parseExecRequest(await readJsonBody(request));
+    options.runs.assertAccepting();
+    const cwd = await resolveCwd(options.workspace, body.cwd);
+    const run = await ChildRun.start({ command: body.command, cwd, env: body.env, stdin: body.stdin }, (stream, chunk) => {
+      // Once the client is gone the output has nowhere to go; keep reading so the child
+      // is not stuck on a full pipe while it is being killed.
+      if (response.closed) return true;
+      const flowing = response.write(JSON.stringify({ type: stream, data: chunk.toString("base64") }) + "\n");
+      if (!flowing) void response.drain().then(() => run.resume());
+      return flowing;
+    });
+    // No output can reach the sink before the lines below run: the child's 'data' events
+    // are I/O callbacks, and the continuation of the await above is a microtask.
+    options.runs.add(run);
+
+    let timedOut = false;
+    const timer =
+      body.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            run.signal("SIGKILL");
+          }, body.timeoutMs);
+    const onAbort = () => run.signal("SIGKILL");
+    request.signal.addEventListener("abort", onAbort, { once: true });
+    if (request.signal.aborted) onAbort();
+
+    response.start(200, { "content-type": NDJSON_CONTENT_TYPE, "cache-control": "no-store" });
+    await writeLine(response, { type: "started", pid: run.pid });
+    try {
+      const exit = await run.done;
+      const line: ExecExitEvent = { type: "exit", exitCode: exit.exitCode, signal: exit.signal, timedOut, durationMs: Date.now() - run.startedAt };
+      await writeLine(response, line);
+      if (!response.closed) response.end();
+    } finally {
+      if (timer) clearTimeout(timer);
+      request.signal.removeEventListener("abort", onAbort);
+    }
+  };
+}

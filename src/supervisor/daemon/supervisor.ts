@@ -1,0 +1,47 @@
+// Composition root of the daemon, free of any transport: the router with every route of
+// protocol v1, and shutdown. main.ts binds it to a unix socket; a later dial-out
+// transport (Kubernetes) can bind the same router.
+
+import type { HealthResponse } from "../protocol.ts";
+import { PROTOCOL_VERSION } from "../protocol.ts";
+import { execHandler } from "./exec.ts";
+import { addProcessRoutes } from "./processes/handlers.ts";
+import { ProcessManager } from "./processes/manager.ts";
+import { sendJson } from "./respond.ts";
+import { Router } from "./router.ts";
+import { RunRegistry } from "./run-registry.ts";
+import { SUPERVISOR_VERSION } from "./version.ts";
+
+export interface SupervisorOptions {
+  stateDir: string;
+  workspace: string;
+  killGraceMs: number;
+  logCapBytes: number;
+  log: (message: string) => void;
+}
+
+export interface Supervisor {
+  router: Router;
+  /** Stops every process (SIGTERM, SIGKILL after the grace) and finalises their journals. */
+  shutdown(): Promise<void>;
+}
+
+export function createSupervisor(options: SupervisorOptions): Supervisor {
+  const startedAt = Date.now();
+  const runs = new RunRegistry();
+  const processes = new ProcessManager({ stateDir: options.stateDir, workspace: options.workspace, logCapBytes: options.logCapBytes, runs, log: options.log });
+  processes.load();
+
+  const router = new Router()
+    .add("GET", "/v1/health", async (_request, response) => {
+      const health: HealthResponse = { protocol: PROTOCOL_VERSION, supervisorVersion: SUPERVISOR_VERSION, pid: process.pid, uptimeMs: Date.now() - startedAt };
+      sendJson(response, 200, health);
+    })
+    .add("POST", "/v1/exec", execHandler({ workspace: options.workspace, runs }));
+  addProcessRoutes(router, processes);
+
+  return {
+    router,
+    shutdown: () => runs.stopAll(options.killGraceMs),
+  };
+}

@@ -1,0 +1,35 @@
+// The bundle the local driver copies into sandboxes: dist/supervisor.js, built by
+// `npm run build` (which `npm test` runs first). It must be self-contained (node:
+// builtins only, since there is no node_modules inside a sandbox) and answer health.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { packageRoot } from "../../src/package-root.ts";
+import { startDaemon, stopAllDaemons } from "./helpers.ts";
+
+const bundle = join(packageRoot(), "dist", "supervisor.js");
+
+after(stopAllDaemons);
+
+describe("supervisor bundle", () => {
+  test("dist/supervisor.js exists after npm run build and imports nothing but node: builtins", () => {
+    assert.ok(existsSync(bundle), "dist/supervisor.js is missing: run `npm run build`");
+    const source = readFileSync(bundle, "utf8");
+    const specifiers = [...source.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"']+)["']/g)].map((match) => match[1]);
+    assert.ok(specifiers.length > 0);
+    assert.deepEqual(
+      specifiers.filter((specifier) => !specifier?.startsWith("node:")),
+      [],
+    );
+    assert.ok(statSync(bundle).size < 200 * 1024, `bundle is ${statSync(bundle).size} bytes`);
+  });
+
+  test("the bundled supervisor starts and answers health with protocol 1", async () => {
+    const daemon = await startDaemon({ entry: "bundle" });
+    const health = await daemon.client.health();
+    assert.equal(health.protocol, 1);
+    assert.equal(health.pid, daemon.pid);
+    assert.equal(await daemon.stop(), 0);
+  });
+});
