@@ -14,7 +14,7 @@ import { runningAsRoot } from "./db/account.ts";
 import { OutpostError } from "./domain/errors.ts";
 import { HostUidClaims } from "./drivers/local/uid-claims.ts";
 import { LocalDriver } from "./drivers/local/local-driver.ts";
-import { checkBubblewrap } from "./drivers/local/preflight.ts";
+import { checkBubblewrap, preflightOwner } from "./drivers/local/preflight.ts";
 import { packageRoot } from "./package-root.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
 import { SandboxService } from "./services/sandboxes.ts";
@@ -70,7 +70,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     if (!existsSync(supervisorBundlePath())) {
       throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", "The sandbox supervisor bundle is missing.", { fix: "npm run build" });
     }
-    const result = await checkBubblewrap();
+    const result = await checkBubblewrap({ owner: preflightOwner() });
     if (!result.ok) {
       throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", `Sandboxes cannot run on this host: ${result.error.message}`, {
         details: { cause: result.error.code },

@@ -12,6 +12,12 @@ import type { Owner } from "./layout.ts";
 
 export const INSTALL_FIX = "apt-get install -y bubblewrap";
 
+/** As root, the trial runs as an unprivileged uid (the top of the reserved range, never
+ *  assigned first), because that is what sandboxes get; a check as root proves little. */
+export function preflightOwner(): Owner | undefined {
+  return process.getuid?.() === 0 ? { uid: 299_999, gid: 299_999 } : undefined;
+}
+
 export interface BubblewrapInfo {
   path: string;
   /** e.g. "0.8.0" */
