@@ -7,7 +7,7 @@ import { dataPaths } from "./config/data-dir.ts";
 import type { Settings } from "./config/settings.ts";
 import { locatePgBinaries } from "./db/binaries.ts";
 import { StartupError } from "./domain/errors.ts";
-import { checkBubblewrap, preflightOwner, INSTALL_FIX } from "./drivers/local/preflight.ts";
+import { checkBubblewrap, INSTALL_FIX, preflightOwner } from "./drivers/local/preflight.ts";
 
 export interface CheckResult {
   name: string;
@@ -81,7 +81,10 @@ export function checkDataDir(settings: Settings): CheckResult {
 export async function checkSandboxRuntime(): Promise<CheckResult> {
   const result = await checkBubblewrap({ owner: preflightOwner() });
   if (result.ok) return { name: "bubblewrap", ok: true, detail: `bwrap ${result.bwrap.version} at ${result.bwrap.path}, user namespaces allowed` };
-  const fix = result.error.code === "BWRAP_MISSING" ? INSTALL_FIX : (result.error.message.split("fix: ")[1] ?? "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)");
+  const fix =
+    result.error.code === "BWRAP_MISSING"
+      ? INSTALL_FIX
+      : (result.error.message.split("fix: ")[1] ?? "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)");
   return { name: "bubblewrap", ok: false, detail: result.error.message.split("; fix:")[0] ?? result.error.message, fix };
 }
 

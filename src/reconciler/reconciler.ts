@@ -8,8 +8,8 @@
 // more afterwards. A slow timer re-checks every live sandbox (drift: compute that died).
 import type pg from "pg";
 import type { Logger } from "pino";
+import { freshStages, type Stage, type StageName, type StageState, withStage } from "../domain/sandbox-lifecycle.ts";
 import type { Driver, SandboxSpec } from "../drivers/driver.ts";
-import { type Stage, type StageName, type StageState, withStage, freshStages } from "../domain/sandbox-lifecycle.ts";
 import { withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import * as store from "../store/sandboxes.ts";

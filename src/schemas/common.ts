@@ -34,7 +34,11 @@ export const projectRef = z.object({ id: ref.describe("Project id or name.") }).
 export const idParam = z.object({ id: ref }).strict();
 
 /** Free text that PostgreSQL can store: no NUL characters. */
-export const text = (max: number) => z.string().max(max).refine((value) => !value.includes("\u0000"), "must not contain NUL characters");
+export const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((value) => !value.includes("\u0000"), "must not contain NUL characters");
 
 /** Shortcut: the error responses every route may give, for the OpenAPI document. */
 export const errorResponses = {

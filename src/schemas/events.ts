@@ -12,7 +12,13 @@ export const event = z
 
 export const eventsQuery = z
   .object({
-    project: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "must be a project id or name").optional().describe("Only events of this project (id or name)."),
+    project: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/, "must be a project id or name")
+      .optional()
+      .describe("Only events of this project (id or name)."),
     after: z.coerce.number().int().min(0).optional().describe("Resume after this event id (same as the Last-Event-ID header)."),
     follow: z.enum(["true", "false"]).optional().describe("false: send what exists and end the stream. Default true."),
   })

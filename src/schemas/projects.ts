@@ -1,8 +1,8 @@
 // The project resource: what clients send and what they get back. These zod schemas drive
 // request validation, the OpenAPI document and the TypeScript types alike.
 import { z } from "zod";
-import { text } from "./common.ts";
 import { branchNameProblem, egressDomainProblem, envNameProblem, projectNameProblem, repoUrlProblem } from "../domain/names.ts";
+import { text } from "./common.ts";
 
 /** Turns a pure `xProblem(value) → reason | null` check into a zod refinement. */
 const checked = (problem: (value: string) => string | null, what: string) =>
@@ -30,9 +30,7 @@ export const egressPolicy = z
   .strict()
   .meta({ id: "EgressPolicy" });
 
-const envValues = z
-  .record(envName, text(MAX_ENV_VALUE))
-  .refine((env) => Object.keys(env).length <= MAX_ENV_VARS, `at most ${MAX_ENV_VARS} variables`);
+const envValues = z.record(envName, text(MAX_ENV_VALUE)).refine((env) => Object.keys(env).length <= MAX_ENV_VARS, `at most ${MAX_ENV_VARS} variables`);
 
 export const createProjectBody = z
   .object({
@@ -52,10 +50,7 @@ export const updateProjectBody = z
     repoUrl: repoUrl.nullable().optional(),
     defaultBranch: branchName.nullable().optional(),
     instructions: text(MAX_INSTRUCTIONS).nullable().optional(),
-    env: z
-      .record(envName, text(MAX_ENV_VALUE).nullable())
-      .optional()
-      .describe("Merged into the existing variables: a string sets one, null removes it."),
+    env: z.record(envName, text(MAX_ENV_VALUE).nullable()).optional().describe("Merged into the existing variables: a string sets one, null removes it."),
     egress: egressPolicy.optional(),
     database: z.enum(["none", "postgres"]).optional(),
   })
@@ -80,9 +75,7 @@ export const project = z
   })
   .meta({ id: "Project" });
 
-export const revealQuery = z
-  .object({ reveal: z.enum(["true", "false"]).optional().describe("true returns env values in plain text.") })
-  .strict();
+export const revealQuery = z.object({ reveal: z.enum(["true", "false"]).optional().describe("true returns env values in plain text.") }).strict();
 
 export type CreateProject = z.infer<typeof createProjectBody>;
 export type UpdateProject = z.infer<typeof updateProjectBody>;

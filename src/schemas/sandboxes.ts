@@ -33,16 +33,29 @@ export const sandbox = z
 
 export const sandboxListQuery = z
   .object({
-    project: z.string().max(64).regex(/^[A-Za-z0-9_-]+$/).optional().describe("Only this project's sandboxes (id or name)."),
+    project: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional()
+      .describe("Only this project's sandboxes (id or name)."),
     includeDeleted: z.enum(["true", "false"]).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.string().max(200).optional(),
   })
   .strict();
 
-export const deleteQuery = z.object({ keepWorkspace: z.enum(["true", "false"]).optional().describe("Keep the workspace on disk for a later sandbox.") }).strict();
+export const deleteQuery = z
+  .object({ keepWorkspace: z.enum(["true", "false"]).optional().describe("Keep the workspace on disk for a later sandbox.") })
+  .strict();
 
-const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names must match [A-Za-z_][A-Za-z0-9_]*").max(128), text(32 * 1024));
+const envMap = z.record(
+  z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names must match [A-Za-z_][A-Za-z0-9_]*")
+    .max(128),
+  text(32 * 1024),
+);
 const command = z.union([
   text(64 * 1024)
     .min(1)
@@ -80,7 +93,10 @@ export const execResult = z
   })
   .meta({ id: "ExecResult" });
 
-export const processBody = z.object({ command, cwd, env: envMap.optional(), name: text(100).optional() }).strict().meta({ id: "StartProcess" });
+export const processBody = z
+  .object({ command, cwd, env: envMap.optional(), name: text(100).optional() })
+  .strict()
+  .meta({ id: "StartProcess" });
 
 export const processResource = z
   .object({
@@ -99,7 +115,11 @@ export const processResource = z
 
 export const processParams = z
   .object({
-    id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/),
+    id: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/),
     processId: z.string().regex(/^prc_[a-z0-9]{6,32}$/, "must be a process id (prc_…)"),
   })
   .strict();

@@ -79,7 +79,9 @@ export class ProjectService {
       const row = await this.#find(tx, ownerId, ref, true);
       const live = await countLiveSandboxes(tx, row.id);
       if (live > 0) {
-        throw new OutpostError("PROJECT_HAS_SANDBOXES", `Project '${row.name}' still has ${live} sandbox(es); delete them first.`, { details: { sandboxes: live } });
+        throw new OutpostError("PROJECT_HAS_SANDBOXES", `Project '${row.name}' still has ${live} sandbox(es); delete them first.`, {
+          details: { sandboxes: live },
+        });
       }
       await tx.query("delete from sandboxes where project_id = $1 and phase = 'deleted'", [row.id]);
       await store.deleteProject(tx, row.id);

@@ -95,7 +95,12 @@ export class SandboxService {
         ...(verb === "delete" ? { keepWorkspace: options.keepWorkspace ?? false } : {}),
         ...(verb === "restart" ? { restart: true } : {}),
       });
-      await appendEvent(tx, { type: "sandbox.desired", ownerId, projectId: current.projectId, data: { sandboxId: current.id, name: current.name, verb, desired } });
+      await appendEvent(tx, {
+        type: "sandbox.desired",
+        ownerId,
+        projectId: current.projectId,
+        data: { sandboxId: current.id, name: current.name, verb, desired },
+      });
       return updated;
     });
     this.deps.wake(row.id);

@@ -39,16 +39,18 @@ test("a data dir so deep that the supervisor socket path would pass 107 bytes is
   rejects(good, "INVALID_SANDBOX_SPEC", "sandboxId", deep);
 });
 
-test("as root a sandbox needs an unprivileged host uid from the reserved range", { skip: !isRoot && "only as root" }, () => {
-  rejects({ sandboxId: "sbx_1", name: "x" }, "HOST_UID_REQUIRED");
-  rejects({ ...good, hostUid: 0 }, "INVALID_SANDBOX_SPEC", "hostUid");
-  rejects({ ...good, hostUid: 1000 }, "INVALID_SANDBOX_SPEC", "hostUid");
-  rejects({ ...good, hostGid: 0 }, "INVALID_SANDBOX_SPEC", "hostGid");
-  const custom = new LocalDriver({ root: "/srv/sandboxes", supervisorBundle: "/x.js", hostUidRange: { first: 500_000, last: 500_010 } });
+test("as root a sandbox needs an unprivileged host uid from the reserved range", () => {
+  const asRoot = new LocalDriver({ root: "/srv/sandboxes", supervisorBundle: "/x.js", runningAsRoot: true });
+  rejects({ sandboxId: "sbx_1", name: "x" }, "HOST_UID_REQUIRED", undefined, asRoot);
+  rejects({ ...good, hostUid: 0 }, "INVALID_SANDBOX_SPEC", "hostUid", asRoot);
+  rejects({ ...good, hostUid: 1000 }, "INVALID_SANDBOX_SPEC", "hostUid", asRoot);
+  rejects({ ...good, hostGid: 0 }, "INVALID_SANDBOX_SPEC", "hostGid", asRoot);
+  const custom = new LocalDriver({ root: "/srv/sandboxes", supervisorBundle: "/x.js", runningAsRoot: true, hostUidRange: { first: 500_000, last: 500_010 } });
   custom.validate({ ...good, hostUid: 500_005, hostGid: 500_005 });
   rejects({ ...good, hostUid: 200_001 }, "INVALID_SANDBOX_SPEC", "hostUid", custom);
 });
 
-test("without root a host uid cannot be honoured and is refused", { skip: isRoot && "only without root" }, () => {
-  rejects({ ...good, hostUid: 200_001 }, "INVALID_SANDBOX_SPEC", "hostUid");
+test("without root a host uid cannot be honoured and is refused", () => {
+  const asUser = new LocalDriver({ root: "/srv/sandboxes", supervisorBundle: "/x.js", runningAsRoot: false });
+  rejects({ ...good, hostUid: 200_001 }, "INVALID_SANDBOX_SPEC", "hostUid", asUser);
 });

@@ -48,7 +48,14 @@ describe("exec", () => {
     const missing = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body: { command: ["no-such-binary-xyz"] } });
     assert.equal(missing.status, 422);
     assert.equal(missing.body.error.code, "COMMAND_NOT_FOUND");
-    for (const body of [{}, { command: [] }, { command: "" }, { command: "x", timeoutMs: -1 }, { command: "x", shell: true }, { command: "x", env: { "A-B": "1" } }]) {
+    for (const body of [
+      {},
+      { command: [] },
+      { command: "" },
+      { command: "x", timeoutMs: -1 },
+      { command: "x", shell: true },
+      { command: "x", env: { "A-B": "1" } },
+    ]) {
       const res = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body });
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.error.code, "VALIDATION_FAILED");

@@ -74,7 +74,11 @@ describe("sandbox isolation", () => {
     assert.notEqual(hostUid, 0, "the workspace is not owned by host root");
     if (process.getuid?.() === 0) {
       await exec(s, a.id, "touch /workspace/made-inside");
-      assert.equal(statSync(join(s.dataDir, "sandboxes", a.id, "workspace", "made-inside")).uid, hostUid, "files land on the host owned by the sandbox's own uid");
+      assert.equal(
+        statSync(join(s.dataDir, "sandboxes", a.id, "workspace", "made-inside")).uid,
+        hostUid,
+        "files land on the host owned by the sandbox's own uid",
+      );
       assert.notEqual(statSync(join(s.dataDir, "sandboxes", b.id, "workspace")).uid, hostUid, "each sandbox has its own host uid");
     }
   });

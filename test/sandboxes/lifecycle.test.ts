@@ -43,7 +43,8 @@ describe("sandbox lifecycle", () => {
     const res = await api(s, "GET", `/api/v1/events?follow=false&project=life`);
     const events = [...String(res.body).matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!)).filter((e) => e.data.sandboxId === sandbox.id);
     const stageEvents = events.filter((e) => e.type === "sandbox.stage").map((e) => `${e.data.stage}:${e.data.state}`);
-    for (const expected of ["workspace:running", "workspace:done", "isolation:done", "supervisor:done", "ready:done"]) assert.ok(stageEvents.includes(expected), expected);
+    for (const expected of ["workspace:running", "workspace:done", "isolation:done", "supervisor:done", "ready:done"])
+      assert.ok(stageEvents.includes(expected), expected);
     const phases = events.filter((e) => e.type === "sandbox.phase").map((e) => e.data.phase);
     assert.deepEqual(phases.slice(0, 2), ["provisioning", "running"]);
   });

@@ -47,7 +47,10 @@ describe("background processes", () => {
 
   test("logs resume after Last-Event-ID with nothing repeated", async () => {
     const started = await api(s, "POST", `/api/v1/sandboxes/${box.id}/processes`, { body: { command: ["sh", "-c", "echo a; echo b; echo c"] } });
-    const all = await collectSse(`${s.url}/api/v1/sandboxes/${box.id}/processes/${started.body.id}/logs`, { token: s.token, until: (seen) => seen.some((e) => e.event === "exit") });
+    const all = await collectSse(`${s.url}/api/v1/sandboxes/${box.id}/processes/${started.body.id}/logs`, {
+      token: s.token,
+      until: (seen) => seen.some((e) => e.event === "exit"),
+    });
     const first = all.find((e) => e.event === "log");
     const rest = await collectSse(`${s.url}/api/v1/sandboxes/${box.id}/processes/${started.body.id}/logs?follow=false`, {
       token: s.token,
@@ -63,7 +66,10 @@ describe("background processes", () => {
     assert.ok(list.body.items.some((p: any) => p.id === started.body.id && p.status === "running"));
     const signalled = await api(s, "POST", `/api/v1/sandboxes/${box.id}/processes/${started.body.id}/signal`, { body: { signal: "SIGTERM" } });
     assert.equal(signalled.status, 202);
-    const events = await collectSse(`${s.url}/api/v1/sandboxes/${box.id}/processes/${started.body.id}/logs`, { token: s.token, until: (seen) => seen.some((e) => e.event === "exit") });
+    const events = await collectSse(`${s.url}/api/v1/sandboxes/${box.id}/processes/${started.body.id}/logs`, {
+      token: s.token,
+      until: (seen) => seen.some((e) => e.event === "exit"),
+    });
     assert.equal(events.at(-1)?.data.signal, "SIGTERM");
     const got = await api(s, "GET", `/api/v1/sandboxes/${box.id}/processes/${started.body.id}`);
     assert.equal(got.body.status, "exited");

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { adminToken, postmasterPid, spawnServe, waitForExit, type ServeProcess } from "../helpers/process.ts";
+import { adminToken, postmasterPid, type ServeProcess, spawnServe, waitForExit } from "../helpers/process.ts";
 import { exec, hostPidsOfUid, runningSandbox, waitForPhase } from "../helpers/sandboxes.ts";
 import { api, tempDir } from "../helpers/server.ts";
 

@@ -7,9 +7,9 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { execBody, execResult } from "../../schemas/sandboxes.ts";
-import type { SupervisorProvider } from "../supervisor-access.ts";
 import { currentUser } from "../auth.ts";
 import { SseStream } from "../sse.ts";
+import type { SupervisorProvider } from "../supervisor-access.ts";
 
 /** Per stream, in JSON mode. */
 export const EXEC_OUTPUT_CAP_BYTES = 1024 * 1024;

@@ -28,7 +28,14 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
 
   r.get(
     "/api/v1/sandboxes/:id/processes",
-    { schema: { tags, summary: "List background processes", params: idParam, response: { 200: z.object({ items: z.array(processResource) }), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: "List background processes",
+        params: idParam,
+        response: { 200: z.object({ items: z.array(processResource) }), ...errorResponses },
+      },
+    },
     async (request) => {
       const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
       return supervisors.call(() => client.listProcesses());
@@ -46,7 +53,15 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
 
   r.post(
     "/api/v1/sandboxes/:id/processes/:processId/signal",
-    { schema: { tags, summary: "Signal a background process (its whole process group)", params: processParams, body: signalBody, response: { 202: processResource, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: "Signal a background process (its whole process group)",
+        params: processParams,
+        body: signalBody,
+        response: { 202: processResource, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
       reply.code(202);

@@ -55,6 +55,8 @@ export interface LocalDriverOptions {
   /** Folder name under each cgroup hierarchy; default "outpost". */
   cgroupParent?: string;
   log?: (message: string) => void;
+  /** Whether host uids can be honoured; default: whether this process is root (tests set it). */
+  runningAsRoot?: boolean;
 }
 
 const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -110,7 +112,7 @@ export class LocalDriver implements Driver {
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
       throw invalid("sandboxId", `the supervisor socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; choose a shorter data dir`);
     }
-    const isRoot = process.getuid?.() === 0;
+    const isRoot = this.#options.runningAsRoot ?? process.getuid?.() === 0;
     if (spec.hostUid === undefined) {
       if (isRoot)
         throw new DriverError("HOST_UID_REQUIRED", "the control plane runs as root, so every sandbox needs an unprivileged hostUid", {

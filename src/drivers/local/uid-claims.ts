@@ -3,7 +3,7 @@
 // because the driver's last-resort cleanup kills every process of a sandbox's uid. Each
 // assignment is claimed with an exclusively created file `<dir>/<uid>` naming its owner
 // (data dir + sandbox id). A claim whose data dir no longer exists is stale and reused.
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_HOST_UID_RANGE, pickHostUid, type UidRange } from "./host-users.ts";
 
