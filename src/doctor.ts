@@ -78,8 +78,8 @@ export function checkDataDir(settings: Settings): CheckResult {
 }
 
 /** Sandboxes on this machine need bubblewrap and unprivileged user namespaces. */
-export async function checkSandboxRuntime(): Promise<CheckResult> {
-  const result = await checkBubblewrap({ owner: preflightOwner() });
+export async function checkSandboxRuntime(settings: Settings): Promise<CheckResult> {
+  const result = await checkBubblewrap({ bwrapPath: settings.bwrapPath, owner: preflightOwner() });
   if (result.ok) return { name: "bubblewrap", ok: true, detail: `bwrap ${result.bwrap.version} at ${result.bwrap.path}, user namespaces allowed` };
   const fix =
     result.error.code === "BWRAP_MISSING"

@@ -23,6 +23,7 @@ import { SupervisorClient } from "./supervisor/client.ts";
 export interface SandboxRuntimeOptions {
   pool: pg.Pool;
   dataDir: string;
+  bwrapPath?: string;
   logger: Logger;
   resyncMs?: number;
   stopGraceMs?: number;
@@ -47,6 +48,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   const driver = new LocalDriver({
     root: dataPaths(options.dataDir).sandboxes,
     supervisorBundle: supervisorBundlePath(),
+    bwrapPath: options.bwrapPath,
     stopGraceMs: options.stopGraceMs,
     log: (message) => log.info(message),
   });
@@ -70,7 +72,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     if (!existsSync(supervisorBundlePath())) {
       throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", "The sandbox supervisor bundle is missing.", { fix: "npm run build" });
     }
-    const result = await checkBubblewrap({ owner: preflightOwner() });
+    const result = await checkBubblewrap({ bwrapPath: options.bwrapPath, owner: preflightOwner() });
     if (!result.ok) {
       throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", `Sandboxes cannot run on this host: ${result.error.message}`, {
         details: { cause: result.error.code },

@@ -74,6 +74,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     const sandboxes = createSandboxRuntime({
       pool,
       dataDir: settings.dataDir,
+      bwrapPath: settings.bwrapPath,
       logger,
       resyncMs: options.sandboxResyncMs,
       stopGraceMs: options.sandboxStopGraceMs,

@@ -20,6 +20,7 @@ export const settingsSchema = z
     pgBin: z.string().optional().describe("A PostgreSQL installation's bin/ to use instead of the npm-installed binaries (OUTPOST_PG_BIN)."),
     secretKey: z.string().optional().describe("Base64 of 32 bytes that encrypts secrets at rest (OUTPOST_SECRET_KEY); default: <data dir>/secret.key."),
     adminToken: z.string().min(24).optional().describe("Ensure this admin API token exists (OUTPOST_ADMIN_TOKEN), e.g. from a Kubernetes Secret."),
+    bwrapPath: z.string().optional().describe("The bubblewrap binary sandboxes run with (OUTPOST_BWRAP); default: bwrap on PATH."),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).describe("pino log level (OUTPOST_LOG_LEVEL)."),
     publicUrl: z.string().url().optional().describe("The URL people open, when it differs from http://host:port (OUTPOST_PUBLIC_URL)."),
   })
@@ -37,6 +38,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     pgBin: env.OUTPOST_PG_BIN || undefined,
     secretKey: env.OUTPOST_SECRET_KEY || undefined,
     adminToken: env.OUTPOST_ADMIN_TOKEN || undefined,
+    bwrapPath: env.OUTPOST_BWRAP || undefined,
     logLevel: env.OUTPOST_LOG_LEVEL || "info",
     publicUrl: env.OUTPOST_PUBLIC_URL || undefined,
     ...overrides,
@@ -59,6 +61,7 @@ const ENV_NAMES: Record<string, string> = {
   pgBin: "OUTPOST_PG_BIN",
   secretKey: "OUTPOST_SECRET_KEY",
   adminToken: "OUTPOST_ADMIN_TOKEN",
+  bwrapPath: "OUTPOST_BWRAP",
   logLevel: "OUTPOST_LOG_LEVEL",
   publicUrl: "OUTPOST_PUBLIC_URL",
 };
