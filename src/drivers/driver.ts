@@ -16,6 +16,9 @@ export interface SandboxSpec {
   /** Defaults to hostUid. */
   hostGid?: number;
   limits?: SandboxLimits;
+  /** Id of a deleted sandbox whose kept workspace this one takes over on its first ensure
+   *  (the folder is moved, then re-owned by this sandbox's host uid). */
+  workspaceFrom?: string;
 }
 
 export interface SandboxLimits {

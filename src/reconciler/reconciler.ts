@@ -183,7 +183,12 @@ export class Reconciler {
   }
 
   #spec(row: Row): SandboxSpec {
-    return { sandboxId: row.id, name: row.name, ...(row.hostUid !== null ? { hostUid: row.hostUid, hostGid: row.hostUid } : {}) };
+    return {
+      sandboxId: row.id,
+      name: row.name,
+      ...(row.hostUid !== null ? { hostUid: row.hostUid, hostGid: row.hostUid } : {}),
+      ...(row.workspaceFrom ? { workspaceFrom: row.workspaceFrom } : {}),
+    };
   }
 
   /** Writes observed state and its event in one transaction, only if intent has not moved on. */

@@ -83,6 +83,8 @@ export class ProjectService {
           details: { sandboxes: live },
         });
       }
+      // Deleted sandboxes go with their project; kept workspaces on disk stay until purged.
+      await tx.query("update sandboxes set workspace_from = null where project_id = $1", [row.id]);
       await tx.query("delete from sandboxes where project_id = $1 and phase = 'deleted'", [row.id]);
       await store.deleteProject(tx, row.id);
       await appendEvent(tx, { type: "project.deleted", ownerId, projectId: row.id, data: { name: row.name } });

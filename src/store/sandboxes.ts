@@ -19,22 +19,28 @@ export interface SandboxRow {
   keepWorkspace: boolean;
   hostUid: number | null;
   restartRequested: boolean;
+  workspaceFrom: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
 const COLUMNS = `id, seq, project_id as "projectId", owner_id as "ownerId", name, is_primary as "isPrimary", driver, desired,
   generation, phase, stages, error, keep_workspace as "keepWorkspace", host_uid as "hostUid",
-  restart_requested as "restartRequested", created_at as "createdAt", updated_at as "updatedAt"`;
+  restart_requested as "restartRequested", workspace_from as "workspaceFrom", created_at as "createdAt", updated_at as "updatedAt"`;
 
 export async function insertSandbox(
   tx: Queryable,
   row: Pick<SandboxRow, "id" | "projectId" | "ownerId" | "name" | "driver" | "stages" | "hostUid">,
 ): Promise<SandboxRow> {
+  // The newest workspace kept by a deleted sandbox of this project, if no one took it yet.
   const { rows } = await tx.query(
-    `insert into sandboxes (id, project_id, owner_id, name, driver, desired, phase, stages, host_uid, is_primary)
+    `insert into sandboxes (id, project_id, owner_id, name, driver, desired, phase, stages, host_uid, is_primary, workspace_from)
      values ($1, $2, $3, $4, $5, 'running', 'pending', $6, $7,
-             not exists (select 1 from sandboxes where project_id = $2 and phase <> 'deleted'))
+             not exists (select 1 from sandboxes where project_id = $2 and phase <> 'deleted'),
+             (select k.id from sandboxes k
+               where k.project_id = $2 and k.phase = 'deleted' and k.keep_workspace
+                 and not exists (select 1 from sandboxes t where t.workspace_from = k.id)
+               order by k.seq desc limit 1))
      returning ${COLUMNS}`,
     [row.id, row.projectId, row.ownerId, row.name, row.driver, JSON.stringify(row.stages), row.hostUid],
   );

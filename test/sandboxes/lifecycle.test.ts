@@ -94,6 +94,17 @@ describe("sandbox lifecycle", () => {
     assert.equal(verbs.status, 409, "a deleted sandbox cannot start");
   });
 
+  test("the next sandbox of the project takes over the kept workspace, owned by its own uid", async () => {
+    const next = await runningSandbox(s, "life");
+    assert.equal((await exec(s, next.id, "cat /workspace/note.txt && touch /workspace/note.txt && echo writable")).stdout, "persisted\nwritable\n");
+    assert.match(next.stages[0].message, new RegExp(`workspace kept from ${sandbox.id}`));
+    assert.ok(!existsSync(join(s.dataDir, "sandboxes", sandbox.id)), "the old folder is gone");
+    const another = await runningSandbox(s, "life");
+    assert.equal((await exec(s, another.id, "ls /workspace")).stdout, "", "a kept workspace is handed out once");
+    await deleteAndWait(s, next.id);
+    await deleteAndWait(s, another.id);
+  });
+
   test("delete removes the folders and leaves no process on the host", async () => {
     const fresh = await runningSandbox(s, "life");
     await exec(s, fresh.id, ["sh", "-c", "sleep 1000 & sleep 1000 & echo started"]);
@@ -105,7 +116,7 @@ describe("sandbox lifecycle", () => {
     if (process.getuid?.() === 0) assert.deepEqual(hostPidsOfUid(uid), []);
     const listed = await api(s, "GET", "/api/v1/sandboxes?project=life");
     assert.deepEqual(listed.body.items, []);
-    assert.equal((await api(s, "GET", "/api/v1/sandboxes?project=life&includeDeleted=true")).body.items.length, 3);
+    assert.equal((await api(s, "GET", "/api/v1/sandboxes?project=life&includeDeleted=true")).body.items.length, 5);
     assert.equal((await api(s, "DELETE", "/api/v1/projects/life")).status, 204);
   });
 });

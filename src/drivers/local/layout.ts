@@ -9,7 +9,7 @@
 // The supervisor socket is <root>/<id>/run/supervisor.sock; Linux limits a socket path to
 // 107 bytes, so validate() checks the length before anything is created.
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export const SANDBOX_FOLDERS = ["workspace", "home", "state", "run"] as const;
@@ -162,4 +162,26 @@ export function removeSandboxFolders(paths: SandboxPaths, keepWorkspace: boolean
   if (!keepWorkspace) forceRemove(paths.workspace);
   forceRemove(paths.specFile);
   if (!keepWorkspace) forceRemove(paths.dir);
+}
+
+/** Moves a kept workspace (of a deleted sandbox) into a new sandbox that has none yet, and
+ *  gives every entry to the new owner. lchown, never chown: the entries are the old
+ *  sandbox's, and a symlink among them must not redirect the change to a host file.
+ *  Returns false when there is nothing to take over. */
+export function adoptKeptWorkspace(from: SandboxPaths, to: SandboxPaths, owner?: Owner): boolean {
+  if (!existsSync(from.workspace) || existsSync(to.workspace)) return false;
+  mkdirSync(to.dir, { recursive: true, mode: 0o711 });
+  renameSync(from.workspace, to.workspace);
+  if (owner) lchownTree(to.workspace, owner);
+  forceRemove(from.dir);
+  return true;
+}
+
+function lchownTree(path: string, owner: Owner): void {
+  lchownSync(path, owner.uid, owner.gid);
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) lchownTree(child, owner);
+    else lchownSync(child, owner.uid, owner.gid);
+  }
 }

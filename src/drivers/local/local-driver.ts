@@ -17,6 +17,7 @@ import { type HostFs, probeHostFs } from "./host-fs.ts";
 import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, type UidRange } from "./host-users.ts";
 import { BLOCK_FD, INFO_FD, type Launched, launch, logTail, markerArgs, startFailed } from "./launcher.ts";
 import {
+  adoptKeptWorkspace,
   firstUnreachable,
   forceRemove,
   MAX_SOCKET_PATH,
@@ -178,11 +179,12 @@ export class LocalDriver implements Driver {
     await stage("workspace", async () => {
       this.#hostFs ??= probeHostFs();
       prepareRoot(this.root);
+      const adopted = spec.workspaceFrom ? adoptKeptWorkspace(sandboxPaths(this.root, spec.workspaceFrom), paths, owner) : false;
       prepareSandboxFolders(paths, owner);
       writeEtcFiles(paths.etc, etcFiles(spec.name, this.#hostFs.shell));
       writeJsonAtomic(paths.specFile, spec);
       this.#assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths);
-      return { value: undefined, message: paths.dir };
+      return { value: undefined, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
     });
 
     const isolated = await stage<Isolated>("isolation", async () => {
