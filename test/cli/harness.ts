@@ -5,7 +5,6 @@
 // /healthz in a bounded loop.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,18 +12,9 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const OUTPOST_BIN = join(REPO_ROOT, "bin", "outpost.js");
 
-/** A port nothing listens on right now (bound to 0, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== "object" || !address) throw new Error("could not find a free port");
-  return address.port;
-}
+import { freePort } from "../helpers/process.ts";
+
+export { freePort };
 
 export function tempDir(prefix = "outpost-cli-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
