@@ -24,6 +24,7 @@ export interface SandboxRuntimeOptions {
   pool: pg.Pool;
   dataDir: string;
   bwrapPath?: string;
+  limits?: { cpus?: number; memoryBytes?: number; pids?: number };
   logger: Logger;
   resyncMs?: number;
   stopGraceMs?: number;
@@ -59,6 +60,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     resyncMs: options.resyncMs,
     stopGraceMs: options.stopGraceMs,
     releaseHostUid,
+    limits: options.limits,
     checkSupervisor: async (socketPath, signal) => {
       await new SupervisorClient({ socketPath }).assertCompatible(signal);
     },

@@ -75,6 +75,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       pool,
       dataDir: settings.dataDir,
       bwrapPath: settings.bwrapPath,
+      limits: { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids },
       logger,
       resyncMs: options.sandboxResyncMs,
       stopGraceMs: options.sandboxStopGraceMs,

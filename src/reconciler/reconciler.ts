@@ -26,6 +26,8 @@ export interface ReconcilerOptions {
   resyncMs?: number;
   /** Grace for processes when stopping (ms). */
   stopGraceMs?: number;
+  /** Limits applied to every sandbox (where the host's cgroups allow). */
+  limits?: SandboxSpec["limits"];
   /** Called once a sandbox is gone, to give its host uid back to the machine. */
   releaseHostUid?: (sandboxId: string, uid: number) => void;
 }
@@ -188,6 +190,7 @@ export class Reconciler {
       name: row.name,
       ...(row.hostUid !== null ? { hostUid: row.hostUid, hostGid: row.hostUid } : {}),
       ...(row.workspaceFrom ? { workspaceFrom: row.workspaceFrom } : {}),
+      ...(this.options.limits ? { limits: this.options.limits } : {}),
     };
   }
 

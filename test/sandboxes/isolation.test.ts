@@ -12,7 +12,7 @@ describe("sandbox isolation", () => {
   let a: any;
   let b: any;
   before(async () => {
-    s = await startTestServer("embedded");
+    s = await startTestServer("embedded", { sandboxMemoryMb: 128, sandboxPids: 64 });
     await api(s, "POST", "/api/v1/projects", { body: { name: "iso" } });
     a = await runningSandbox(s, "iso");
     b = await runningSandbox(s, "iso");
@@ -82,6 +82,24 @@ describe("sandbox isolation", () => {
       assert.notEqual(statSync(join(s.dataDir, "sandboxes", b.id, "workspace")).uid, hostUid, "each sandbox has its own host uid");
     }
   });
+
+  test(
+    "the configured memory and pids limits hold inside the sandbox (where cgroups allow)",
+    { skip: process.getuid?.() !== 0 && "cgroups need root" },
+    async () => {
+      const hog = await probe(`node -e "const a=[];for(let i=0;i<40;i++)a.push(Buffer.alloc(10*1024*1024,1));console.log('allocated')"; echo "exit $?"`);
+      assert.doesNotMatch(hog.stdout, /allocated/, "400 MiB under a 128 MiB limit");
+      assert.match(hog.stdout, /exit 137/);
+      // dash exits on a failed fork, so count spawns from node, which reports them as errors.
+      const forks = await probe(
+        `node -e "const {spawn}=require('child_process');const kids=[];for(let i=0;i<100;i++){const c=spawn('sleep',['5']);c.on('error',()=>{});kids.push(c)}setImmediate(()=>{console.log('started',kids.filter(k=>k.pid).length);for(const k of kids)if(k.pid)k.kill()})"`,
+      );
+      const started = Number(/started (\d+)/.exec(forks.stdout)?.[1]);
+      assert.ok(started >= 1 && started < 64, `${started} of 100 processes started under pids.max=64: ${JSON.stringify(forks)}`);
+      const ready = (await api(s, "GET", `/api/v1/sandboxes/${a.id}`)).body.stages.find((st: any) => st.name === "ready");
+      assert.equal(ready.message, undefined, "every limit was enforced");
+    },
+  );
 
   test("the host filesystem is read-only where it is shared", async () => {
     const res = await probe("touch /usr/outpost-test 2>&1 || echo refused; touch /etc/passwd 2>&1 || echo refused");
