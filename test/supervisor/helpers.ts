@@ -167,7 +167,9 @@ export function rawRequest(
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined && !options.chunked) headers["content-length"] = String(Buffer.byteLength(options.body));
+    let answered = false;
     const req = request({ socketPath, method: options.method, path: options.path, headers, agent: false }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
@@ -175,6 +177,10 @@ export function rawRequest(
     });
     // The daemon may answer 413 and stop reading before the whole body is sent.
     req.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error)));
+    // A reset with no answer at all must fail the test, not leave it waiting forever.
+    req.on("close", () => {
+      if (!answered) reject(new Error(`${options.method} ${options.path}: the connection closed before any response`));
+    });
     req.end(options.body);
   });
 }
