@@ -1,13 +1,22 @@
-// `npm run bench`: start-up and idle memory of the control plane with its embedded
-// PostgreSQL, next to an in-process PGlite store measured in the same run. Runs each
-// benchmark file in turn (progress on stderr), then prints one summary (stdout). Writes
-// nothing outside temp dirs, and stops every process it started, also on failure or Ctrl-C.
+// `npm run bench [group…]`: benchmarks that print ratios against a baseline measured in the
+// same run. Groups (all by default; name one or more to run only those):
+//   control-plane  start-up and idle memory of the control plane with its embedded
+//                  PostgreSQL, next to an in-process PGlite store
+//   sandboxes      sandbox lifecycle, exec and streamed exec through the API, supervisor
+//                  and control-plane memory with many idle sandboxes, next to a bare bwrap
+//                  spawn, Anthropic's sandbox-runtime (srt) and a host pipe; sizes from
+//                  OUTPOST_BENCH_* variables (see bench/sandboxes.ts)
+// e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
+// stderr, each group's summary to stdout. Writes nothing outside temp dirs, and stops every
+// process it started, also on failure or Ctrl-C.
 import { loadavg } from "node:os";
 import { benchControlPlaneMemory } from "./control-plane-memory.ts";
 import { benchControlPlaneStart } from "./control-plane-start.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { benchPglite } from "./pglite.ts";
 import { report } from "./report.ts";
+import { benchSandboxes, OPTION_ENV, sandboxBenchOptions } from "./sandboxes.ts";
+import { sandboxReport } from "./sandboxes-report.ts";
 
 const RUNS = 5;
 const PGLITE_RUNS = 3;
@@ -15,7 +24,7 @@ const IDLE_MS = 3_000;
 
 const progress = (line: string) => process.stderr.write(`  · ${line}\n`);
 
-async function main(): Promise<void> {
+async function controlPlane(): Promise<void> {
   const began = performance.now();
   const loadBefore = loadavg()[0]!;
   process.stderr.write("control plane start-up (embedded PostgreSQL)\n");
@@ -28,6 +37,34 @@ async function main(): Promise<void> {
   process.stdout.write(report({ start, memory, pglite, load, seconds: (performance.now() - began) / 1000 }));
 }
 
+async function sandboxes(): Promise<void> {
+  const began = performance.now();
+  const loadBefore = loadavg()[0]!;
+  const options = sandboxBenchOptions();
+  process.stderr.write(`sandboxes (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchSandboxes(options, progress);
+  const load = { before: loadBefore, after: loadavg()[0]! };
+  process.stdout.write(sandboxReport({ results, load, seconds: (performance.now() - began) / 1000 }));
+}
+
+const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, sandboxes };
+
+function usage(): string {
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n`;
+}
+
+const requested = process.argv.slice(2);
+if (requested.includes("-h") || requested.includes("--help")) {
+  process.stdout.write(usage());
+  process.exit(0);
+}
+const unknown = requested.filter((name) => !(name in GROUPS));
+if (unknown.length) {
+  process.stderr.write(`bench: unknown group ${unknown.join(", ")}\n${usage()}`);
+  process.exit(2);
+}
+const selected = requested.length ? [...new Set(requested)] : Object.keys(GROUPS);
+
 let interrupted = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
@@ -38,9 +75,10 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 try {
-  await main();
+  for (const name of selected) await GROUPS[name]!();
 } catch (error) {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // After Ctrl-C the running benchmark stops with an "interrupted" error: not news.
+  if (!interrupted) process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;
 } finally {
   if (!interrupted) await runCleanups();

@@ -166,8 +166,16 @@ export async function startTimed(dataDir: string): Promise<{ plane: ControlPlane
 }
 
 async function exitWithin(plane: ControlPlane, ms: number): Promise<boolean> {
-  const timer = sleep(ms).then(() => false);
-  return Promise.race([plane.exited.then(() => true), timer]);
+  // A plain sleep would keep the bench process alive for the whole `ms` after the exit.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([plane.exited.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** SIGTERM and wait for the exit; checks that the database was stopped too. Returns the ms taken. */
