@@ -7,6 +7,7 @@ import { doctor, doctorHelp } from "./commands/doctor.ts";
 import { events, eventsHelp } from "./commands/events.ts";
 import { exec, execHelp } from "./commands/exec.ts";
 import { loginLink, loginLinkHelp } from "./commands/login-link.ts";
+import { processCommand, processHelp } from "./commands/process.ts";
 import { project, projectHelp } from "./commands/project.ts";
 import { sandbox, sandboxHelp } from "./commands/sandbox.ts";
 import { serve, serveHelp } from "./commands/serve.ts";
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   project: { run: project, help: projectHelp },
   sandbox: { run: sandbox, help: sandboxHelp },
   exec: { run: exec, help: execHelp },
+  process: { run: processCommand, help: processHelp },
   events: { run: events, help: eventsHelp },
   "login-link": { run: loginLink, help: loginLinkHelp },
   doctor: { run: doctor, help: doctorHelp },

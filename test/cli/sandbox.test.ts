@@ -61,6 +61,25 @@ describe("outpost sandbox and outpost exec", () => {
     assert.equal((await cli("exec", name, "--", "cat", "/workspace/f")).stdout, "kept\n");
   });
 
+  test("process start, list, logs and kill drive a background process", async () => {
+    const started = await cli("process", "start", name, "--name", "ticker", "--json", "--", "sh", "-c", "echo one; echo two >&2; sleep 600");
+    assert.equal(started.code, 0, started.stderr);
+    const proc = JSON.parse(started.stdout);
+    assert.match(proc.id, /^prc_/);
+    const list = await cli("process", "list", name);
+    assert.match(list.stdout, new RegExp(`${proc.id}\\s+ticker\\s+running`));
+    const killed = await cli("process", "kill", name, proc.id, "--signal", "SIGKILL");
+    assert.equal(killed.code, 0, killed.stderr);
+    const logs = await cli("process", "logs", name, proc.id);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, "one\n");
+    assert.equal(logs.stderr, "two\n");
+    const got = await cli("process", "get", name, proc.id, "--json");
+    assert.equal(JSON.parse(got.stdout).signal, "SIGKILL");
+    assert.equal((await cli("process", "start", name, "sleep")).code, 2, "the command must follow --");
+    assert.equal((await cli("process", "get", name, "prc_aaaaaaaaaaaa")).code, 1);
+  });
+
   test("delete waits until the sandbox is gone; an unknown sandbox is exit 1", async () => {
     const res = await cli("sandbox", "delete", name);
     assert.equal(res.code, 0, res.stderr);
