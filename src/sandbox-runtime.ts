@@ -36,6 +36,8 @@ export interface SandboxRuntime {
   reconciler: Reconciler;
   driver: LocalDriver;
   routes(app: FastifyInstance): void;
+  /** Adopts what exists (reconciler) after tidying uid claims the store never recorded. */
+  start(): Promise<void>;
 }
 
 export function supervisorBundlePath(): string {
@@ -98,6 +100,14 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     releaseHostUid,
     reconciler,
     driver,
+    async start() {
+      if (runningAsRoot()) {
+        const { rows } = await options.pool.query<{ id: string }>("select id from sandboxes where host_uid is not null");
+        const released = uidClaims.releaseUnknown(new Set(rows.map((r) => r.id)));
+        if (released.length) log.info({ released }, "released host uid claims of sandboxes that were never recorded");
+      }
+      await reconciler.start();
+    },
     routes(app) {
       sandboxRoutes(app, service);
       execRoutes(app, supervisors);

@@ -121,7 +121,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
-    await sandboxes.reconciler.start();
+    await sandboxes.start();
     const loginUrl = `${publicUrl()}/login?code=${await auth.createLoginCode(admin)}`;
     return {
       url: publicUrl(),

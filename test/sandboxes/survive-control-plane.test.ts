@@ -82,4 +82,27 @@ describe("sandboxes survive the control plane", () => {
     }
     assert.ok(ok, "the sandbox answers again with its file");
   });
+
+  test("kill -9 in the middle of provisioning: the next start adopts or finishes it, one copy only", async () => {
+    assert.ok(serve);
+    const s = { url: serve.url, token: adminToken(dataDir) };
+    const created = await api(s, "POST", "/api/v1/projects/durable/sandboxes");
+    assert.equal(created.status, 201);
+    serve.child.kill("SIGKILL");
+    await serve.exited;
+    serve = await spawnServe(dataDir);
+    const s2 = { url: serve.url, token: adminToken(dataDir) };
+    const ready = await waitForPhase(s2, created.body.id, ["running", "failed"]);
+    assert.equal(ready.phase, "running", JSON.stringify(ready.error));
+    assert.equal((await exec(s2, created.body.id, "echo alive")).stdout, "alive\n");
+    if (process.getuid?.() === 0) {
+      const uid = statSync(join(dataDir, "sandboxes", created.body.id, "workspace")).uid;
+      // bwrap's own two processes show the inner command too; the supervisor is the node one.
+      const supervisors = hostPidsOfUid(uid).filter((pid) => {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        return argv[0]?.endsWith("node") && argv[1]?.endsWith("supervisor.js");
+      });
+      assert.equal(supervisors.length, 1, "exactly one supervisor runs for the sandbox");
+    }
+  });
 });

@@ -175,8 +175,7 @@ export function rawRequest(
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
       res.on("error", reject);
     });
-    // The daemon may answer 413 and stop reading before the whole body is sent.
-    req.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error)));
+    req.on("error", reject);
     // A reset with no answer at all must fail the test, not leave it waiting forever.
     req.on("close", () => {
       if (!answered) reject(new Error(`${options.method} ${options.path}: the connection closed before any response`));

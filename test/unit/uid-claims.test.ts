@@ -35,4 +35,18 @@ describe("host uid claims across installations", () => {
     rmSync(goneDataDir, { recursive: true });
     assert.equal(new HostUidClaims(mkdtempSync(join(tmpdir(), "inst-new-")), dir, range).claim("sbx_2", []), uid);
   });
+
+  test("claims of sandboxes the store never recorded are released at start, others kept", () => {
+    const dir = claimsDir();
+    const mine = new HostUidClaims(mkdtempSync(join(tmpdir(), "inst-a-")), dir, range);
+    const theirs = new HostUidClaims(mkdtempSync(join(tmpdir(), "inst-b-")), dir, range);
+    const kept = mine.claim("sbx_known", []);
+    const orphan = mine.claim("sbx_orphan", []);
+    const other = theirs.claim("sbx_x", []);
+    assert.deepEqual(mine.releaseUnknown(new Set(["sbx_known"])), [orphan]);
+    const next = mine.claim("sbx_new", []);
+    assert.equal(next, orphan, "the orphan's uid is free again");
+    assert.notEqual(next, kept);
+    assert.notEqual(next, other);
+  });
 });

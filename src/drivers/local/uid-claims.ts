@@ -52,6 +52,21 @@ export class HostUidClaims {
     if (claim && claim.dataDir === this.dataDir && claim.sandboxId === sandboxId) unlinkSync(path);
   }
 
+  /** Releases this installation's claims for sandboxes its store does not know (a kill
+   *  between claiming a uid and recording the sandbox leaves such a claim). */
+  releaseUnknown(knownSandboxIds: Set<string>): number[] {
+    if (!existsSync(this.dir)) return [];
+    const released: number[] = [];
+    for (const name of readdirSync(this.dir)) {
+      const claim = readClaim(join(this.dir, name));
+      if (claim && claim.dataDir === this.dataDir && !knownSandboxIds.has(claim.sandboxId)) {
+        unlinkSync(join(this.dir, name));
+        released.push(Number(name));
+      }
+    }
+    return released;
+  }
+
   #claimed(): number[] {
     if (!existsSync(this.dir)) return [];
     return readdirSync(this.dir)
