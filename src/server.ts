@@ -44,6 +44,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   const logger = options.logger ?? createLogger(settings.logLevel);
   const paths = dataPaths(settings.dataDir);
   ensureDataDir(settings.dataDir, runningAsRoot());
+  refuseSecondServer(paths.serverInfo);
   const secrets = new SecretBox(loadSecretKey(settings.dataDir, settings.secretKey));
 
   const cleanups: (() => Promise<void>)[] = [];
@@ -55,6 +56,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
   try {
     const { pool, listenConnection, database } = await openDatabase(settings, paths.postgres, logger);
+    // A start that fails after adopting a running database leaves it as it found it.
+    stopDatabaseOnClose = database.kind === "embedded" && database.outcome === "started";
     cleanups.push(async () => {
       if (database.kind === "embedded" && stopDatabaseOnClose) await database.server.stop();
     });
@@ -131,13 +134,36 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       sandboxes,
       database,
       async close(closeOptions = {}) {
-        stopDatabaseOnClose = closeOptions.stopDatabase ?? true;
+        stopDatabaseOnClose = database.kind === "embedded" && (closeOptions.stopDatabase ?? true);
         await closeAll();
       },
     };
   } catch (error) {
     await closeAll();
     throw error;
+  }
+}
+
+/** Two control planes on one data dir would fight over its database and sandboxes. */
+function refuseSecondServer(serverInfoFile: string): void {
+  let info: { pid?: number; url?: string };
+  try {
+    info = JSON.parse(readFileSync(serverInfoFile, "utf8"));
+  } catch {
+    return;
+  }
+  if (!info.pid || info.pid === process.pid) return;
+  let commandLine = "";
+  try {
+    commandLine = readFileSync(`/proc/${info.pid}/cmdline`, "utf8");
+  } catch {
+    return; // not running (or not Linux): the file is left over from an earlier run
+  }
+  if (commandLine.includes("outpost") && commandLine.includes("serve")) {
+    throw new StartupError(
+      `Outpost is already running for this data dir (pid ${info.pid}, ${info.url ?? "unknown URL"})`,
+      "stop that one first, or set OUTPOST_DATA_DIR to another folder",
+    );
   }
 }
 

@@ -1,11 +1,13 @@
 // The managed PostgreSQL outlives a killed control plane, is adopted by the next start,
 // is recovered when it died, and is stopped by a graceful shutdown. Runs the built binary.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pg from "pg";
-import { adminToken, postmasterPid, spawnServe, waitForExit } from "../helpers/process.ts";
+import { packageRoot } from "../../src/package-root.ts";
+import { adminToken, freePort, postmasterPid, spawnServe, waitForExit } from "../helpers/process.ts";
 import { api, tempDir } from "../helpers/server.ts";
 
 describe("the embedded database across control-plane restarts", () => {
@@ -86,6 +88,25 @@ describe("the embedded database across control-plane restarts", () => {
     }
     second.child.kill("SIGTERM");
     await second.exited;
+  });
+
+  test("a second control plane on the same data dir is refused and the first keeps its database", async () => {
+    const first = await spawnServe(dataDir);
+    cleanup.push(() => first.child.kill("SIGKILL"));
+    const dbPid = postmasterPid(dataDir);
+    const second = spawnSync(process.execPath, [join(packageRoot(), "bin", "outpost.js"), "serve"], {
+      env: { ...process.env, OUTPOST_DATA_DIR: dataDir, OUTPOST_PORT: String(await freePort()), OUTPOST_LOG_LEVEL: "warn" },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(second.status, 1);
+    assert.match(second.stderr, /already running for this data dir/);
+    assert.match(second.stderr, /fix: /);
+    assert.equal(postmasterPid(dataDir), dbPid, "the database was left alone");
+    const res = await api({ url: first.url, token: adminToken(dataDir) }, "GET", "/api/v1/projects/before-kill");
+    assert.equal(res.status, 200);
+    first.child.kill("SIGKILL");
+    await first.exited;
   });
 
   test("a database that died is recovered by the next start", async () => {
