@@ -40,6 +40,8 @@ export interface SandboxRuntime {
   start(): Promise<void>;
 }
 
+const SUPERVISOR_CHECK_TIMEOUT_MS = 15_000;
+
 export function supervisorBundlePath(): string {
   return join(packageRoot(), "dist", "supervisor.js");
 }
@@ -63,8 +65,10 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     stopGraceMs: options.stopGraceMs,
     releaseHostUid,
     limits: options.limits,
+    // Bounded: a supervisor that hangs must not wedge the sandbox's reconcile loop. Generous,
+    // so a busy machine is not mistaken for a dead sandbox.
     checkSupervisor: async (socketPath, signal) => {
-      await new SupervisorClient({ socketPath }).assertCompatible(signal);
+      await new SupervisorClient({ socketPath }).assertCompatible(AbortSignal.any([signal, AbortSignal.timeout(SUPERVISOR_CHECK_TIMEOUT_MS)]));
     },
   });
 
