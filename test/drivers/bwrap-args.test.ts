@@ -98,15 +98,20 @@ test("on a host without merged usr the top-level folders are bound read-only and
   assert.match(joined, /--info-fd 7 --/);
 });
 
-test("the bwrap argv keeps no tie to the parent, shares no network, adds no capability and binds no other host folder", () => {
-  const argv = bwrapArgs({
+/** A spec with no host folders to bind, so the argv shows only what the driver adds itself. */
+const bareArgs = (extra: Partial<Parameters<typeof bwrapArgs>[0]> = {}) =>
+  bwrapArgs({
     hostname: "x",
     paths,
     nodeBinary: "/usr/bin/node",
     supervisorBundle: "/srv/supervisor.js",
     host: { topLevel: [], etc: [], shell: "/bin/sh" },
     infoFd: 3,
+    ...extra,
   });
+
+test("the bwrap argv keeps no tie to the parent, shares no network, adds no capability and binds no other host folder", () => {
+  const argv = bareArgs();
   for (const option of ["--die-with-parent", "--share-net", "--cap-add", "--dev-bind", "--bind-try"]) {
     assert.ok(!argv.includes(option), `argv must not contain ${option}`);
   }
@@ -120,14 +125,6 @@ test("the bwrap argv keeps no tie to the parent, shares no network, adds no capa
 });
 
 test("nested user namespaces can be forbidden, right after the namespaces are requested", () => {
-  const argv = bwrapArgs({
-    hostname: "x",
-    paths,
-    nodeBinary: "/usr/bin/node",
-    supervisorBundle: "/srv/supervisor.js",
-    host: { topLevel: [], etc: [], shell: "/bin/sh" },
-    infoFd: 3,
-    disableNestedUserns: true,
-  });
+  const argv = bareArgs({ disableNestedUserns: true });
   assert.deepEqual(argv.slice(0, 4), ["--unshare-all", "--unshare-user", "--new-session", "--disable-userns"]);
 });
