@@ -1,7 +1,7 @@
 // Background processes: start, list, get, logs (from an offset, following until exit),
 // signals to the whole process group, and the errors around them.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { collectLogs, type Daemon, processGone, startDaemon, stopAllDaemons, streamText, waitUntil } from "./helpers.ts";
@@ -11,6 +11,14 @@ before(async () => {
   daemon = await startDaemon();
 });
 after(stopAllDaemons);
+
+const childIsSleep = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep\0");
+  } catch {
+    return false;
+  }
+};
 
 const exited = async (id: string) => (await daemon.client.getProcess(id)).status === "exited";
 
@@ -103,6 +111,9 @@ describe("background processes", () => {
       child = Number(streamText((await collectLogs(daemon.client, id)).records, "stdout").split("\n")[0]);
       return child > 0;
     });
+    // Between fork and exec the child is still a bash with the leader's trap installed, and a
+    // USR1 landing there is trapped, not fatal: signal only once the child is `sleep` itself.
+    await waitUntil("the child has exec'd sleep", () => childIsSleep(child));
     await daemon.client.signalProcess(id, "SIGUSR1");
     await waitUntil("the child died of SIGUSR1", () => processGone(child));
     await waitUntil("the leader ran its trap", async () => streamText((await collectLogs(daemon.client, id)).records, "stdout").includes("leader-got-usr1"));
