@@ -28,6 +28,8 @@ export interface SandboxRuntimeOptions {
   logger: Logger;
   resyncMs?: number;
   stopGraceMs?: number;
+  /** The project's decrypted environment, handed to every command started in its sandboxes. */
+  projectEnvironment: (projectId: string) => Promise<Record<string, string>>;
 }
 
 export interface SandboxRuntime {
@@ -97,7 +99,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     releaseHostUid,
     wake: (id) => reconciler.wake(id),
   });
-  const supervisors = new SupervisorProvider(service, (id) => driver.supervisorSocket(id));
+  const supervisors = new SupervisorProvider(service, (id) => driver.supervisorSocket(id), options.projectEnvironment);
 
   return {
     service,

@@ -74,8 +74,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     await hub.start();
     cleanups.push(() => hub.close());
 
+    const projects = new ProjectService(pool, secrets);
     const sandboxes = createSandboxRuntime({
       pool,
+      projectEnvironment: (projectId) => projects.environment(projectId),
       dataDir: settings.dataDir,
       bwrapPath: settings.bwrapPath,
       limits: { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids },
@@ -92,7 +94,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       logger,
       pool,
       auth,
-      projects: new ProjectService(pool, secrets),
+      projects,
       hub,
       version: VERSION,
       publicUrl,

@@ -1,5 +1,6 @@
 // How API routes reach a sandbox's supervisor: find the sandbox (yours, running), build a
-// client for its socket, and turn the supervisor's errors into Outpost's error hierarchy.
+// client for its socket, hand commands the project's environment, and turn the
+// supervisor's errors into Outpost's error hierarchy.
 import { OutpostError } from "../domain/errors.ts";
 import { assertRunning, type SandboxService } from "../services/sandboxes.ts";
 import { SupervisorClient } from "../supervisor/client.ts";
@@ -15,16 +16,31 @@ const PASS_THROUGH: Record<string, ConstructorParameters<typeof OutpostError>[0]
   SUPERVISOR_PROTOCOL_MISMATCH: "SUPERVISOR_PROTOCOL_MISMATCH",
 };
 
+/** A running sandbox's supervisor, and the environment its commands start with. */
+export interface SandboxConnection {
+  client: SupervisorClient;
+  /**
+   * The project's environment (decrypted) with the request's own variables on top. Read
+   * per command, not at sandbox start, so a change to the project reaches the next command
+   * without a restart.
+   */
+  environment(requested?: Record<string, string>): Promise<Record<string, string>>;
+}
+
 export class SupervisorProvider {
   constructor(
     private readonly sandboxes: SandboxService,
     private readonly socketFor: (sandboxId: string) => string,
+    private readonly projectEnvironment: (projectId: string) => Promise<Record<string, string>>,
   ) {}
 
-  async forSandbox(ownerId: string, ref: string): Promise<SupervisorClient> {
+  async forSandbox(ownerId: string, ref: string): Promise<SandboxConnection> {
     const row = await this.sandboxes.row(ownerId, ref);
     assertRunning(row);
-    return new SupervisorClient({ socketPath: this.socketFor(row.id) });
+    return {
+      client: new SupervisorClient({ socketPath: this.socketFor(row.id) }),
+      environment: async (requested) => ({ ...(await this.projectEnvironment(row.projectId)), ...requested }),
+    };
   }
 
   /** Runs a supervisor call, translating its failures. */

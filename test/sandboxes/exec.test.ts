@@ -1,10 +1,12 @@
 // Exec through the API: JSON and streamed (SSE) modes, 100 MB in order, caps, timeouts,
-// bad input, and a client that disconnects ending the command.
+// bad input, the project's env in every command, and a client that disconnects ending the
+// command.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { exec, runningSandbox } from "../helpers/sandboxes.ts";
 import { api, startTestServer, type TestServer } from "../helpers/server.ts";
+import { collectSse } from "../helpers/sse.ts";
 
 describe("exec", () => {
   let s: TestServer;
@@ -27,6 +29,27 @@ describe("exec", () => {
     assert.deepEqual([shell.exitCode, shell.stdout, shell.stderr], [3, "/workspace/sub\nhello\nfrom stdin\n", "oops\n"]);
     const inCwd = await exec(s, box.id, "pwd", { cwd: "sub" });
     assert.equal(inCwd.stdout, "/workspace/sub\n");
+  });
+
+  test("commands and background processes get the project's env; the request's own wins; a change reaches the next command", async () => {
+    const patched = await api(s, "PATCH", "/api/v1/projects/ex", { body: { env: { API_KEY: "sk-one", MODE: "dev" } } });
+    assert.equal(patched.status, 200);
+    const first = await exec(s, box.id, 'echo "$API_KEY $MODE"', { env: { MODE: "test" } });
+    assert.equal(first.stdout, "sk-one test\n");
+
+    await api(s, "PATCH", "/api/v1/projects/ex", { body: { env: { API_KEY: "sk-two", MODE: null } } });
+    const second = await exec(s, box.id, 'echo "$API_KEY"; printenv MODE || echo unset');
+    assert.equal(second.stdout, "sk-two\nunset\n");
+
+    const started = await api(s, "POST", `/api/v1/sandboxes/${box.id}/processes`, { body: { command: 'echo "$API_KEY"' } });
+    assert.equal(started.status, 201);
+    const events = await collectSse(`${s.url}/api/v1/sandboxes/${box.id}/processes/${started.body.id}/logs`, {
+      token: s.token,
+      until: (seen) => seen.some((e) => e.event === "exit"),
+    });
+    const printed = events.filter((e) => e.event === "log").map((e) => Buffer.from(e.data.data, "base64").toString());
+    assert.equal(printed.join(""), "sk-two\n");
+    await api(s, "PATCH", "/api/v1/projects/ex", { body: { env: { API_KEY: null } } });
   });
 
   test("a command that runs too long is killed and says so", async () => {

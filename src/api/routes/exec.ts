@@ -29,13 +29,14 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
       },
     },
     async (request, reply) => {
-      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client, environment } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const command = { ...request.body, env: await environment(request.body.env) };
       const wantsStream = (request.headers.accept ?? "").includes("text/event-stream");
       const gone = clientGone(reply);
 
       if (wantsStream) {
         // Start before hijacking so a refused command is still a plain JSON error.
-        const events = await supervisors.call(() => client.exec(request.body, { signal: gone.signal }));
+        const events = await supervisors.call(() => client.exec(command, { signal: gone.signal }));
         const stream = new SseStream(reply, request.id);
         stream.signal.addEventListener("abort", () => gone.abort());
         let seq = 0;
@@ -52,7 +53,7 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
         return;
       }
 
-      const events = await supervisors.call(() => client.exec(request.body, { signal: gone.signal }));
+      const events = await supervisors.call(() => client.exec(command, { signal: gone.signal }));
       const out = new CappedBuffer(EXEC_OUTPUT_CAP_BYTES);
       const err = new CappedBuffer(EXEC_OUTPUT_CAP_BYTES);
       try {

@@ -20,9 +20,10 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
     "/api/v1/sandboxes/:id/processes",
     { schema: { tags, summary: "Start a background process", params: idParam, body: processBody, response: { 201: processResource, ...errorResponses } } },
     async (request, reply) => {
-      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client, environment } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const env = await environment(request.body.env);
       reply.code(201);
-      return supervisors.call(() => client.startProcess(request.body));
+      return supervisors.call(() => client.startProcess({ ...request.body, env }));
     },
   );
 
@@ -37,7 +38,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request) => {
-      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
       return supervisors.call(() => client.listProcesses());
     },
   );
@@ -46,7 +47,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
     "/api/v1/sandboxes/:id/processes/:processId",
     { schema: { tags, summary: "Get a background process", params: processParams, response: { 200: processResource, ...errorResponses } } },
     async (request) => {
-      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
       return supervisors.call(() => client.getProcess(request.params.processId));
     },
   );
@@ -63,7 +64,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request, reply) => {
-      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
       reply.code(202);
       return supervisors.call(() => client.signalProcess(request.params.processId, request.body.signal));
     },
@@ -84,7 +85,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request, reply) => {
-      const client = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
       const after = resumeAfter(request.headers["last-event-id"], request.query.after);
       const follow = request.query.follow !== "false";
       const controller = new AbortController();
