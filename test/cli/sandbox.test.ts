@@ -70,6 +70,8 @@ describe("outpost sandbox and outpost exec", () => {
     assert.match(list.stdout, new RegExp(`${proc.id}\\s+ticker\\s+running`));
     const killed = await cli("process", "kill", name, proc.id, "--signal", "SIGKILL");
     assert.equal(killed.code, 0, killed.stderr);
+    assert.match(killed.stderr, new RegExp(`^SIGKILL sent to ${proc.id}\n$`));
+    assert.match(killed.stdout, /status:\s+exited/, "kill waits for the end instead of showing a stale 'running'");
     const logs = await cli("process", "logs", name, proc.id);
     assert.equal(logs.code, 0, logs.stderr);
     assert.equal(logs.stdout, "one\n");
@@ -83,6 +85,7 @@ describe("outpost sandbox and outpost exec", () => {
   test("delete waits until the sandbox is gone; an unknown sandbox is exit 1", async () => {
     const res = await cli("sandbox", "delete", name);
     assert.equal(res.code, 0, res.stderr);
+    assert.doesNotMatch(res.stderr, /✓ (workspace|supervisor)/, "provisioning stages that ended before the delete are not shown again");
     assert.match(res.stderr, /is deleted/);
     const missing = await cli("sandbox", "get", name);
     assert.equal(missing.code, 0, "a deleted sandbox can still be looked at");

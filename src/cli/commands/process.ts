@@ -8,7 +8,10 @@ export const processHelp = `outpost process start <sandbox> [--name NAME] [--cwd
 outpost process list <sandbox>
 outpost process get <sandbox> <process>
 outpost process logs <sandbox> <process> [--no-follow]
-outpost process kill <sandbox> <process> [--signal SIGTERM|SIGKILL|SIGINT|SIGHUP|SIGUSR1|SIGUSR2]`;
+outpost process kill <sandbox> <process> [--signal SIGTERM|SIGKILL|SIGINT|SIGHUP|SIGUSR1|SIGUSR2] [--no-wait]`;
+
+/** How long \`kill\` waits for the process to end before saying it still runs. */
+const KILL_WAIT_MS = 10_000;
 
 interface Process {
   id: string;
@@ -31,6 +34,7 @@ export async function processCommand(argv: string[]): Promise<number> {
     env: { type: "string", multiple: true },
     signal: { type: "string", default: "SIGTERM" },
     "no-follow": { type: "boolean", default: false },
+    "no-wait": { type: "boolean", default: false },
   });
   const [verb, sandbox, processId, ...extra] = positionals;
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
@@ -73,8 +77,19 @@ export async function processCommand(argv: string[]): Promise<number> {
     }
     case "get":
       return show(await api.request<Process>("GET", `${base}/${needProcess()}`), values.json);
-    case "kill":
-      return show(await api.request<Process>("POST", `${base}/${needProcess()}/signal`, { signal: values.signal }), values.json);
+    case "kill": {
+      const path = `${base}/${needProcess()}`;
+      const signalled = await api.request<Process>("POST", `${path}/signal`, { signal: values.signal });
+      // A signal a process traps (or a TERM it handles slowly) leaves it running: wait a
+      // little for the end, then say how it stands rather than show a "running" that is stale.
+      const ends = values["no-wait"] || !["SIGTERM", "SIGKILL", "SIGINT"].includes(values.signal);
+      const final = ends ? signalled : await untilExited(api, path, signalled);
+      if (!values.json) {
+        const still = final.status === "running" ? ` (still running${ends ? "" : ` after ${KILL_WAIT_MS / 1000} s; --signal SIGKILL ends it`})` : "";
+        console.error(`${values.signal} sent to ${final.id}${still}`);
+      }
+      return show(final, values.json);
+    }
     case "logs":
       return logs(api, `${base}/${needProcess()}/logs`, !values["no-follow"], values.json);
     default:
@@ -101,6 +116,15 @@ async function logs(api: ApiClient, path: string, follow: boolean, json: boolean
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
+}
+
+async function untilExited(api: ApiClient, path: string, current: Process): Promise<Process> {
+  const deadline = Date.now() + KILL_WAIT_MS;
+  while (current.status === "running" && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    current = await api.request<Process>("GET", path);
+  }
+  return current;
 }
 
 const commandText = (command: string | string[]) => (Array.isArray(command) ? command.join(" ") : command);

@@ -74,7 +74,9 @@ export async function sandbox(argv: string[]): Promise<number> {
 
 /** Polls the sandbox until it settles, printing each stage as it starts and ends. */
 async function follow(api: ApiClient, start: Sandbox, quiet: boolean): Promise<Sandbox> {
-  const printed = new Set<string>();
+  const stageKey = (stage: Sandbox["stages"][number]) => `${stage.name}:${stage.state}:${stage.startedAt ?? ""}`;
+  // What the sandbox already showed when the verb was sent is history, not progress.
+  const printed = new Set<string>(start.stages.map(stageKey));
   let current = start;
   const deadline = Date.now() + 10 * 60_000;
   while (!SETTLED[current.desired]?.(current)) {
@@ -88,7 +90,7 @@ async function follow(api: ApiClient, start: Sandbox, quiet: boolean): Promise<S
     }
     if (quiet) continue;
     for (const stage of current.stages) {
-      const key = `${stage.name}:${stage.state}:${stage.startedAt ?? ""}`;
+      const key = stageKey(stage);
       if (stage.state === "pending" || printed.has(key)) continue;
       printed.add(key);
       const took = stage.startedAt && stage.endedAt ? ` (${Date.parse(stage.endedAt) - Date.parse(stage.startedAt)} ms)` : "";
