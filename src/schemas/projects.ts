@@ -2,6 +2,7 @@
 // request validation, the OpenAPI document and the TypeScript types alike.
 import { z } from "zod";
 import { branchNameProblem, egressDomainProblem, envNameProblem, projectNameProblem, repoUrlProblem } from "../domain/names.ts";
+import { MAX_ENV_VALUE_CHARS, projectEnvProblem } from "../domain/project-env.ts";
 import { text } from "./common.ts";
 
 /** Turns a pure `xProblem(value) → reason | null` check into a zod refinement. */
@@ -16,8 +17,6 @@ export const repoUrl = checked(repoUrlProblem, "repoUrl").describe("https://, ht
 export const branchName = checked(branchNameProblem, "defaultBranch");
 const envName = checked(envNameProblem, "env name");
 
-export const MAX_ENV_VARS = 200;
-export const MAX_ENV_VALUE = 32 * 1024;
 export const MAX_INSTRUCTIONS = 256 * 1024;
 
 export const egressPolicy = z
@@ -30,7 +29,10 @@ export const egressPolicy = z
   .strict()
   .meta({ id: "EgressPolicy" });
 
-const envValues = z.record(envName, text(MAX_ENV_VALUE)).refine((env) => Object.keys(env).length <= MAX_ENV_VARS, `at most ${MAX_ENV_VARS} variables`);
+const envValues = z.record(envName, text(MAX_ENV_VALUE_CHARS)).superRefine((env, ctx) => {
+  const problem = projectEnvProblem(env);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 export const createProjectBody = z
   .object({
@@ -50,7 +52,7 @@ export const updateProjectBody = z
     repoUrl: repoUrl.nullable().optional(),
     defaultBranch: branchName.nullable().optional(),
     instructions: text(MAX_INSTRUCTIONS).nullable().optional(),
-    env: z.record(envName, text(MAX_ENV_VALUE).nullable()).optional().describe("Merged into the existing variables: a string sets one, null removes it."),
+    env: z.record(envName, text(MAX_ENV_VALUE_CHARS).nullable()).optional().describe("Merged into the existing variables: a string sets one, null removes it."),
     egress: egressPolicy.optional(),
     database: z.enum(["none", "postgres"]).optional(),
   })

@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { SecretBox } from "../crypto/secrets.ts";
 import { notFound, OutpostError } from "../domain/errors.ts";
 import { newId } from "../domain/ids.ts";
+import { projectEnvProblem } from "../domain/project-env.ts";
 import type { CreateProject, Project, UpdateProject } from "../schemas/projects.ts";
 import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
@@ -63,6 +64,7 @@ export class ProjectService {
     return withTransaction(this.pool, async (tx) => {
       const current = await this.#find(tx, ownerId, ref, true);
       const { env, ...fields } = patch;
+      if (env) assertEnvFits(applyEnvPatch(await this.#environment(tx, current.id), env));
       const row = await store.updateProject(tx, current.id, fields);
       for (const [name, value] of Object.entries(env ?? {})) {
         if (value === null) await store.deleteEnv(tx, row.id, name);
@@ -93,7 +95,11 @@ export class ProjectService {
 
   /** Decrypted environment, for the parts that hand it to a sandbox. */
   async environment(projectId: string): Promise<Record<string, string>> {
-    const rows = await store.listEnv(this.pool, projectId);
+    return this.#environment(this.pool, projectId);
+  }
+
+  async #environment(db: Queryable, projectId: string): Promise<Record<string, string>> {
+    const rows = await store.listEnv(db, projectId);
     return Object.fromEntries(rows.map((r) => [r.name, this.secrets.open(r.valueEnc, envContext(projectId, r.name))]));
   }
 
@@ -116,6 +122,23 @@ export class ProjectService {
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
     };
+  }
+}
+
+function applyEnvPatch(current: Record<string, string>, patch: Record<string, string | null>): Record<string, string> {
+  const next = { ...current };
+  for (const [name, value] of Object.entries(patch)) {
+    if (value === null) delete next[name];
+    else next[name] = value;
+  }
+  return next;
+}
+
+/** The same bound as on create, for the environment a PATCH would leave behind. */
+function assertEnvFits(env: Record<string, string>): void {
+  const problem = projectEnvProblem(env);
+  if (problem) {
+    throw new OutpostError("VALIDATION_FAILED", `Invalid request: ${problem}`, { details: { issues: [{ path: "env", message: problem }] } });
   }
 }
 

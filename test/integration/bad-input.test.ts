@@ -46,6 +46,9 @@ for (const backend of BACKENDS) {
       ["a JSON array body", [], "VALIDATION_FAILED"],
       ["a NUL character in the instructions", { name: "x10", instructions: "a\u0000b" }, "VALIDATION_FAILED"],
       ["a NUL character in an env value", { name: "x11", env: { A: "\u0000" } }, "VALIDATION_FAILED"],
+      ["201 env variables", { name: "x12", env: manyVars(201, "v", 0) }, "VALIDATION_FAILED"],
+      ["an env of 300 KiB in all (each value within its own limit)", { name: "x13", env: manyVars(10, "x".repeat(30 * 1024)) }, "VALIDATION_FAILED"],
+      ["an env of 300 KiB in all once encoded as UTF-8", { name: "x14", env: manyVars(4, "€".repeat(25 * 1024)) }, "VALIDATION_FAILED"],
     ];
 
     for (const [what, body, code] of badCreates) {
@@ -57,6 +60,20 @@ for (const backend of BACKENDS) {
         assert.equal(await snapshot(), before);
       });
     }
+
+    test("a PATCH whose merged env would pass the project's bounds is refused and changes nothing", async () => {
+      // Each PATCH alone is small; what counts is the environment it would leave.
+      const first = await api(s, "PATCH", "/api/v1/projects/keep", { body: { env: manyVars(8, "y".repeat(30 * 1024), 100) } });
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      const before = await snapshot();
+      const res = await api(s, "PATCH", "/api/v1/projects/keep", { body: { env: manyVars(2, "z".repeat(30 * 1024), 200) } });
+      assert.equal(res.status, 400);
+      assertErrorShape(res.body, "VALIDATION_FAILED");
+      assert.match(res.body.error.message, /256 KiB/);
+      assert.equal(await snapshot(), before);
+      const removed = Object.fromEntries(Object.keys(manyVars(8, "", 100)).map((name) => [name, null]));
+      assert.equal((await api(s, "PATCH", "/api/v1/projects/keep", { body: { env: removed } })).status, 200);
+    });
 
     test("malformed JSON is INVALID_JSON (400)", async () => {
       const res = await api(s, "POST", "/api/v1/projects", { rawBody: '{"name": "x",', headers: { "content-type": "application/json" } });
@@ -134,6 +151,11 @@ for (const backend of BACKENDS) {
       assert.deepEqual((await api(s, "GET", "/api/v1/projects/keep")).body, own.body);
     });
   });
+}
+
+/** `count` variables V<from>… all holding `value`. */
+function manyVars(count: number, value: string, from = 0): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`V${from + i}`, value]));
 }
 
 /** A second user with a token, made through the services (there is no user API yet). */

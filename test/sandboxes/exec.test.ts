@@ -50,6 +50,13 @@ describe("exec", () => {
     const printed = events.filter((e) => e.event === "log").map((e) => Buffer.from(e.data.data, "base64").toString());
     assert.equal(printed.join(""), "sk-two\n");
     await api(s, "PATCH", "/api/v1/projects/ex", { body: { env: { API_KEY: null } } });
+
+    // The largest environment a project may hold still runs (the kernel and the supervisor take it).
+    const big = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`BIG${i}`, String(i).repeat(31 * 1024)]));
+    assert.equal((await api(s, "PATCH", "/api/v1/projects/ex", { body: { env: big } })).status, 200);
+    const sizes = await exec(s, box.id, "for i in 0 1 2 3 4 5 6 7; do printenv BIG$i | wc -c; done | sort -u");
+    assert.equal(sizes.stdout.trim(), String(31 * 1024 + 1));
+    await api(s, "PATCH", "/api/v1/projects/ex", { body: { env: Object.fromEntries(Object.keys(big).map((name) => [name, null])) } });
   });
 
   test("a command that runs too long is killed and says so", async () => {
