@@ -40,7 +40,11 @@ export interface SandboxRuntime {
   routes(app: FastifyInstance): void;
   /** Adopts what exists (reconciler) after tidying uid claims the store never recorded. */
   start(): Promise<void>;
+  /** Whether this host can run sandboxes now, for the start-up banner (checked again until it can). */
+  availability(): Promise<RuntimeAvailability>;
 }
+
+export type RuntimeAvailability = { ok: true; detail: string } | { ok: false; problem: string; fix?: string; cause: string };
 
 const SUPERVISOR_CHECK_TIMEOUT_MS = 15_000;
 
@@ -76,19 +80,27 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
 
   // A host without bubblewrap still runs Outpost; creating a sandbox then says what to
   // install. A success is remembered; a failure is checked again (the user may fix it).
-  let runtimeOk = false;
-  const assertRuntimeAvailable = async () => {
-    if (runtimeOk) return;
-    if (!existsSync(supervisorBundlePath())) {
-      throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", "The sandbox supervisor bundle is missing.", { fix: "npm run build" });
-    }
+  let runtimeOk: RuntimeAvailability | undefined;
+  const availability = async (): Promise<RuntimeAvailability> => {
+    if (runtimeOk) return runtimeOk;
+    if (!existsSync(supervisorBundlePath()))
+      return { ok: false, problem: "the sandbox supervisor bundle is missing", fix: "npm run build", cause: "SUPERVISOR_BUNDLE_MISSING" };
     const result = await checkBubblewrap({ bwrapPath: options.bwrapPath, owner: preflightOwner() });
     if (!result.ok) {
-      throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", `Sandboxes cannot run on this host: ${result.error.message}`, {
-        details: { cause: result.error.code },
-      });
+      // Preflight messages end with "; fix: <command>"; the banner shows the fix on its own line.
+      const [problem = result.error.message, fix] = result.error.message.split("; fix: ");
+      return { ok: false, problem, fix, cause: result.error.code };
     }
-    runtimeOk = true;
+    runtimeOk = { ok: true, detail: `bubblewrap ${result.bwrap.version}` };
+    return runtimeOk;
+  };
+  const assertRuntimeAvailable = async () => {
+    const state = await availability();
+    if (state.ok) return;
+    throw new OutpostError("SANDBOX_RUNTIME_UNAVAILABLE", `Sandboxes cannot run on this host: ${state.problem}${state.fix ? `; fix: ${state.fix}` : ""}`, {
+      details: { cause: state.cause },
+      fix: state.fix,
+    });
   };
 
   const service = new SandboxService({
@@ -114,6 +126,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
       }
       await reconciler.start();
     },
+    availability,
     routes(app) {
       sandboxRoutes(app, service);
       execRoutes(app, supervisors);

@@ -36,6 +36,7 @@ describe("outpost serve start-up", () => {
     assert.match(server.banner, new RegExp(`Outpost is running at ${server.url.replace(/\./g, "\\.")}\\n`));
     assert.ok(server.loginUrl.startsWith(`${server.url}/login?code=`), server.loginUrl);
     assert.match(server.banner, /API reference: http:\/\/127\.0\.0\.1:\d+\/docs/);
+    assert.match(server.banner, /^ {2}Sandboxes: ready \(bubblewrap \d+\.\d+\.\d+\)$/m, "this host has a working bubblewrap");
     assert.doesNotMatch(server.banner, STACK_FRAME);
   });
 

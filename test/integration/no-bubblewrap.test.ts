@@ -1,10 +1,11 @@
-// A machine without bubblewrap: Outpost starts anyway, `doctor` names the fix, and creating
-// a sandbox is a clear 503 that names it too, changing nothing.
+// A machine without bubblewrap: Outpost starts anyway and its banner names the fix, so does
+// `doctor`, and creating a sandbox is a clear 503 that names it too, changing nothing.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { packageRoot } from "../../src/package-root.ts";
+import { STACK_FRAME, startOutpost } from "../cli/harness.ts";
 import { api, startTestServer, type TestServer } from "../helpers/server.ts";
 
 describe("a host without bubblewrap", () => {
@@ -22,6 +23,19 @@ describe("a host without bubblewrap", () => {
     assert.equal(res.body.error.code, "SANDBOX_RUNTIME_UNAVAILABLE");
     assert.match(res.body.error.message, /apt-get install -y bubblewrap/);
     assert.deepEqual((await api(s, "GET", "/api/v1/sandboxes")).body.items, [], "nothing was created");
+  });
+
+  test("outpost serve starts and its banner says sandboxes are unavailable, with the fix", async () => {
+    const serve = await startOutpost({ env: { OUTPOST_BWRAP: "/nonexistent/bwrap" } });
+    try {
+      assert.match(
+        serve.banner,
+        /^ {2}Sandboxes: unavailable: bubblewrap \(bwrap\) is not installed at \/nonexistent\/bwrap\n {4}fix: apt-get install -y bubblewrap\n/m,
+      );
+      assert.doesNotMatch(serve.banner, STACK_FRAME);
+    } finally {
+      await serve.stop();
+    }
   });
 
   test("outpost doctor fails the bubblewrap check with the fix", () => {

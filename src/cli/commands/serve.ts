@@ -14,9 +14,15 @@ export async function serve(argv: string[]): Promise<number> {
     ...(values["data-dir"] !== undefined ? { dataDir: values["data-dir"] } : {}),
   });
   const server = await startServer(settings);
+  // Outpost runs without bubblewrap (projects, API, docs); say so at once, with the fix,
+  // rather than let the first sandbox be the surprise.
+  const sandboxes = await server.sandboxes.availability();
   const banner = [
     "",
     `  Outpost is running at ${server.url}`,
+    ...(sandboxes.ok
+      ? [`  Sandboxes: ready (${sandboxes.detail})`]
+      : [`  Sandboxes: unavailable: ${sandboxes.problem}`, ...(sandboxes.fix ? [`    fix: ${sandboxes.fix}`] : [])]),
     "",
     `  Open this one-time login link in your browser:`,
     `    ${server.loginUrl}`,
