@@ -32,10 +32,17 @@ export class SseStream {
 
   /** Sends one event; resolves once the socket can take more. */
   send(event: { id?: number | string; type: string; data: unknown }): Promise<void> {
-    const lines = [`event: ${event.type}`, ...(event.id !== undefined ? [`id: ${event.id}`] : [])];
     // JSON.stringify never emits a raw newline, so one data: line carries the whole object.
-    lines.push(`data: ${JSON.stringify(event.data)}`);
-    return this.#write(`${lines.join("\n")}\n\n`);
+    return this.sendJson({ id: event.id, type: event.type, json: JSON.stringify(event.data) });
+  }
+
+  /**
+   * Sends an event whose data is already JSON text, for hot paths that build it without
+   * JSON.stringify (output chunks). The caller guarantees `json` has no raw CR or LF.
+   */
+  sendJson(event: { id?: number | string; type: string; json: string }): Promise<void> {
+    const id = event.id !== undefined ? `id: ${event.id}\n` : "";
+    return this.#write(`event: ${event.type}\n${id}data: ${event.json}\n\n`);
   }
 
   end(): void {

@@ -42,6 +42,13 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
         let seq = 0;
         try {
           for await (const event of events) {
+            if (event.type === "stdout" || event.type === "stderr") {
+              // Decoding and re-encoding proves the text is base64 (nothing a rogue supervisor
+              // could use to break the frame) and is far cheaper than JSON.stringify of it.
+              const data = Buffer.from(event.data, "base64").toString("base64");
+              await stream.sendJson({ id: ++seq, type: event.type, json: `{"data":"${data}"}` });
+              continue;
+            }
             const { type, ...data } = event;
             await stream.send({ id: ++seq, type, data });
           }
