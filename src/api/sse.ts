@@ -66,6 +66,15 @@ export class SseStream {
   }
 }
 
+/**
+ * Base64 from a supervisor, decoded and encoded again: what comes out is certainly base64
+ * (a rogue supervisor cannot smuggle quotes or newlines into a frame built around it), and
+ * the round trip costs a fraction of JSON.stringify on the same 80 KB string.
+ */
+export function cleanBase64(text: string): string {
+  return Buffer.from(text, "base64").toString("base64");
+}
+
 /** The resume point: `Last-Event-ID` header, or `?after=` (for clients that cannot set headers). */
 export function resumeAfter(headerValue: string | string[] | undefined, queryAfter: number | undefined): number {
   const header = Array.isArray(headerValue) ? headerValue[0] : headerValue;

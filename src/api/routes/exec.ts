@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { execBody, execResult } from "../../schemas/sandboxes.ts";
 import { currentUser } from "../auth.ts";
-import { SseStream } from "../sse.ts";
+import { cleanBase64, SseStream } from "../sse.ts";
 import type { SupervisorProvider } from "../supervisor-access.ts";
 
 /** Per stream, in JSON mode. */
@@ -43,10 +43,7 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
         try {
           for await (const event of events) {
             if (event.type === "stdout" || event.type === "stderr") {
-              // Decoding and re-encoding proves the text is base64 (nothing a rogue supervisor
-              // could use to break the frame) and is far cheaper than JSON.stringify of it.
-              const data = Buffer.from(event.data, "base64").toString("base64");
-              await stream.sendJson({ id: ++seq, type: event.type, json: `{"data":"${data}"}` });
+              await stream.sendJson({ id: ++seq, type: event.type, json: `{"data":"${cleanBase64(event.data)}"}` });
               continue;
             }
             const { type, ...data } = event;

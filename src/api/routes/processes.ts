@@ -8,8 +8,9 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { logsQuery, processBody, processParams, processResource, signalBody } from "../../schemas/sandboxes.ts";
+import type { LogRecord } from "../../supervisor/protocol.ts";
 import { currentUser } from "../auth.ts";
-import { resumeAfter, SseStream } from "../sse.ts";
+import { cleanBase64, resumeAfter, SseStream } from "../sse.ts";
 import type { SupervisorProvider } from "../supervisor-access.ts";
 
 export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvider): void {
@@ -94,7 +95,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       stream.signal.addEventListener("abort", () => controller.abort());
       try {
         for await (const record of records) {
-          if ("seq" in record) await stream.send({ id: record.seq, type: "log", data: record });
+          if ("seq" in record) await stream.sendJson({ id: record.seq, type: "log", json: logRecordJson(record) });
           else await stream.send({ type: "exit", data: record });
         }
       } catch (error) {
@@ -104,4 +105,12 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       }
     },
   );
+}
+
+/**
+ * One log record as JSON, built by hand: the supervisor's client has checked that seq is an
+ * integer and stream one of three words; data is re-encoded and ts escaped like any string.
+ */
+function logRecordJson(record: LogRecord): string {
+  return `{"seq":${record.seq},"stream":"${record.stream}","data":"${cleanBase64(record.data)}","ts":${JSON.stringify(record.ts)}}`;
 }
