@@ -56,6 +56,9 @@ const envMap = z.record(
     .max(128),
   text(32 * 1024),
 );
+const commandEnv = envMap
+  .optional()
+  .describe("Variables on top of the project's env (which every command gets) and the sandbox's base (HOME, USER, PATH, LANG).");
 const command = z.union([
   text(64 * 1024)
     .min(1)
@@ -74,7 +77,7 @@ export const execBody = z
   .object({
     command,
     cwd,
-    env: envMap.optional(),
+    env: commandEnv,
     timeoutMs: z.number().int().min(1).max(MAX_EXEC_TIMEOUT_MS).optional(),
     stdin: text(512 * 1024).optional(),
   })
@@ -94,7 +97,7 @@ export const execResult = z
   .meta({ id: "ExecResult" });
 
 export const processBody = z
-  .object({ command, cwd, env: envMap.optional(), name: text(100).optional() })
+  .object({ command, cwd, env: commandEnv, name: text(100).optional() })
   .strict()
   .meta({ id: "StartProcess" });
 
