@@ -13,7 +13,7 @@ import { locatePgBinaries } from "./db/binaries.ts";
 import { EmbeddedPostgres, type StartOutcome } from "./db/embedded.ts";
 import { StartupError } from "./domain/errors.ts";
 import { createLogger } from "./logger.ts";
-import { createSandboxRuntime } from "./sandbox-runtime.ts";
+import { createSandboxRuntime, type RuntimeAvailability } from "./sandbox-runtime.ts";
 import { AuthService, type User } from "./services/auth.ts";
 import { EventHub } from "./services/event-hub.ts";
 import { ProjectService } from "./services/projects.ts";
@@ -27,6 +27,8 @@ export interface RunningServer {
   app: FastifyInstance;
   pool: pg.Pool;
   sandboxes: ReturnType<typeof createSandboxRuntime>;
+  /** Whether this host could run sandboxes at start (the banner says so, with the fix). */
+  sandboxAvailability: RuntimeAvailability;
   database: { kind: "embedded"; outcome: StartOutcome; server: EmbeddedPostgres } | { kind: "external" };
   /** Graceful shutdown; `stopDatabase: false` leaves the embedded server running. */
   close(options?: { stopDatabase?: boolean }): Promise<void>;
@@ -85,6 +87,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       resyncMs: options.sandboxResyncMs,
       stopGraceMs: options.sandboxStopGraceMs,
     });
+    // Checked while the rest starts (a trial bwrap), so it is known before the banner prints.
+    const sandboxCheck = sandboxes
+      .availability()
+      .catch((error: Error): RuntimeAvailability => ({ ok: false, problem: error.message, cause: "PREFLIGHT_FAILED" }));
     // Stopping the reconciler leaves sandboxes running: they outlive the control plane.
     cleanups.push(() => sandboxes.reconciler.stop());
 
@@ -127,6 +133,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
     await sandboxes.start();
+    const sandboxAvailability = await sandboxCheck;
+    if (!sandboxAvailability.ok) logger.warn({ problem: sandboxAvailability.problem, fix: sandboxAvailability.fix }, "sandboxes cannot run on this host");
     const loginUrl = `${publicUrl()}/login?code=${await auth.createLoginCode(admin)}`;
     return {
       url: publicUrl(),
@@ -134,6 +142,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       app,
       pool,
       sandboxes,
+      sandboxAvailability,
       database,
       async close(closeOptions = {}) {
         stopDatabaseOnClose = database.kind === "embedded" && (closeOptions.stopDatabase ?? true);

@@ -16,7 +16,7 @@ export async function serve(argv: string[]): Promise<number> {
   const server = await startServer(settings);
   // Outpost runs without bubblewrap (projects, API, docs); say so at once, with the fix,
   // rather than let the first sandbox be the surprise.
-  const sandboxes = await server.sandboxes.availability();
+  const sandboxes = server.sandboxAvailability;
   const banner = [
     "",
     `  Outpost is running at ${server.url}`,
