@@ -24,7 +24,7 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `node bin/outpost.js serve` and resolves once /readyz answers 200 and the banner (its login link) is out. */
+/** Starts `node bin/outpost.js serve` and resolves once /readyz answers 200 and the whole banner is out. */
 export async function spawnServe(dataDir: string, env: Record<string, string> = {}): Promise<ServeProcess> {
   const port = await freePort();
   let output = "";
@@ -49,7 +49,7 @@ export async function spawnServe(dataDir: string, env: Record<string, string> = 
     );
     // The banner is written just after the server listens: wait for it too, or a test that
     // reads it could look in the gap.
-    if (ready && /login\?code=\S+\n/.test(output)) break;
+    if (ready && /login\?code=\S+\n[\s\S]*Data dir: .*\n/.test(output)) break;
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`outpost serve was not ready within 60 s:\n${output}`);
