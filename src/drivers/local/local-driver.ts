@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import type { Driver, EnsureOptions, RemoveOptions, SandboxHandle, SandboxInspection, SandboxLimits, SandboxSpec, StageName, StopOptions } from "../driver.ts";
-import { DriverError } from "../errors.ts";
+import { DriverError, isDriverError } from "../errors.ts";
 import { bwrapArgs } from "./bwrap-args.ts";
 import { type CgroupSupport, describeCgroups, detectCgroups, SandboxCgroup } from "./cgroups.ts";
 import { etcFiles, writeEtcFiles } from "./etc-files.ts";
@@ -235,8 +235,15 @@ export class LocalDriver implements Driver {
     });
 
     const health = await stage("supervisor", async () => {
-      const value = await this.#waitForSupervisor(paths, isolated.runtime, isolated.launched, signal);
-      return { value, message: `answering on ${paths.socket}` };
+      try {
+        const value = await this.#waitForSupervisor(paths, isolated.runtime, isolated.launched, signal);
+        return { value, message: `answering on ${paths.socket}` };
+      } catch (error) {
+        // bwrap reports the supervisor's exit as soon as it happens, while the sandbox's
+        // pid-1 may still be on its way out: a failed start leaves nothing running.
+        if (isDriverError(error, "SANDBOX_START_FAILED")) await this.#killEverything(spec.sandboxId, paths, isolated.runtime, signal);
+        throw error;
+      }
     });
 
     return {
