@@ -1,6 +1,7 @@
 // The sandbox resource and its verbs, exec and background processes: what clients send and
 // get back. Validation, OpenAPI and types all come from these schemas.
 import { z } from "zod";
+import { MAX_ENV_VALUE_CHARS } from "../domain/project-env.ts";
 import { PHASES, STAGE_NAMES } from "../domain/sandbox-lifecycle.ts";
 import { text } from "./common.ts";
 
@@ -54,7 +55,7 @@ const envMap = z.record(
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names must match [A-Za-z_][A-Za-z0-9_]*")
     .max(128),
-  text(32 * 1024),
+  text(MAX_ENV_VALUE_CHARS),
 );
 const commandEnv = envMap
   .optional()

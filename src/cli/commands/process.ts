@@ -10,7 +10,7 @@ outpost process get <sandbox> <process>
 outpost process logs <sandbox> <process> [--no-follow]
 outpost process kill <sandbox> <process> [--signal SIGTERM|SIGKILL|SIGINT|SIGHUP|SIGUSR1|SIGUSR2] [--no-wait]`;
 
-/** How long \`kill\` waits for the process to end before saying it still runs. */
+/** How long `kill` waits for the process to end before saying it still runs. */
 const KILL_WAIT_MS = 10_000;
 
 interface Process {
@@ -82,10 +82,10 @@ export async function processCommand(argv: string[]): Promise<number> {
       const signalled = await api.request<Process>("POST", `${path}/signal`, { signal: values.signal });
       // A signal a process traps (or a TERM it handles slowly) leaves it running: wait a
       // little for the end, then say how it stands rather than show a "running" that is stale.
-      const ends = values["no-wait"] || !["SIGTERM", "SIGKILL", "SIGINT"].includes(values.signal);
-      const final = ends ? signalled : await untilExited(api, path, signalled);
+      const waits = !values["no-wait"] && ["SIGTERM", "SIGKILL", "SIGINT"].includes(values.signal);
+      const final = waits ? await untilExited(api, path, signalled) : signalled;
       if (!values.json) {
-        const still = final.status === "running" ? ` (still running${ends ? "" : ` after ${KILL_WAIT_MS / 1000} s; --signal SIGKILL ends it`})` : "";
+        const still = final.status === "running" ? ` (still running${waits ? ` after ${KILL_WAIT_MS / 1000} s; --signal SIGKILL ends it` : ""})` : "";
         console.error(`${values.signal} sent to ${final.id}${still}`);
       }
       return show(final, values.json);
