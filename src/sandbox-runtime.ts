@@ -10,15 +10,12 @@ import { processRoutes } from "./api/routes/processes.ts";
 import { sandboxRoutes } from "./api/routes/sandboxes.ts";
 import { SupervisorProvider } from "./api/supervisor-access.ts";
 import { dataPaths } from "./config/data-dir.ts";
-import { runningAsRoot } from "./db/account.ts";
 import { OutpostError } from "./domain/errors.ts";
 import { LocalDriver } from "./drivers/local/local-driver.ts";
 import { checkBubblewrap, preflightOwner } from "./drivers/local/preflight.ts";
-import { HostUidClaims } from "./drivers/local/uid-claims.ts";
 import { packageRoot } from "./package-root.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
 import { SandboxService } from "./services/sandboxes.ts";
-import { SupervisorClient } from "./supervisor/client.ts";
 
 export interface SandboxRuntimeOptions {
   pool: pg.Pool;
@@ -34,31 +31,29 @@ export interface SandboxRuntimeOptions {
 
 export interface SandboxRuntime {
   service: SandboxService;
-  releaseHostUid: (sandboxId: string, uid: number) => void;
   reconciler: Reconciler;
   driver: LocalDriver;
   routes(app: FastifyInstance): void;
-  /** Adopts what exists (reconciler) after tidying uid claims the store never recorded. */
+  /** Lets the driver tidy up and accept links, then adopts what exists (reconciler). */
   start(): Promise<void>;
+  /** Stops the reconciler and the driver's links (sandboxes keep running). */
+  stop(): Promise<void>;
   /** Whether this host can run sandboxes now, for the start-up banner (checked again until it can). */
   availability(): Promise<RuntimeAvailability>;
 }
 
 export type RuntimeAvailability = { ok: true; detail: string } | { ok: false; problem: string; fix?: string; cause: string };
 
-const SUPERVISOR_CHECK_TIMEOUT_MS = 15_000;
-
-export function supervisorBundlePath(): string {
-  return join(packageRoot(), "dist", "supervisor.js");
+/** The folder every sandbox sees read-only at /opt/outpost (built by scripts/build.mjs). */
+export function outpostDirPath(): string {
+  return join(packageRoot(), "dist", "opt-outpost");
 }
 
 export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRuntime {
   const log = options.logger.child({ component: "sandboxes" });
-  const uidClaims = new HostUidClaims(options.dataDir);
-  const releaseHostUid = (sandboxId: string, uid: number) => uidClaims.release(uid, sandboxId);
   const driver = new LocalDriver({
     root: dataPaths(options.dataDir).sandboxes,
-    supervisorBundle: supervisorBundlePath(),
+    outpostDir: outpostDirPath(),
     bwrapPath: options.bwrapPath,
     stopGraceMs: options.stopGraceMs,
     log: (message) => log.info(message),
@@ -69,13 +64,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     log,
     resyncMs: options.resyncMs,
     stopGraceMs: options.stopGraceMs,
-    releaseHostUid,
     limits: options.limits,
-    // Bounded: a supervisor that hangs must not wedge the sandbox's reconcile loop. Generous,
-    // so a busy machine is not mistaken for a dead sandbox.
-    checkSupervisor: async (socketPath, signal) => {
-      await new SupervisorClient({ socketPath }).assertCompatible(AbortSignal.any([signal, AbortSignal.timeout(SUPERVISOR_CHECK_TIMEOUT_MS)]));
-    },
   });
 
   // A host without bubblewrap still runs Outpost; creating a sandbox then says what to
@@ -83,8 +72,8 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   let runtimeOk: RuntimeAvailability | undefined;
   const availability = async (): Promise<RuntimeAvailability> => {
     if (runtimeOk) return runtimeOk;
-    if (!existsSync(supervisorBundlePath()))
-      return { ok: false, problem: "the sandbox supervisor bundle is missing", fix: "npm run build", cause: "SUPERVISOR_BUNDLE_MISSING" };
+    if (!existsSync(join(outpostDirPath(), "supervisor.js")))
+      return { ok: false, problem: "the sandbox runtime (dist/opt-outpost) is missing", fix: "npm run build", cause: "SUPERVISOR_BUNDLE_MISSING" };
     const result = await checkBubblewrap({ bwrapPath: options.bwrapPath, owner: preflightOwner() });
     if (!result.ok) {
       // Preflight messages end with "; fix: <command>"; the banner shows the fix on its own line.
@@ -106,25 +95,23 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   const service = new SandboxService({
     pool: options.pool,
     driverName: "local",
+    driverStages: driver.stages,
     assertRuntimeAvailable,
-    allocateHostUid: (sandboxId, used) => (runningAsRoot() ? uidClaims.claim(sandboxId, used) : null),
-    releaseHostUid,
     wake: (id) => reconciler.wake(id),
   });
-  const supervisors = new SupervisorProvider(service, (id) => driver.supervisorSocket(id), options.projectEnvironment);
+  const supervisors = new SupervisorProvider(service, driver, options.projectEnvironment);
 
   return {
     service,
-    releaseHostUid,
     reconciler,
     driver,
     async start() {
-      if (runningAsRoot()) {
-        const { rows } = await options.pool.query<{ id: string }>("select id from sandboxes where host_uid is not null");
-        const released = uidClaims.releaseUnknown(new Set(rows.map((r) => r.id)));
-        if (released.length) log.info({ released }, "released host uid claims of sandboxes that were never recorded");
-      }
+      await driver.start();
       await reconciler.start();
+    },
+    async stop() {
+      await reconciler.stop();
+      await driver.close();
     },
     availability,
     routes(app) {

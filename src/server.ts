@@ -92,7 +92,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       .availability()
       .catch((error: Error): RuntimeAvailability => ({ ok: false, problem: error.message, cause: "PREFLIGHT_FAILED" }));
     // Stopping the reconciler leaves sandboxes running: they outlive the control plane.
-    cleanups.push(() => sandboxes.reconciler.stop());
+    cleanups.push(() => sandboxes.stop());
 
     let url = "";
     const publicUrl = () => settings.publicUrl?.replace(/\/$/, "") ?? url;

@@ -1,9 +1,10 @@
-// How API routes reach a sandbox's supervisor: find the sandbox (yours, running), build a
-// client for its socket, hand commands the project's environment, and turn the
-// supervisor's errors into Outpost's error hierarchy.
+// How API routes reach a sandbox's supervisor: find the sandbox (yours, running), ask the
+// driver for its link, hand commands the project's environment, and turn the supervisor's
+// errors into Outpost's error hierarchy.
 import { OutpostError } from "../domain/errors.ts";
+import type { Driver } from "../drivers/driver.ts";
 import { assertRunning, type SandboxService } from "../services/sandboxes.ts";
-import { SupervisorClient } from "../supervisor/client.ts";
+import type { SupervisorClient } from "../supervisor/client.ts";
 
 const PASS_THROUGH: Record<string, ConstructorParameters<typeof OutpostError>[0]> = {
   PROCESS_NOT_FOUND: "PROCESS_NOT_FOUND",
@@ -14,6 +15,11 @@ const PASS_THROUGH: Record<string, ConstructorParameters<typeof OutpostError>[0]
   INVALID_REQUEST: "VALIDATION_FAILED",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   SUPERVISOR_PROTOCOL_MISMATCH: "SUPERVISOR_PROTOCOL_MISMATCH",
+  SUPERVISOR_BAD_RESPONSE: "SUPERVISOR_BAD_RESPONSE",
+  SUPERVISOR_STREAM_BROKEN: "SUPERVISOR_BAD_RESPONSE",
+  SUPERVISOR_TIMEOUT: "SUPERVISOR_TIMEOUT",
+  PORT_NOT_LISTENING: "PORT_NOT_LISTENING",
+  PTY_UNAVAILABLE: "UNPROCESSABLE",
 };
 
 /** A running sandbox's supervisor, and the environment its commands start with. */
@@ -30,15 +36,16 @@ export interface SandboxConnection {
 export class SupervisorProvider {
   constructor(
     private readonly sandboxes: SandboxService,
-    private readonly socketFor: (sandboxId: string) => string,
+    private readonly driver: Pick<Driver, "connect">,
     private readonly projectEnvironment: (projectId: string) => Promise<Record<string, string>>,
   ) {}
 
   async forSandbox(ownerId: string, ref: string): Promise<SandboxConnection> {
     const row = await this.sandboxes.row(ownerId, ref);
     assertRunning(row);
+    const link = await this.call(() => this.driver.connect(row.id));
     return {
-      client: new SupervisorClient({ socketPath: this.socketFor(row.id) }),
+      client: link.client,
       environment: async (requested) => ({ ...(await this.projectEnvironment(row.projectId)), ...requested }),
     };
   }

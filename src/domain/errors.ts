@@ -32,6 +32,10 @@ export const ERROR_STATUS = {
   // 500: our fault
   INTERNAL: 500,
   SECRET_DECRYPT_FAILED: 500,
+  // 502/504: the sandbox's supervisor misbehaved or did not answer in time (that sandbox only)
+  SUPERVISOR_BAD_RESPONSE: 502,
+  PORT_NOT_LISTENING: 502,
+  SUPERVISOR_TIMEOUT: 504,
   // 503: a dependency is down or missing on this host
   DATABASE_UNAVAILABLE: 503,
   NOT_READY: 503,

@@ -10,8 +10,12 @@ export type Phase = (typeof PHASES)[number];
 export const DESIRED = ["running", "stopped", "deleted"] as const;
 export type Desired = (typeof DESIRED)[number];
 
-export const STAGE_NAMES = ["workspace", "isolation", "supervisor", "ready"] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+/** The control plane's own last stage, after the driver's (each driver names its own:
+ *  local: workspace, isolation, supervisor; see docs/api.md). */
+export const READY_STAGE = "ready";
+/** A stage name as the API shows it: a driver's, or READY_STAGE. */
+export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9 -]{0,39}$/;
+export type StageName = string;
 export type StageState = "pending" | "running" | "done" | "failed";
 
 export interface Stage {
@@ -29,8 +33,9 @@ export function sandboxName(projectName: string, random: () => string = () => ra
   return `${projectName}-${random()}`;
 }
 
-export function freshStages(): Stage[] {
-  return STAGE_NAMES.map((name) => ({ name, state: "pending" }));
+/** Every stage pending: the driver's, then ready. */
+export function freshStages(driverStages: readonly string[]): Stage[] {
+  return [...driverStages, READY_STAGE].map((name) => ({ name, state: "pending" }));
 }
 
 /** Applies one stage report to the list (pure: returns a new list). */

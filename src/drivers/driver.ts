@@ -1,23 +1,22 @@
 // The seam between the control plane and the machines that run sandboxes. A driver only
 // knows how to make a sandbox exist on its substrate and how to reach its supervisor; it
-// knows nothing about projects, users or agents. Every method is idempotent, so the
-// reconciler can call it again after being killed at any line.
+// knows nothing about projects, users or agents, and nothing outside a driver's folder
+// knows about its sockets, pids, host uids or namespaces. Every method is idempotent, so
+// the reconciler can call it again after being killed at any line. The same behaviour is
+// asserted for every driver by test/drivers/conformance/.
 // Types only: no behaviour lives here.
+import type { SupervisorClient } from "../supervisor/client.ts";
+import type { LinkEvent } from "../supervisor/link/registry.ts";
+import type { LinkInfo } from "../supervisor/link/session.ts";
 
 /** What the control plane asks for. Units: cpus in cores (0.5 = half a core), bytes, processes. */
 export interface SandboxSpec {
-  /** Opaque id (`sbx_…`): names the sandbox's folders, cgroups and runtime files. */
+  /** Opaque id (`sbx_…`): names the sandbox's compute and storage on the substrate. */
   sandboxId: string;
   /** DNS label; becomes the sandbox's hostname. */
   name: string;
-  /** Set when the control plane runs as root: an unprivileged host uid from a reserved
-   *  range that owns this sandbox's folders and processes (one uid per sandbox). */
-  hostUid?: number;
-  /** Defaults to hostUid. */
-  hostGid?: number;
   limits?: SandboxLimits;
-  /** Id of a deleted sandbox whose kept workspace this one takes over on its first ensure
-   *  (the folder is moved, then re-owned by this sandbox's host uid). */
+  /** Id of a deleted sandbox whose kept workspace this one takes over on its first ensure. */
   workspaceFrom?: string;
 }
 
@@ -27,35 +26,41 @@ export interface SandboxLimits {
   pids?: number;
 }
 
-export type StageName = "workspace" | "isolation" | "supervisor";
+/** Stage names are the driver's own (listed in Driver.stages and documented per driver). */
 export type StageState = "running" | "done" | "failed";
 
 export interface EnsureOptions {
-  onStage(stage: StageName, state: StageState, message?: string): void;
+  onStage(stage: string, state: StageState, message?: string): void;
   signal: AbortSignal;
 }
 
-/** What ensure() hands back once the supervisor answers. */
+/** A live connection to a sandbox's supervisor. */
+export interface SupervisorLink {
+  client: SupervisorClient;
+  info: LinkInfo;
+}
+
+/** What ensure() hands back once the supervisor is connected. */
 export interface SandboxHandle {
   sandboxId: string;
   /** "started" when this call launched it, "adopted" when it was already running. */
   outcome: "started" | "adopted";
-  /** Host pid of the sandbox's pid-namespace init (killing it ends every process inside). */
-  pid?: number;
-  /** Local driver: the unix socket of the supervisor on the host. */
-  supervisorSocket: string;
-  /** `protocol` from the supervisor's GET /v1/health, for the control plane to check. */
-  supervisorProtocol?: number;
-  /** Limits that the host could not enforce (e.g. no cgroups when not root), by name. */
+  link: SupervisorLink;
+  /** Limits that the substrate could not enforce (e.g. no cgroups when not root), by name. */
   unenforcedLimits: Array<keyof SandboxLimits>;
+  /** The driver's own record of this sandbox (host uid, pod name…), kept by the control
+   *  plane for people to look at; the driver never depends on getting it back. */
+  driverState: Record<string, unknown>;
 }
 
 export type SandboxState = "running" | "stopped" | "missing";
 
 export interface SandboxInspection {
   state: SandboxState;
-  pid?: number;
-  supervisorSocket?: string;
+  /** Whether this control plane holds a link to its supervisor right now. */
+  linked: boolean;
+  /** Why the sandbox last ended on its own, when the driver knows (e.g. "out of memory"). */
+  lastExit?: { reason: string; oomKilled: boolean };
 }
 
 export interface StopOptions {
@@ -65,27 +70,43 @@ export interface StopOptions {
 }
 
 export interface RemoveOptions {
-  /** Keep the workspace folder (the repository) on disk; everything else goes. */
+  /** Keep the workspace (the repository) on its volume; everything else goes. */
   keepWorkspace: boolean;
   signal: AbortSignal;
   graceMs?: number;
 }
 
+export interface ConnectOptions {
+  signal?: AbortSignal;
+  /** How long to wait for a supervisor that is not connected (yet); default 5 000 ms. */
+  timeoutMs?: number;
+}
+
 export interface Driver {
-  readonly name: "local" | "kubernetes";
+  readonly name: string;
+  /** The stages ensure() reports, in order (documented per driver in docs/). */
+  readonly stages: readonly string[];
   /** Throws a DriverError on a bad spec. No I/O. */
   validate(spec: SandboxSpec): void;
-  /** Creates folders if missing, starts the sandbox if not running, adopts it if running;
-   *  resolves once the supervisor answers. */
+  /** Creates storage if missing, starts the sandbox if not running, adopts it if running;
+   *  resolves once its supervisor is connected and answers. */
   ensure(spec: SandboxSpec, options: EnsureOptions): Promise<SandboxHandle>;
+  /** The sandbox's supervisor link, waiting (bounded) when it is not connected yet;
+   *  rejects with code SUPERVISOR_UNAVAILABLE when it does not come. */
+  connect(sandboxId: string, options?: ConnectOptions): Promise<SupervisorLink>;
   /** Processes end, files stay. */
   stop(sandboxId: string, options: StopOptions): Promise<void>;
-  /** Compute and folders go (the workspace is kept if asked); afterwards no process of
-   *  the sandbox is left on the host. */
+  /** Compute and storage go (the workspace is kept if asked); afterwards nothing of the
+   *  sandbox runs. */
   remove(sandboxId: string, options: RemoveOptions): Promise<void>;
   inspect(sandboxId: string): Promise<SandboxInspection>;
-  /** Ids of the sandboxes that exist on this substrate (for adoption after a restart). */
+  /** Ids of the sandboxes that exist on this substrate (for adoption and orphans). */
   list(): Promise<string[]>;
-  /** Where the control plane reaches the supervisor. */
-  supervisorSocket(sandboxId: string): string;
+  /** Links coming up, going down, or refused (wrong sandbox, token, protocol). */
+  onLinkEvent(listener: (event: LinkEvent) => void): () => void;
+  /** Called once at control-plane start, before any ensure: tidy what a kill left behind
+   *  and start accepting links of running sandboxes. */
+  start(): Promise<void>;
+  /** Stops accepting links (control-plane shutdown); sandboxes keep running. */
+  close(): Promise<void>;
 }

@@ -5,31 +5,32 @@
 // finished, a sandbox whose supervisor died is started again, a pending delete completes.
 //
 // Work is single-flight per sandbox: a wake-up while an action runs marks it to run once
-// more afterwards. A slow timer re-checks every live sandbox (drift: compute that died).
+// more afterwards. A slow timer re-checks every live sandbox (drift: compute that died),
+// and the driver's link events wake a sandbox at once. A dropped link is not a dead
+// sandbox: a sandbox is provisioned again only when its compute is gone, or when its
+// supervisor does not reconnect within linkGraceMs.
 import type pg from "pg";
 import type { Logger } from "pino";
-import { freshStages, type Stage, type StageName, type StageState, withStage } from "../domain/sandbox-lifecycle.ts";
+import { freshStages, READY_STAGE, type Stage, type StageName, type StageState, withStage } from "../domain/sandbox-lifecycle.ts";
 import type { Driver, SandboxSpec } from "../drivers/driver.ts";
 import { withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import * as store from "../store/sandboxes.ts";
-
-/** What the reconciler needs of a supervisor: is it there, and does it speak our protocol. */
-export type SupervisorCheck = (socketPath: string, signal: AbortSignal) => Promise<void>;
+import type { LinkEvent } from "../supervisor/link/registry.ts";
 
 export interface ReconcilerOptions {
   pool: pg.Pool;
   driver: Driver;
-  checkSupervisor: SupervisorCheck;
   log: Logger;
+  /** How long a running sandbox's supervisor may stay disconnected before the sandbox is
+   *  started again (ms; default 15 000). */
+  linkGraceMs?: number;
   /** How often every live sandbox is re-checked (ms). */
   resyncMs?: number;
   /** Grace for processes when stopping (ms). */
   stopGraceMs?: number;
   /** Limits applied to every sandbox (where the host's cgroups allow). */
   limits?: SandboxSpec["limits"];
-  /** Called once a sandbox is gone, to give its host uid back to the machine. */
-  releaseHostUid?: (sandboxId: string, uid: number) => void;
 }
 
 type Row = store.SandboxRow;
@@ -39,17 +40,20 @@ export class Reconciler {
   readonly #again = new Set<string>();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | null = null;
+  #unsubscribe: (() => void) | null = null;
 
   constructor(private readonly options: ReconcilerOptions) {}
 
   /** Adopts everything the store knows about and starts the periodic re-check. */
   async start(): Promise<void> {
+    this.#unsubscribe = this.options.driver.onLinkEvent((event) => void this.#onLinkEvent(event));
     for (const id of await store.liveSandboxIds(this.options.pool)) this.wake(id);
     this.#timer = setInterval(() => void this.resync(), this.options.resyncMs ?? 10_000);
     this.#timer.unref();
   }
 
   async stop(): Promise<void> {
+    this.#unsubscribe?.();
     if (this.#timer) clearInterval(this.#timer);
     this.#abort.abort();
     await Promise.allSettled([...this.#inFlight.values()]);
@@ -106,8 +110,25 @@ export class Reconciler {
     }
   }
 
+  /** A dropped link wakes the sandbox (checked with grace); a refused one is an event. */
+  async #onLinkEvent(event: LinkEvent): Promise<void> {
+    if (event.type === "down") return this.wake(event.sandboxId);
+    if (event.type !== "refused") return;
+    const row = await store.getSandbox(this.options.pool, event.sandboxId).catch(() => null);
+    if (!row) return;
+    this.options.log.warn({ sandboxId: row.id, code: event.refusal.code }, "refused a supervisor link");
+    await withTransaction(this.options.pool, (tx) =>
+      appendEvent(tx, {
+        type: "sandbox.link.refused",
+        ownerId: row.ownerId,
+        projectId: row.projectId,
+        data: { sandboxId: row.id, name: row.name, code: event.refusal.code, message: event.refusal.message },
+      }),
+    ).catch((error) => this.options.log.error({ err: error }, "could not record a refused link"));
+  }
+
   async #provision(row: Row): Promise<void> {
-    let stages: Stage[] = freshStages();
+    let stages: Stage[] = freshStages(this.options.driver.stages);
     let current = await this.#write(row, { phase: "provisioning", stages, error: null }, "sandbox.phase");
     if (!current) return;
     const report = async (name: StageName, state: StageState, message?: string) => {
@@ -124,32 +145,53 @@ export class Reconciler {
         },
       });
       await reports;
-      await this.options.checkSupervisor(handle.supervisorSocket, this.#abort.signal);
-      await report("ready", "done", handle.unenforcedLimits.length ? `not enforced on this host: ${handle.unenforcedLimits.join(", ")}` : undefined);
-      await this.#write(row, { phase: "running", stages, error: null }, "sandbox.phase");
+      await report(READY_STAGE, "done", handle.unenforcedLimits.length ? `not enforced on this host: ${handle.unenforcedLimits.join(", ")}` : undefined);
+      await this.#write(row, { phase: "running", stages, error: null, driverState: handle.driverState }, "sandbox.phase");
     } catch (error) {
       await reports.catch(() => {});
       if (this.#abort.signal.aborted) return;
       const failure = describe(error);
-      const running = stages.find((s) => s.state === "running")?.name ?? "ready";
+      const running = stages.find((s) => s.state === "running")?.name ?? READY_STAGE;
       stages = withStage(stages, running, "failed", new Date().toISOString(), failure.message);
-      this.options.log.warn({ sandboxId: row.id, code: failure.code, msg: failure.message }, "sandbox provisioning failed");
+      this.options.log.warn({ sandboxId: row.id, code: failure.code, msg: failure.message.slice(0, 2000) }, "sandbox provisioning failed");
+      // A failed sandbox holds no compute: whatever the failed start left is stopped.
+      await this.options.driver.stop(row.id, { signal: this.#abort.signal, graceMs: 0 }).catch((stopError) => {
+        this.options.log.warn({ sandboxId: row.id, err: stopError }, "could not stop a sandbox that failed to start");
+      });
       await this.#write(row, { phase: "failed", stages, error: failure }, "sandbox.phase");
     }
   }
 
-  /** A running sandbox whose compute or supervisor vanished is provisioned again (its files stay). */
+  /**
+   * A running sandbox whose compute is gone is provisioned again (its files stay), with an
+   * event saying why it ended. One whose compute runs but whose supervisor is not connected
+   * gets linkGraceMs to reconnect (a control-plane restart, a supervisor restart) before
+   * it is restarted.
+   */
   async #verifyRunning(row: Row): Promise<void> {
     const seen = await this.options.driver.inspect(row.id);
-    if (seen.state === "running" && seen.supervisorSocket) {
-      const healthy = await this.options.checkSupervisor(seen.supervisorSocket, this.#abort.signal).then(
+    if (seen.state === "running") {
+      if (seen.linked) return;
+      const grace = this.options.linkGraceMs ?? 15_000;
+      const back = await this.options.driver.connect(row.id, { signal: this.#abort.signal, timeoutMs: grace }).then(
         () => true,
         () => false,
       );
-      if (healthy) return;
+      if (back || this.#abort.signal.aborted) return;
+      await this.#lost(row, `its supervisor did not reconnect within ${grace} ms; restarting the sandbox`, false);
+      await this.options.driver.stop(row.id, { signal: this.#abort.signal, graceMs: this.options.stopGraceMs });
+    } else {
+      await this.#lost(row, seen.lastExit?.reason ?? `its compute is ${seen.state}`, seen.lastExit?.oomKilled ?? false);
     }
-    this.options.log.warn({ sandboxId: row.id, state: seen.state }, "running sandbox lost its compute; starting it again");
     await this.#provision(row);
+  }
+
+  /** Records why a running sandbox stopped being one (before it is provisioned again). */
+  async #lost(row: Row, reason: string, oomKilled: boolean): Promise<void> {
+    this.options.log.warn({ sandboxId: row.id, reason }, "running sandbox lost; starting it again");
+    await withTransaction(this.options.pool, (tx) =>
+      appendEvent(tx, { type: "sandbox.lost", ownerId: row.ownerId, projectId: row.projectId, data: { sandboxId: row.id, name: row.name, reason, oomKilled } }),
+    );
   }
 
   async #restart(row: Row): Promise<void> {
@@ -163,7 +205,7 @@ export class Reconciler {
     if (!(await this.#write(row, { phase: "stopping" }, "sandbox.phase"))) return;
     try {
       await this.options.driver.stop(row.id, { signal: this.#abort.signal, graceMs: this.options.stopGraceMs });
-      await this.#write(row, { phase: "stopped", stages: freshStages(), error: null }, "sandbox.phase");
+      await this.#write(row, { phase: "stopped", stages: freshStages(this.options.driver.stages), error: null }, "sandbox.phase");
     } catch (error) {
       if (!this.#abort.signal.aborted) await this.#write(row, { phase: "failed", error: describe(error) }, "sandbox.phase");
     }
@@ -173,9 +215,7 @@ export class Reconciler {
     if (row.phase !== "deleting" && !(await this.#write(row, { phase: "deleting" }, "sandbox.phase"))) return;
     try {
       await this.options.driver.remove(row.id, { keepWorkspace: row.keepWorkspace, signal: this.#abort.signal, graceMs: this.options.stopGraceMs });
-      if (await this.#write(row, { phase: "deleted", hostUid: null }, "sandbox.phase")) {
-        if (row.hostUid !== null) this.options.releaseHostUid?.(row.id, row.hostUid);
-      }
+      await this.#write(row, { phase: "deleted" }, "sandbox.phase");
     } catch (error) {
       if (!this.#abort.signal.aborted) {
         this.options.log.warn({ sandboxId: row.id, err: error }, "sandbox removal failed; will retry");
@@ -188,7 +228,6 @@ export class Reconciler {
     return {
       sandboxId: row.id,
       name: row.name,
-      ...(row.hostUid !== null ? { hostUid: row.hostUid, hostGid: row.hostUid } : {}),
       ...(row.workspaceFrom ? { workspaceFrom: row.workspaceFrom } : {}),
       ...(this.options.limits ? { limits: this.options.limits } : {}),
     };
@@ -210,7 +249,12 @@ export class Reconciler {
   }
 }
 
+/** An error as stored and shown: a code and a bounded message. */
 function describe(error: unknown): { code: string; message: string } {
   const code = (error as { code?: unknown }).code;
-  return { code: typeof code === "string" && /^[A-Z_]+$/.test(code) ? code : "SANDBOX_START_FAILED", message: (error as Error).message ?? String(error) };
+  const message = String((error as Error).message ?? error);
+  return {
+    code: typeof code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : "SANDBOX_START_FAILED",
+    message: message.length > 4000 ? `${message.slice(0, 4000)}…` : message,
+  };
 }

@@ -2,12 +2,12 @@
 // get back. Validation, OpenAPI and types all come from these schemas.
 import { z } from "zod";
 import { MAX_ENV_VALUE_CHARS } from "../domain/project-env.ts";
-import { PHASES, STAGE_NAMES } from "../domain/sandbox-lifecycle.ts";
+import { PHASES, STAGE_NAME_PATTERN } from "../domain/sandbox-lifecycle.ts";
 import { text } from "./common.ts";
 
 export const stage = z
   .object({
-    name: z.enum(STAGE_NAMES),
+    name: z.string().regex(STAGE_NAME_PATTERN).describe("The driver's stage (local: workspace, isolation, supervisor), then ready."),
     state: z.enum(["pending", "running", "done", "failed"]),
     startedAt: z.string().optional(),
     endedAt: z.string().optional(),
@@ -24,7 +24,7 @@ export const sandbox = z
     driver: z.enum(["local", "kubernetes"]),
     phase: z.enum(PHASES),
     desired: z.enum(["running", "stopped", "deleted"]),
-    stage: z.enum(STAGE_NAMES).nullable().describe("The stage in progress (or failed), if any."),
+    stage: z.string().nullable().describe("The stage in progress (or failed), if any: a name from `stages`."),
     stages: z.array(stage),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
     createdAt: z.string(),

@@ -15,12 +15,10 @@ import { decodeCursor, encodeCursor, type Page } from "./projects.ts";
 export interface SandboxServiceDeps {
   pool: pg.Pool;
   driverName: "local" | "kubernetes";
+  /** The driver's stage names (the sandbox's `stages` list them, then ready). */
+  driverStages: readonly string[];
   /** Throws SANDBOX_RUNTIME_UNAVAILABLE (with the fix) when this host cannot run sandboxes. */
   assertRuntimeAvailable: () => Promise<void>;
-  /** Claims a host uid for a new sandbox, or null when sandboxes run as the control plane's user. */
-  allocateHostUid: (sandboxId: string, used: number[]) => number | null;
-  /** Gives a claimed uid back when the sandbox row could not be created. */
-  releaseHostUid: (sandboxId: string, uid: number) => void;
   wake: (sandboxId: string) => void;
 }
 
@@ -33,28 +31,22 @@ export class SandboxService {
     const project = await findProject(this.deps.pool, ownerId, projectRef);
     if (!project) throw notFound("project", projectRef);
     await this.deps.assertRuntimeAvailable();
-    // A random name or uid can collide with a concurrent create; the unique constraints
-    // catch it and we simply draw again.
+    // A random name can collide with a concurrent create; the unique constraint catches it
+    // and we simply draw again.
     for (let attempt = 1; ; attempt++) {
       try {
         const id = newId("sandbox");
-        let hostUid: number | null = null;
         const row = await withTransaction(this.deps.pool, async (tx) => {
-          hostUid = this.deps.allocateHostUid(id, await store.usedHostUids(tx));
           const created = await store.insertSandbox(tx, {
             id,
             projectId: project.id,
             ownerId,
             name: sandboxName(project.name),
             driver: this.deps.driverName,
-            stages: freshStages(),
-            hostUid,
+            stages: freshStages(this.deps.driverStages),
           });
           await appendEvent(tx, { type: "sandbox.created", ownerId, projectId: project.id, data: { sandboxId: created.id, name: created.name } });
           return created;
-        }).catch((error) => {
-          if (hostUid !== null) this.deps.releaseHostUid(id, hostUid);
-          throw error;
         });
         this.deps.wake(row.id);
         return present(row);

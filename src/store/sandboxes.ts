@@ -17,7 +17,8 @@ export interface SandboxRow {
   stages: Stage[];
   error: { code: string; message: string } | null;
   keepWorkspace: boolean;
-  hostUid: number | null;
+  /** What the driver reported about its compute (e.g. the local driver's host uid). */
+  driverState: Record<string, unknown>;
   restartRequested: boolean;
   workspaceFrom: string | null;
   createdAt: Date;
@@ -25,24 +26,21 @@ export interface SandboxRow {
 }
 
 const COLUMNS = `id, seq, project_id as "projectId", owner_id as "ownerId", name, is_primary as "isPrimary", driver, desired,
-  generation, phase, stages, error, keep_workspace as "keepWorkspace", host_uid as "hostUid",
+  generation, phase, stages, error, keep_workspace as "keepWorkspace", driver_state as "driverState",
   restart_requested as "restartRequested", workspace_from as "workspaceFrom", created_at as "createdAt", updated_at as "updatedAt"`;
 
-export async function insertSandbox(
-  tx: Queryable,
-  row: Pick<SandboxRow, "id" | "projectId" | "ownerId" | "name" | "driver" | "stages" | "hostUid">,
-): Promise<SandboxRow> {
+export async function insertSandbox(tx: Queryable, row: Pick<SandboxRow, "id" | "projectId" | "ownerId" | "name" | "driver" | "stages">): Promise<SandboxRow> {
   // The newest workspace kept by a deleted sandbox of this project, if no one took it yet.
   const { rows } = await tx.query(
-    `insert into sandboxes (id, project_id, owner_id, name, driver, desired, phase, stages, host_uid, is_primary, workspace_from)
-     values ($1, $2, $3, $4, $5, 'running', 'pending', $6, $7,
+    `insert into sandboxes (id, project_id, owner_id, name, driver, desired, phase, stages, is_primary, workspace_from)
+     values ($1, $2, $3, $4, $5, 'running', 'pending', $6,
              not exists (select 1 from sandboxes where project_id = $2 and phase <> 'deleted'),
              (select k.id from sandboxes k
                where k.project_id = $2 and k.phase = 'deleted' and k.keep_workspace
                  and not exists (select 1 from sandboxes t where t.workspace_from = k.id)
                order by k.seq desc limit 1))
      returning ${COLUMNS}`,
-    [row.id, row.projectId, row.ownerId, row.name, row.driver, JSON.stringify(row.stages), row.hostUid],
+    [row.id, row.projectId, row.ownerId, row.name, row.driver, JSON.stringify(row.stages)],
   );
   return rows[0] as SandboxRow;
 }
@@ -86,11 +84,6 @@ export async function countLiveSandboxes(db: Queryable, projectId: string): Prom
   return (rows[0] as { n: number }).n;
 }
 
-export async function usedHostUids(db: Queryable): Promise<number[]> {
-  const { rows } = await db.query("select host_uid from sandboxes where host_uid is not null");
-  return rows.map((r: { host_uid: number }) => r.host_uid);
-}
-
 /** A user's change of intent: bumps the generation so in-flight reconciler work is fenced off. */
 export async function setDesired(tx: Queryable, id: string, desired: Desired, extra: { keepWorkspace?: boolean; restart?: boolean } = {}): Promise<SandboxRow> {
   const { rows } = await tx.query(
@@ -107,14 +100,14 @@ export async function writeObserved(
   tx: Queryable,
   id: string,
   generation: number,
-  fields: { phase?: Phase; stages?: Stage[]; error?: SandboxRow["error"]; hostUid?: null; restartRequested?: boolean },
+  fields: { phase?: Phase; stages?: Stage[]; error?: SandboxRow["error"]; driverState?: Record<string, unknown>; restartRequested?: boolean },
 ): Promise<SandboxRow | null> {
   const { rows } = await tx.query(
     `update sandboxes set
         phase = coalesce($3, phase),
         stages = coalesce($4, stages),
         error = case when $5::boolean then $6::jsonb else error end,
-        host_uid = case when $7::boolean then null else host_uid end,
+        driver_state = coalesce($7::jsonb, driver_state),
         restart_requested = coalesce($8, restart_requested),
         updated_at = now()
       where id = $1 and generation = $2
@@ -126,7 +119,7 @@ export async function writeObserved(
       fields.stages ? JSON.stringify(fields.stages) : null,
       "error" in fields,
       fields.error ? JSON.stringify(fields.error) : null,
-      "hostUid" in fields,
+      fields.driverState ? JSON.stringify(fields.driverState) : null,
       fields.restartRequested ?? null,
     ],
   );

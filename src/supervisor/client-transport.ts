@@ -1,9 +1,7 @@
-// How the control plane's SupervisorClient reaches a supervisor. Behind an interface so
-// that a tunnel transport (Kubernetes: the supervisor dials out, no inbound port) can be
-// added without touching the client. This one speaks HTTP/1.1 over the local driver's
-// unix socket, one connection per request (no keep-alive pool: clients are short-lived,
-// and a pooled idle connection would outlive them).
-import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
+// How the control plane's SupervisorClient reaches a supervisor: one request, one
+// response whose body can be read incrementally. The link (link/session.ts, HTTP/2 over
+// the connection the supervisor dialled) implements it; tests may implement it in memory.
+import type { Duplex } from "node:stream";
 
 export interface TransportRequest {
   method: "GET" | "POST";
@@ -11,6 +9,8 @@ export interface TransportRequest {
   path: string;
   /** Serialised as JSON when present. */
   body?: unknown;
+  /** Extra request headers (lower-case names), e.g. `accept` for binary frames. */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -24,9 +24,20 @@ export interface TransportResponse {
   close(): void;
 }
 
+export interface DuplexRequest {
+  method: "GET" | "POST";
+  path: string;
+  headers: Record<string, string>;
+  signal?: AbortSignal;
+  /** Writes what must go out before the answer can come (e.g. a PTY's open frame). */
+  first(stream: Duplex): void;
+}
+
 export interface SupervisorTransport {
   /** Resolves once the status line and headers arrived; rejects with a code'd error when the supervisor cannot be reached. */
   request(request: TransportRequest): Promise<TransportResponse>;
+  /** A stream with bytes both ways (PTYs, tunnels); resolves once the answer's headers arrived. */
+  openDuplex?(request: DuplexRequest): Promise<{ status: number; headers: Record<string, string | undefined>; stream: Duplex }>;
 }
 
 /** Raised when nothing answers on the other side (no socket, refused, reset before headers). */
@@ -35,42 +46,5 @@ export class TransportError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "TransportError";
-  }
-}
-
-export class UnixSocketTransport implements SupervisorTransport {
-  constructor(readonly socketPath: string) {}
-
-  request({ method, path, body, signal }: TransportRequest): Promise<TransportResponse> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      let req: ClientRequest | undefined;
-      const onAbort = () => req?.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
-      const headers: Record<string, string> = { accept: "application/json, application/x-ndjson" };
-      if (payload) Object.assign(headers, { "content-type": "application/json", "content-length": String(payload.length) });
-      req = httpRequest({ socketPath: this.socketPath, path, method, headers, agent: false }, (res: IncomingMessage) => {
-        const flat: Record<string, string | undefined> = {};
-        for (const [name, value] of Object.entries(res.headers)) flat[name] = Array.isArray(value) ? value.join(", ") : value;
-        // A body that is never read to the end must still release the abort listener.
-        res.once("close", () => signal?.removeEventListener("abort", onAbort));
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: flat,
-          body: res,
-          close: () => {
-            res.destroy();
-            req?.destroy();
-          },
-        });
-      });
-      req.on("error", (error: NodeJS.ErrnoException) => {
-        signal?.removeEventListener("abort", onAbort);
-        if (signal?.aborted) return reject(signal.reason);
-        reject(new TransportError(`cannot reach the supervisor on ${this.socketPath}: ${error.code ?? error.message}`, { cause: error }));
-      });
-      signal?.addEventListener("abort", onAbort, { once: true });
-      req.end(payload);
-    });
   }
 }

@@ -1,60 +1,46 @@
-// Shape checks for what the supervisor sends back: the client trusts nothing it did not
-// verify, so a confused or foreign peer gives a clear error instead of undefined fields
-// deep in the control plane. Each returns the value typed, or null when it does not fit.
-import type { ExecEvent, HealthResponse, LogLine, Process } from "./protocol.ts";
+// Checks for what the supervisor sends back, with the protocol's schemas
+// (protocol-schemas.ts). The supervisor runs inside the sandbox, so its answers are
+// untrusted input: each check returns a fresh value with every field bounded and unknown
+// fields dropped, or null when the answer does not fit (the client then raises
+// SUPERVISOR_BAD_RESPONSE). Never the input object itself, so nothing unchecked rides along.
+import type * as z from "zod/mini";
+import {
+  type ErrorBody,
+  type ExecEvent,
+  errorBodySchema,
+  execEventSchema,
+  type HealthResponse,
+  healthResponseSchema,
+  type LogLine,
+  logLineSchema,
+  type Process,
+  type ProcessList,
+  processListSchema,
+  processSchema,
+} from "./protocol-schemas.ts";
 
-type Loose = Record<string, unknown>;
-const isObject = (value: unknown): value is Loose => typeof value === "object" && value !== null && !Array.isArray(value);
-const isInt = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value);
-const isIntOrNull = (value: unknown) => value === null || isInt(value);
-const isStringOrNull = (value: unknown) => value === null || typeof value === "string";
-
-export function asHealth(value: unknown): HealthResponse | null {
-  if (!isObject(value) || !isInt(value.protocol)) return null;
-  return value as unknown as HealthResponse;
+function check<S extends z.ZodMiniType>(schema: S, value: unknown): z.output<S> | null {
+  const result = schema.safeParse(value);
+  return result.success ? result.data : null;
 }
 
-export function asProcess(value: unknown): Process | null {
-  if (!isObject(value)) return null;
-  const ok =
-    typeof value.id === "string" &&
-    (typeof value.command === "string" || Array.isArray(value.command)) &&
-    typeof value.cwd === "string" &&
-    isInt(value.pid) &&
-    (value.status === "running" || value.status === "exited") &&
-    isIntOrNull(value.exitCode) &&
-    isStringOrNull(value.signal) &&
-    typeof value.startedAt === "string" &&
-    isStringOrNull(value.endedAt) &&
-    (value.name === undefined || typeof value.name === "string");
-  return ok ? (value as unknown as Process) : null;
-}
+export const asHealth = (value: unknown): HealthResponse | null => check(healthResponseSchema, value);
 
-export function asExecEvent(value: unknown): ExecEvent | null {
-  if (!isObject(value)) return null;
-  switch (value.type) {
-    case "started":
-      return isInt(value.pid) ? (value as unknown as ExecEvent) : null;
-    case "stdout":
-    case "stderr":
-      return typeof value.data === "string" ? (value as unknown as ExecEvent) : null;
-    case "exit":
-      return isIntOrNull(value.exitCode) && isStringOrNull(value.signal) && typeof value.timedOut === "boolean" && typeof value.durationMs === "number"
-        ? (value as unknown as ExecEvent)
-        : null;
-    default:
-      return null;
-  }
-}
+export const asProcess = (value: unknown): Process | null => check(processSchema, value);
 
-export function asLogLine(value: unknown): LogLine | null {
-  if (!isObject(value)) return null;
-  if (value.type === "exit") return isIntOrNull(value.exitCode) && isStringOrNull(value.signal) ? (value as unknown as LogLine) : null;
-  if (value.type === "end") return value as unknown as LogLine;
-  const ok =
-    isInt(value.seq) &&
-    (value.stream === "stdout" || value.stream === "stderr" || value.stream === "system") &&
-    typeof value.data === "string" &&
-    typeof value.ts === "string";
-  return ok ? (value as unknown as LogLine) : null;
+/** `{ items: Process[] }` with at most MAX_PROCESS_LIST_ITEMS items, each checked like asProcess. */
+export const asProcessList = (value: unknown): ProcessList | null => check(processListSchema, value);
+
+export const asExecEvent = (value: unknown): ExecEvent | null => check(execEventSchema, value);
+
+export const asLogLine = (value: unknown): LogLine | null => check(logLineSchema, value);
+
+/**
+ * The `error` of an error answer (`{ "error": { "code", "message" } }`), or null when the
+ * body is not one. `code` is UPPER_SNAKE (at most 64 characters); `message` is cut to
+ * MAX_ERROR_MESSAGE_CHARS with a trailing "…", its control characters replaced, so it can
+ * go into an API answer or a log line as it is.
+ */
+export function asErrorBody(value: unknown): ErrorBody["error"] | null {
+  return check(errorBodySchema, value)?.error ?? null;
 }

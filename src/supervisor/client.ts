@@ -1,17 +1,22 @@
-// The control plane's client for a sandbox's supervisor (protocol v1, see
-// docs/supervisor-protocol.md). node:http only, through a swappable transport
-// (client-transport.ts). Streams (exec, logs) are parsed incrementally with a bounded
-// line buffer and read only as fast as the caller consumes them, so backpressure reaches
-// the process in the sandbox. Every line is shape-checked; a stream that ends without its
-// final line throws SUPERVISOR_STREAM_BROKEN.
+// The control plane's client for a sandbox's supervisor (protocol 2, see
+// docs/supervisor-protocol.md), over a transport (the link's HTTP/2 session, or a test's).
+// Streams (exec, logs) are parsed incrementally with a bounded line buffer and read only
+// as fast as the caller consumes them, so backpressure reaches the process in the sandbox.
+// Every line is shape-checked; a stream that ends without its final line throws
+// SUPERVISOR_STREAM_BROKEN. Every call has a deadline for the supervisor's answer
+// (answerTimeoutMs; JSON answers must also arrive whole within it): a supervisor that never
+// answers costs a SUPERVISOR_TIMEOUT, never a hung request.
 //
 // exec() and processLogs() resolve once the supervisor accepted the request (so a refused
 // command is an ordinary rejected promise), then hand back the stream to iterate:
 //   for await (const event of await client.exec({ command: ["ls"] }, { signal })) …
 // Aborting the signal, or leaving the loop early, closes the connection; for exec the
 // supervisor then kills the command's process group.
-import { type SupervisorTransport, type TransportResponse, UnixSocketTransport } from "./client-transport.ts";
+import type { Duplex } from "node:stream";
+import type { SupervisorTransport, TransportResponse } from "./client-transport.ts";
 import { asExecEvent, asHealth, asLogLine, asProcess } from "./client-validate.ts";
+import { encodeFrame, encodeJsonFrame, FRAME, FRAMES_CONTENT_TYPE, type Frame, FrameDecoder, FrameError, frameJson } from "./frames.ts";
+import { SUPPORTED_PROTOCOLS } from "./link/versions.ts";
 import { LineTooLongError, splitLines } from "./ndjson.ts";
 import {
   type AllowedSignal,
@@ -21,17 +26,20 @@ import {
   type LogExitLine,
   type LogRecord,
   PROTOCOL_HEADER,
-  PROTOCOL_VERSION,
   type Process,
   type ProcessList,
   type StartProcessRequest,
 } from "./protocol.ts";
 
 export type { SupervisorTransport } from "./client-transport.ts";
-export { UnixSocketTransport } from "./client-transport.ts";
 
 /** Codes raised by the client itself; the supervisor's own codes (PROCESS_NOT_FOUND, …) pass through. */
-export type ClientErrorCode = "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "SUPERVISOR_STREAM_BROKEN" | "SUPERVISOR_BAD_RESPONSE";
+export type ClientErrorCode =
+  | "SUPERVISOR_UNAVAILABLE"
+  | "SUPERVISOR_PROTOCOL_MISMATCH"
+  | "SUPERVISOR_STREAM_BROKEN"
+  | "SUPERVISOR_BAD_RESPONSE"
+  | "SUPERVISOR_TIMEOUT";
 
 export class SupervisorClientError extends Error {
   constructor(
@@ -52,19 +60,43 @@ const MAX_JSON_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** A stream line holds one pipe read (≤ 64 KiB) in base64; generous headroom. */
 const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
+/** How long the supervisor has to answer a request (headers; whole body for JSON answers). */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 15_000;
+/** An error message from the supervisor is cut to this many characters. */
+const MAX_ERROR_MESSAGE = 1000;
+
 export interface SupervisorClientOptions {
-  socketPath?: string;
-  /** Another way to reach the supervisor (tests, the future tunnel); overrides socketPath. */
-  transport?: SupervisorTransport;
+  transport: SupervisorTransport;
+  answerTimeoutMs?: number;
+}
+
+/** One event of a framed exec: like ExecEvent, with the output as bytes. */
+export type ExecChunk = Exclude<ExecEvent, { type: "stdout" | "stderr" }> | { type: "stdout" | "stderr"; data: Buffer };
+
+export interface PtyOptions {
+  command: string | string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  cols: number;
+  rows: number;
+}
+
+/** A terminal in the sandbox: output events to iterate, input to write. */
+export interface PtySession {
+  events: AsyncIterable<ExecChunk>;
+  write(data: Buffer | string): void;
+  resize(cols: number, rows: number): void;
+  /** Hangs the terminal up. */
+  close(): void;
 }
 
 export class SupervisorClient {
   private readonly transport: SupervisorTransport;
+  private readonly answerTimeoutMs: number;
 
   constructor(options: SupervisorClientOptions) {
-    if (options.transport) this.transport = options.transport;
-    else if (options.socketPath) this.transport = new UnixSocketTransport(options.socketPath);
-    else throw new TypeError("SupervisorClient needs a socketPath or a transport");
+    this.transport = options.transport;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
   }
 
   async health(signal?: AbortSignal): Promise<HealthResponse> {
@@ -74,10 +106,10 @@ export class SupervisorClient {
     return health;
   }
 
-  /** Throws SUPERVISOR_PROTOCOL_MISMATCH unless the supervisor speaks this client's protocol. */
+  /** Throws SUPERVISOR_PROTOCOL_MISMATCH unless the supervisor speaks a protocol this client knows. */
   async assertCompatible(signal?: AbortSignal): Promise<void> {
     const health = await this.health(signal);
-    if (health.protocol !== PROTOCOL_VERSION) throw mismatch(String(health.protocol));
+    if (!SUPPORTED_PROTOCOLS.includes(health.protocol)) throw mismatch(String(health.protocol));
   }
 
   async exec(request: ExecRequest, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<ExecEvent>> {
@@ -87,6 +119,38 @@ export class SupervisorClient {
       if (!event) throw badResponse("exec stream", value);
       return { item: event, last: event.type === "exit" };
     });
+  }
+
+  /** Like exec, with the output as raw bytes in binary frames (no base64 on either end). */
+  async execFrames(request: ExecRequest, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<ExecChunk>> {
+    const response = await this.open("POST", "/v1/exec", request, 200, options.signal, { accept: FRAMES_CONTENT_TYPE });
+    if (!(response.headers["content-type"] ?? "").startsWith(FRAMES_CONTENT_TYPE)) {
+      response.close();
+      throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", "exec: the supervisor did not answer with frames");
+    }
+    return this.frames(response.body, () => response.close(), "exec", options.signal);
+  }
+
+  /** A command in a pseudo-terminal; resolves once it runs. Needs a transport with duplex streams. */
+  async pty(options: PtyOptions, { signal }: { signal?: AbortSignal } = {}): Promise<PtySession> {
+    const stream = await this.duplex("POST", "/v1/pty", { "content-type": FRAMES_CONTENT_TYPE, accept: FRAMES_CONTENT_TYPE }, signal, (s) =>
+      s.write(encodeJsonFrame(FRAME.open, options)),
+    );
+    return {
+      events: this.frames(stream, () => stream.destroy(), "pty", signal),
+      write: (data) => {
+        if (!stream.destroyed) stream.write(encodeFrame(FRAME.stdin, typeof data === "string" ? Buffer.from(data) : data));
+      },
+      resize: (cols, rows) => {
+        if (!stream.destroyed) stream.write(encodeJsonFrame(FRAME.resize, { cols, rows }));
+      },
+      close: () => stream.destroy(),
+    };
+  }
+
+  /** A raw byte stream to 127.0.0.1:port inside the sandbox (502 PORT_NOT_LISTENING when nothing listens). */
+  async tunnel(port: number, { signal }: { signal?: AbortSignal } = {}): Promise<Duplex> {
+    return this.duplex("POST", `/v1/tunnel?port=${encodeURIComponent(String(port))}`, { "content-type": "application/octet-stream" }, signal, () => {});
   }
 
   async startProcess(request: StartProcessRequest, signal?: AbortSignal): Promise<Process> {
@@ -134,23 +198,136 @@ export class SupervisorClient {
     return process;
   }
 
-  /** Sends a request and checks status and protocol; on an error status, throws the supervisor's error. */
-  private async open(method: "GET" | "POST", path: string, body: unknown, expected: number, signal?: AbortSignal): Promise<TransportResponse> {
-    const response = await this.transport.request({ method, path, body, signal });
+  /**
+   * Sends a request and checks status and protocol; on an error status, throws the
+   * supervisor's error. The answer's headers must come within answerTimeoutMs; with
+   * `whole`, the body must be read within it too (the deadline stays armed until close).
+   */
+  private async open(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    expected: number,
+    signal?: AbortSignal,
+    headers?: Record<string, string>,
+  ): Promise<TransportResponse> {
+    const deadline = this.deadline(`${method} ${path.split("?")[0]}`, signal);
+    let response: TransportResponse;
+    try {
+      response = await this.transport.request({ method, path, body, headers, signal: deadline.signal });
+    } catch (error) {
+      deadline.clear();
+      throw deadline.signal.aborted && !signal?.aborted ? deadline.signal.reason : error;
+    }
+    deadline.clear();
     const protocol = response.headers[PROTOCOL_HEADER];
-    if (protocol !== String(PROTOCOL_VERSION)) {
+    if (protocol === undefined || !SUPPORTED_PROTOCOLS.includes(Number(protocol))) {
       response.close();
       throw mismatch(protocol);
     }
     if (response.status === expected) return response;
-    const answer = await readJson(response).catch(() => undefined);
+    const answer = await this.readJson(response, `${method} ${path}`, signal).catch(() => undefined);
     const error = (answer as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (typeof error?.code === "string") throw new SupervisorClientError(error.code, String(error.message ?? error.code), response.status);
+    if (typeof error?.code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code)) {
+      throw new SupervisorClientError(error.code, boundedMessage(error.message, error.code), response.status);
+    }
     throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${method} ${path} answered ${response.status} without an error body`, response.status);
   }
 
   private async json(method: "GET" | "POST", path: string, body: unknown, expected: number, signal?: AbortSignal): Promise<unknown> {
-    return readJson(await this.open(method, path, body, expected, signal));
+    return this.readJson(await this.open(method, path, body, expected, signal), `${method} ${path}`, signal);
+  }
+
+  /** A JSON body, bounded in size and read within answerTimeoutMs. */
+  private async readJson(response: TransportResponse, what: string, signal?: AbortSignal): Promise<unknown> {
+    const deadline = this.deadline(what, signal);
+    const onAbort = () => response.close();
+    deadline.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await readJson(response);
+    } catch (error) {
+      if (deadline.signal.aborted) throw deadline.signal.reason;
+      throw error;
+    } finally {
+      deadline.clear();
+      deadline.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** An AbortSignal that fires on the caller's signal or after answerTimeoutMs. */
+  private deadline(what: string, signal?: AbortSignal): { signal: AbortSignal; clear(): void } {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) controller.abort(signal.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(
+      () =>
+        controller.abort(new SupervisorClientError("SUPERVISOR_TIMEOUT", `The sandbox's supervisor did not answer ${what} within ${this.answerTimeoutMs} ms.`)),
+      this.answerTimeoutMs,
+    );
+    return {
+      signal: controller.signal,
+      clear: () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      },
+    };
+  }
+
+  /** Opens a stream with bytes both ways; checks the answer like open(). */
+  private async duplex(
+    method: "POST",
+    path: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    first: (stream: Duplex) => void,
+  ): Promise<Duplex> {
+    if (!this.transport.openDuplex) throw new SupervisorClientError("SUPERVISOR_UNAVAILABLE", "this transport cannot carry streams both ways");
+    const deadline = this.deadline(`${method} ${path.split("?")[0]}`, signal);
+    let opened: Awaited<ReturnType<NonNullable<SupervisorTransport["openDuplex"]>>>;
+    try {
+      opened = await this.transport.openDuplex({ method, path, headers, signal: deadline.signal, first });
+    } catch (error) {
+      throw deadline.signal.aborted && !signal?.aborted ? deadline.signal.reason : error;
+    } finally {
+      deadline.clear();
+    }
+    const { status, headers: answered, stream } = opened;
+    const protocol = answered[PROTOCOL_HEADER];
+    if (protocol === undefined || !SUPPORTED_PROTOCOLS.includes(Number(protocol))) {
+      stream.destroy();
+      throw mismatch(protocol);
+    }
+    if (status === 200) return stream;
+    const answer = await this.readJson({ status, headers: answered, body: stream, close: () => stream.destroy() }, path, signal).catch(() => undefined);
+    const error = (answer as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    if (typeof error?.code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code)) {
+      throw new SupervisorClientError(error.code, boundedMessage(error.message, error.code), status);
+    }
+    throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${method} ${path} answered ${status} without an error body`, status);
+  }
+
+  /** Iterates binary frames (started, stdout/stderr, exit; error) until the exit frame. */
+  private async *frames(body: AsyncIterable<Buffer>, close: () => void, what: string, signal: AbortSignal | undefined): AsyncGenerator<ExecChunk> {
+    const decoder = new FrameDecoder();
+    try {
+      for await (const chunk of body) {
+        for (const frame of decoder.push(chunk)) {
+          const event = frameEvent(frame, what);
+          yield event;
+          if (event.type === "exit") return;
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof SupervisorClientError) throw error;
+      if (error instanceof FrameError) throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: ${error.message}`);
+      throw broken(what, error);
+    } finally {
+      close();
+    }
+    if (signal?.aborted) throw signal.reason;
+    throw broken(what);
   }
 
   /** Iterates a response's NDJSON lines through `accept` until a line marked last. */
@@ -205,11 +382,41 @@ async function readJson(response: TransportResponse): Promise<unknown> {
   }
 }
 
+/** One frame as an event, shape-checked like the NDJSON lines. */
+function frameEvent(frame: Frame, what: string): ExecChunk {
+  switch (frame.type) {
+    case FRAME.stdout:
+      return { type: "stdout", data: frame.payload };
+    case FRAME.stderr:
+      return { type: "stderr", data: frame.payload };
+    case FRAME.started:
+    case FRAME.exit: {
+      const value = { ...frameJson(frame), type: frame.type === FRAME.started ? "started" : "exit" };
+      const event = asExecEvent(value);
+      if (event?.type === "started" || event?.type === "exit") return event;
+      throw badResponse(`${what} frame`, value);
+    }
+    case FRAME.error: {
+      const { code, message } = frameJson(frame);
+      const safe = typeof code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : "SUPERVISOR_STREAM_BROKEN";
+      throw new SupervisorClientError(safe, boundedMessage(message, safe));
+    }
+    default:
+      throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: unexpected frame type ${frame.type}`);
+  }
+}
+
+/** The supervisor's message, cut to a size that is safe to log and show. */
+function boundedMessage(message: unknown, fallback: string): string {
+  const text = typeof message === "string" ? message.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, " ") : fallback;
+  return text.length > MAX_ERROR_MESSAGE ? `${text.slice(0, MAX_ERROR_MESSAGE)}…` : text;
+}
+
 function mismatch(theirs: string | undefined): SupervisorClientError {
   const message =
     theirs === undefined
-      ? `The peer did not say which supervisor protocol it speaks (no ${PROTOCOL_HEADER} header); this control plane speaks protocol ${PROTOCOL_VERSION}.`
-      : `The sandbox's supervisor speaks protocol ${theirs}, but this control plane speaks protocol ${PROTOCOL_VERSION}; restart the sandbox so it gets the matching supervisor.`;
+      ? `The peer did not say which supervisor protocol it speaks (no ${PROTOCOL_HEADER} header); this control plane speaks protocol ${SUPPORTED_PROTOCOLS.join(", ")}.`
+      : `The sandbox's supervisor speaks protocol ${theirs.slice(0, 20)}, but this control plane speaks protocol ${SUPPORTED_PROTOCOLS.join(", ")}; restart the sandbox so it gets the matching supervisor.`;
   return new SupervisorClientError("SUPERVISOR_PROTOCOL_MISMATCH", message);
 }
 

@@ -1,11 +1,12 @@
 // Supervisor protocol v1: the wire types and constants shared by the in-sandbox daemon
 // (src/supervisor/daemon) and the control plane's client (src/supervisor/client.ts).
-// Types and constants only: no runtime dependencies, so both sides can import it freely
-// and the daemon's bundle stays small. docs/supervisor-protocol.md is the prose twin of
-// this file; change both together.
+// Types and constants only: no runtime dependencies, so both sides can import it freely.
+// The wire types are inferred from the schemas in protocol-schemas.ts (the one source for
+// shapes and bounds) and re-exported here as types only, so importing this file loads no
+// schema library. docs/supervisor-protocol.md is the prose twin; change them together.
 
 /** Bumped only for incompatible changes; the client refuses any other value. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Carried by every response of the daemon, errors included. */
 export const PROTOCOL_HEADER = "x-outpost-supervisor-protocol";
 /** JSON request bodies above this are refused with 413 PAYLOAD_TOO_LARGE. */
@@ -31,119 +32,33 @@ export const SUPERVISOR_ERROR_STATUS = {
   COMMAND_NOT_FOUND: 422,
   COMMAND_NOT_EXECUTABLE: 422,
   CWD_NOT_FOUND: 422,
+  PORT_NOT_LISTENING: 502,
+  PTY_UNAVAILABLE: 501,
   SHUTTING_DOWN: 503,
   INTERNAL: 500,
 } as const satisfies Record<string, number>;
 export type SupervisorErrorCode = keyof typeof SUPERVISOR_ERROR_STATUS;
 
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
-
-// ---- GET /v1/health
-
-export interface HealthResponse {
-  protocol: number;
-  supervisorVersion: string;
-  pid: number;
-  uptimeMs: number;
-}
-
-// ---- POST /v1/exec
-
-/** A string runs through `sh -c`; an array is argv (no shell). */
-export type Command = string | string[];
-
-export interface ExecRequest {
-  command: Command;
-  /** Relative paths are resolved under the workspace; default: the workspace. */
-  cwd?: string;
-  /** Added to (and overriding) the supervisor's own environment. */
-  env?: Record<string, string>;
-  /** On expiry the whole process group is killed (SIGKILL) and `timedOut` is true. */
-  timeoutMs?: number;
-  /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
-  stdin?: string;
-}
-
-export interface ExecStartedEvent {
-  type: "started";
-  pid: number;
-}
-export interface ExecOutputEvent {
-  type: "stdout" | "stderr";
-  /** Base64 of the raw bytes (output need not be UTF-8 nor split on characters). */
-  data: string;
-}
-export interface ExecExitEvent {
-  type: "exit";
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  durationMs: number;
-}
-/** One NDJSON line of an exec response: started, then output, then exactly one exit. */
-export type ExecEvent = ExecStartedEvent | ExecOutputEvent | ExecExitEvent;
-
-// ---- background processes
-
-export interface StartProcessRequest {
-  command: Command;
-  cwd?: string;
-  env?: Record<string, string>;
-  /** A label for people (1-100 characters); not unique. */
-  name?: string;
-}
-
-export type ProcessStatus = "running" | "exited";
-
-export interface Process {
-  id: string;
-  name?: string;
-  command: Command;
-  /** Absolute, as resolved by the daemon. */
-  cwd: string;
-  pid: number;
-  status: ProcessStatus;
-  exitCode: number | null;
-  signal: string | null;
-  startedAt: string;
-  endedAt: string | null;
-}
-
-export interface ProcessList {
-  items: Process[];
-}
-
-export interface SignalProcessRequest {
-  signal: AllowedSignal;
-}
-
-/** "system" records come from the daemon itself (e.g. the log cap notice). */
-export type LogStream = "stdout" | "stderr" | "system";
-
-/** One journaled chunk of output; `seq` is monotonic from 1 per process. */
-export interface LogRecord {
-  seq: number;
-  stream: LogStream;
-  data: string;
-  ts: string;
-}
-
-/** Last line of a logs response once the process has exited and every record was sent. */
-export interface LogExitLine {
-  type: "exit";
-  exitCode: number | null;
-  signal: string | null;
-  endedAt: string | null;
-}
-
-/** Last line of a logs response without follow while the process still runs. */
-export interface LogEndLine {
-  type: "end";
-}
-
-export type LogLine = LogRecord | LogExitLine | LogEndLine;
+export type {
+  Command,
+  ErrorBody,
+  ExecEvent,
+  ExecExitEvent,
+  ExecOutputEvent,
+  ExecRequest,
+  ExecStartedEvent,
+  HealthResponse,
+  LogEndLine,
+  LogExitLine,
+  LogLine,
+  LogRecord,
+  LogStream,
+  Process,
+  ProcessList,
+  ProcessStatus,
+  SignalProcessRequest,
+  StartProcessRequest,
+} from "./protocol-schemas.ts";
 
 /** Text of the system record appended once when a process's log reaches its cap. */
 export const LOG_TRUNCATED_MESSAGE = "log truncated at cap";

@@ -1,21 +1,23 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bwrapArgs } from "../../src/drivers/local/bwrap-args.ts";
+import { bwrapArgs, tmpfsSizes } from "../../src/drivers/local/bwrap-args.ts";
+import { zoneinfoLink } from "../../src/drivers/local/host-fs.ts";
 
 const paths = {
   workspace: "/data/sandboxes/sbx_1/workspace",
   home: "/data/sandboxes/sbx_1/home",
   state: "/data/sandboxes/sbx_1/state",
-  run: "/data/sandboxes/sbx_1/run",
+  link: "/data/links/sbx_1",
   etc: "/data/sandboxes/sbx_1/etc",
 };
+const MiB = 1024 * 1024;
 
 test("the bwrap argv for a merged-usr host isolates everything and binds only the sandbox's own folders", () => {
   const argv = bwrapArgs({
     hostname: "my-project",
+    sandboxId: "sbx_1",
     paths,
-    nodeBinary: "/usr/local/bin/node",
-    supervisorBundle: "/srv/outpost/dist/supervisor.js",
+    outpostDir: "/srv/outpost/runtime",
     host: {
       topLevel: [
         { name: "bin", kind: "symlink", target: "usr/bin" },
@@ -23,15 +25,21 @@ test("the bwrap argv for a merged-usr host isolates everything and binds only th
         { name: "lib", kind: "symlink", target: "usr/lib" },
         { name: "lib64", kind: "symlink", target: "usr/lib64" },
       ],
-      etc: ["alternatives", "ld.so.cache", "ssl", "ca-certificates", "localtime"],
+      etc: ["alternatives", "ld.so.cache", "ssl", "ca-certificates"],
+      localtimeLink: "/usr/share/zoneinfo/Europe/Paris",
       shell: "/bin/bash",
     },
+    tmpSizeBytes: 512 * MiB,
+    shmSizeBytes: 256 * MiB,
     infoFd: 3,
     blockFd: 4,
+    statusFd: 7,
+    seccompFd: 6,
   });
   // biome-ignore format: one bwrap option per line
   assert.deepEqual(argv, [
     "--unshare-all", "--unshare-user", "--new-session",
+    "--disable-userns",
     "--hostname", "my-project",
     "--uid", "1000", "--gid", "1000",
     "--cap-drop", "ALL",
@@ -44,19 +52,20 @@ test("the bwrap argv for a merged-usr host isolates everything and binds only th
     "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache",
     "--ro-bind", "/etc/ssl", "/etc/ssl",
     "--ro-bind", "/etc/ca-certificates", "/etc/ca-certificates",
-    "--ro-bind", "/etc/localtime", "/etc/localtime",
+    "--symlink", "/usr/share/zoneinfo/Europe/Paris", "/etc/localtime",
     "--ro-bind", "/data/sandboxes/sbx_1/etc/passwd", "/etc/passwd",
     "--ro-bind", "/data/sandboxes/sbx_1/etc/group", "/etc/group",
     "--ro-bind", "/data/sandboxes/sbx_1/etc/hosts", "/etc/hosts",
     "--proc", "/proc",
     "--dev", "/dev",
-    "--perms", "1777", "--tmpfs", "/tmp",
+    "--perms", "1777", "--size", "268435456", "--tmpfs", "/dev/shm",
+    "--remount-ro", "/dev",
+    "--perms", "1777", "--size", "536870912", "--tmpfs", "/tmp",
     "--bind", "/data/sandboxes/sbx_1/workspace", "/workspace",
     "--bind", "/data/sandboxes/sbx_1/home", "/home/outpost",
     "--bind", "/data/sandboxes/sbx_1/state", "/var/lib/outpost",
-    "--bind", "/data/sandboxes/sbx_1/run", "/run/outpost",
-    "--ro-bind", "/usr/local/bin/node", "/opt/outpost/bin/node",
-    "--ro-bind", "/srv/outpost/dist/supervisor.js", "/opt/outpost/supervisor.js",
+    "--ro-bind", "/data/links/sbx_1", "/run/outpost",
+    "--ro-bind", "/srv/outpost/runtime", "/opt/outpost",
     "--remount-ro", "/",
     "--clearenv",
     "--setenv", "HOME", "/home/outpost",
@@ -66,9 +75,13 @@ test("the bwrap argv for a merged-usr host isolates everything and binds only th
     "--chdir", "/workspace",
     "--info-fd", "3",
     "--block-fd", "4",
+    "--json-status-fd", "7",
+    "--seccomp", "6",
     "--",
     "/opt/outpost/bin/node", "/opt/outpost/supervisor.js",
-    "--socket", "/run/outpost/supervisor.sock",
+    "--link", "/run/outpost/link.sock",
+    "--token-file", "/run/outpost/token",
+    "--sandbox-id", "sbx_1",
     "--state", "/var/lib/outpost",
     "--workspace", "/workspace",
   ]);
@@ -77,35 +90,60 @@ test("the bwrap argv for a merged-usr host isolates everything and binds only th
 test("on a host without merged usr the top-level folders are bound read-only and missing /etc entries are left out", () => {
   const argv = bwrapArgs({
     hostname: "old-host",
+    sandboxId: "sbx_2",
     paths,
-    nodeBinary: "/usr/bin/node",
-    supervisorBundle: "/srv/supervisor.js",
+    outpostDir: "/srv/outpost",
     host: {
       topLevel: [
         { name: "bin", kind: "dir" },
         { name: "lib", kind: "dir" },
       ],
-      etc: ["ssl"],
+      etc: ["ssl", "localtime"],
       shell: "/bin/sh",
     },
+    ...tmpfsSizes(undefined),
     infoFd: 7,
   });
   const joined = argv.join(" ");
-  assert.match(joined, /--ro-bind \/usr \/usr --ro-bind \/bin \/bin --ro-bind \/lib \/lib --ro-bind \/etc\/ssl \/etc\/ssl --ro-bind \/data/);
+  assert.match(
+    joined,
+    /--ro-bind \/usr \/usr --ro-bind \/bin \/bin --ro-bind \/lib \/lib --ro-bind \/etc\/ssl \/etc\/ssl --ro-bind \/etc\/localtime \/etc\/localtime --ro-bind \/data/,
+    "a plain /etc/localtime file is bound as before",
+  );
   assert.ok(!joined.includes("--symlink"));
   assert.ok(!joined.includes("lib64"));
-  assert.ok(!joined.includes("--block-fd"), "no block fd unless asked");
+  for (const option of ["--block-fd", "--json-status-fd", "--seccomp"]) assert.ok(!joined.includes(option), `no ${option} unless asked`);
   assert.match(joined, /--info-fd 7 --/);
+});
+
+test("/tmp gets half the memory limit and /dev/shm a quarter, 4 GiB assumed without a limit, 16 MiB at least", () => {
+  assert.deepEqual(tmpfsSizes(1024 * MiB), { tmpSizeBytes: 512 * MiB, shmSizeBytes: 256 * MiB });
+  assert.deepEqual(tmpfsSizes(undefined), { tmpSizeBytes: 2048 * MiB, shmSizeBytes: 1024 * MiB });
+  assert.deepEqual(tmpfsSizes(64 * MiB), { tmpSizeBytes: 32 * MiB, shmSizeBytes: 16 * MiB });
+  assert.deepEqual(tmpfsSizes(40 * MiB), { tmpSizeBytes: 20 * MiB, shmSizeBytes: 16 * MiB });
+  assert.deepEqual(tmpfsSizes(8 * MiB), { tmpSizeBytes: 16 * MiB, shmSizeBytes: 16 * MiB });
+  // Odd sizes stay whole bytes (bwrap's --size takes an integer).
+  assert.ok(Number.isInteger(tmpfsSizes(1001).shmSizeBytes));
+});
+
+test("an /etc/localtime link is kept as a link only when it names a zone under /usr/share/zoneinfo", () => {
+  assert.equal(zoneinfoLink("/usr/share/zoneinfo/Etc/UTC"), "/usr/share/zoneinfo/Etc/UTC");
+  assert.equal(zoneinfoLink("../usr/share/zoneinfo/America/New_York"), "/usr/share/zoneinfo/America/New_York");
+  assert.equal(zoneinfoLink("/var/db/timezone/localtime"), undefined);
+  assert.equal(zoneinfoLink("/usr/share/zoneinfo/../../../etc/shadow"), undefined);
+  assert.equal(zoneinfoLink("/usr/share/zoneinfo"), undefined);
 });
 
 /** A spec with no host folders to bind, so the argv shows only what the driver adds itself. */
 const bareArgs = (extra: Partial<Parameters<typeof bwrapArgs>[0]> = {}) =>
   bwrapArgs({
     hostname: "x",
+    sandboxId: "sbx_x",
     paths,
-    nodeBinary: "/usr/bin/node",
-    supervisorBundle: "/srv/supervisor.js",
+    outpostDir: "/srv/outpost",
     host: { topLevel: [], etc: [], shell: "/bin/sh" },
+    tmpSizeBytes: 32 * MiB,
+    shmSizeBytes: 16 * MiB,
     infoFd: 3,
     ...extra,
   });
@@ -119,12 +157,21 @@ test("the bwrap argv keeps no tie to the parent, shares no network, adds no capa
     const leaks = argv.filter((arg) => arg.startsWith(prefix) && arg !== "/home/outpost");
     assert.deepEqual(leaks, [], `nothing under ${prefix}`);
   }
-  // Every read-write bind is one of the sandbox's own four folders.
+  // Every read-write bind is one of the sandbox's own three folders; the link folder is
+  // the control plane's and read-only.
   const writable = argv.flatMap((arg, i) => (arg === "--bind" ? [argv[i + 1]] : []));
-  assert.deepEqual(writable, [paths.workspace, paths.home, paths.state, paths.run]);
+  assert.deepEqual(writable, [paths.workspace, paths.home, paths.state]);
+  const readOnly = argv.flatMap((arg, i) => (arg === "--ro-bind" ? [argv[i + 1]] : []));
+  assert.ok(readOnly.includes(paths.link));
+  // Every tmpfs has a size cap.
+  argv.forEach((arg, i) => {
+    if (arg === "--tmpfs") assert.equal(argv[i - 2], "--size", `${argv[i + 1]} is capped`);
+  });
 });
 
-test("nested user namespaces can be forbidden, right after the namespaces are requested", () => {
-  const argv = bareArgs({ disableNestedUserns: true });
-  assert.deepEqual(argv.slice(0, 4), ["--unshare-all", "--unshare-user", "--new-session", "--disable-userns"]);
+test("nested user namespaces are forbidden unless allowed, right after the namespaces are requested", () => {
+  assert.deepEqual(bareArgs().slice(0, 4), ["--unshare-all", "--unshare-user", "--new-session", "--disable-userns"]);
+  const allowed = bareArgs({ allowNestedUserns: true });
+  assert.deepEqual(allowed.slice(0, 4), ["--unshare-all", "--unshare-user", "--new-session", "--hostname"]);
+  assert.ok(!allowed.includes("--disable-userns"));
 });

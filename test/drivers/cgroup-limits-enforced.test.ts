@@ -20,7 +20,7 @@ test("the sandbox's processes live in its cgroups, with the requested cpu, memor
   }
   assert.deepEqual(handle.unenforcedLimits, []);
   const cgroup = new SandboxCgroup(support, spec.sandboxId);
-  const init = handle.pid as number;
+  const init = handle.driverState.initPid as number;
   const supervisor = childrenOf(init)[0] as number;
   const members = cgroup.pids();
   assert.ok(members.includes(init) && members.includes(supervisor), `init ${init} and supervisor ${supervisor} are in ${members.join(",")}`);
@@ -48,7 +48,7 @@ test("the pids and memory limits hold inside the sandbox", { skip: !isRoot && "c
   if (!support.limitable.includes("pids") || !support.limitable.includes("memoryBytes"))
     return t.skip(`this host cannot limit pids and memory: ${support.reason}`);
   const spec = specFor("limited-hold", { limits });
-  const { supervisorSocket } = await driver.ensure(spec, ensureOptions());
+  const handle = await driver.ensure(spec, ensureOptions());
 
   // 100 sleeps cannot all start under pids.max = 64 (the supervisor's threads count too).
   // A failed fork leaves the child without a pid, synchronously: no waiting needed.
@@ -56,13 +56,13 @@ test("the pids and memory limits hold inside the sandbox", { skip: !isRoot && "c
     'const {spawn} = require("child_process"); const kids = [];' +
     'for (let i = 0; i < 100; i++) { const c = spawn("sleep", ["60"], {stdio: "ignore"}); c.on("error", () => {}); kids.push(c); }' +
     "const started = kids.filter((c) => c.pid !== undefined); console.log(started.length); for (const c of started) c.kill('SIGKILL');";
-  const forks = await execIn(supervisorSocket, ["/opt/outpost/bin/node", "-e", forkScript]);
+  const forks = await execIn(handle, ["/opt/outpost/bin/node", "-e", forkScript]);
   const started = Number(forks.stdout.trim());
   t.diagnostic(`${started} of 100 sleeps started under pids.max = 64`);
   assert.ok(started > 0 && started < 64, `sleeps started: ${forks.stdout} ${forks.stderr.slice(0, 300)}`);
 
   // Touching 300 MiB under a 128 MiB limit (and no swap) gets the allocating process killed.
-  const hog = await execIn(supervisorSocket, [
+  const hog = await execIn(handle, [
     "/opt/outpost/bin/node",
     "-e",
     "const b = Buffer.alloc(300 * 1024 * 1024, 1); console.log('survived', b.length)",
@@ -70,5 +70,5 @@ test("the pids and memory limits hold inside the sandbox", { skip: !isRoot && "c
   t.diagnostic(`memory hog: exit ${hog.exitCode}`);
   assert.ok(!hog.stdout.includes("survived") && hog.exitCode !== 0, `the memory hog was stopped: ${JSON.stringify(hog)}`);
   // The supervisor itself is still there to say so.
-  assert.equal((await shIn(supervisorSocket, "echo alive")).stdout, "alive\n");
+  assert.equal((await shIn(handle, "echo alive")).stdout, "alive\n");
 });

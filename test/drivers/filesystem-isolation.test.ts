@@ -11,7 +11,7 @@ test("a sandbox sees only system folders and its own, not /root, the data dir or
   const b = specFor("fs-b");
   const [handleA] = await Promise.all([driver.ensure(a, ensureOptions()), driver.ensure(b, ensureOptions())]);
   writeFileSync(join(root, b.sandboxId, "workspace", "secret.txt"), "b's secret\n");
-  const inA = (script: string) => shIn(handleA.supervisorSocket, script);
+  const inA = (script: string) => shIn(handleA, script);
 
   const top = await inA("ls -A /");
   assert.deepEqual(
@@ -33,9 +33,9 @@ test("a sandbox sees only system folders and its own, not /root, the data dir or
 test("a sandbox gets a curated /etc with its own passwd, group and hosts", async (t) => {
   const { driver } = testBed(t);
   const spec = specFor("etc-check");
-  const { supervisorSocket } = await driver.ensure(spec, ensureOptions());
+  const handle = await driver.ensure(spec, ensureOptions());
 
-  const listing = (await shIn(supervisorSocket, "ls -A /etc")).stdout.trim().split("\n").sort();
+  const listing = (await shIn(handle, "ls -A /etc")).stdout.trim().split("\n").sort();
   const allowed = new Set<string>([...CURATED_ETC, "passwd", "group", "hosts"]);
   assert.deepEqual(
     listing.filter((name) => !allowed.has(name)),
@@ -44,7 +44,7 @@ test("a sandbox gets a curated /etc with its own passwd, group and hosts", async
   );
   assert.ok(listing.includes("passwd") && listing.includes("ssl"));
 
-  const who = await shIn(supervisorSocket, "whoami; hostname; echo $HOME; getent hosts etc-check; cat /etc/passwd");
+  const who = await shIn(handle, "whoami; hostname; echo $HOME; getent hosts etc-check; cat /etc/passwd");
   const [user, host, home, hosts, ...passwd] = who.stdout.trim().split("\n");
   assert.equal(user, "outpost");
   assert.equal(host, "etc-check");
@@ -59,20 +59,20 @@ test("a sandbox gets a curated /etc with its own passwd, group and hosts", async
 test("the system folders are read-only and /tmp is private and writable", async (t) => {
   const { driver } = testBed(t);
   const spec = specFor("readonly");
-  const { supervisorSocket } = await driver.ensure(spec, ensureOptions());
+  const handle = await driver.ensure(spec, ensureOptions());
   for (const path of ["/usr/outpost-test", "/etc/outpost-test", "/opt/outpost/outpost-test", "/outpost-test"]) {
-    const attempt = await shIn(supervisorSocket, `touch ${path} 2>/dev/null && echo wrote || echo refused`);
+    const attempt = await shIn(handle, `touch ${path} 2>/dev/null && echo wrote || echo refused`);
     assert.equal(attempt.stdout, "refused\n", path);
   }
-  const tmp = await shIn(supervisorSocket, "echo x > /tmp/f && cat /tmp/f && stat -c %a /tmp");
+  const tmp = await shIn(handle, "echo x > /tmp/f && cat /tmp/f && stat -c %a /tmp");
   assert.equal(tmp.stdout, "x\n1777\n");
 });
 
 test("a sandbox's environment holds only HOME, USER, PATH, LANG and PWD, nothing of the control plane's", async (t) => {
   const { driver } = testBed(t);
   const spec = specFor("env-check");
-  const { supervisorSocket } = await driver.ensure(spec, ensureOptions());
-  const env = await execIn(supervisorSocket, ["/usr/bin/env"]);
+  const handle = await driver.ensure(spec, ensureOptions());
+  const env = await execIn(handle, ["/usr/bin/env"]);
   assert.deepEqual(env.stdout.trim().split("\n").sort(), [
     "HOME=/home/outpost",
     "LANG=C.UTF-8",

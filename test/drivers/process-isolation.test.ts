@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { childrenOf } from "../../src/drivers/local/processes.ts";
-import { ensureOptions, isRoot, shIn, specFor, testBed } from "./helpers.ts";
+import { ensureOptions, hostUidOf, isRoot, shIn, specFor, testBed } from "./helpers.ts";
 
 const statusField = (pid: number, field: string) =>
   readFileSync(`/proc/${pid}/status`, "utf8")
@@ -17,10 +17,10 @@ test("a sandbox sees only its own processes, not the host's nor another sandbox'
   const b = specFor("procs-b");
   const [handleA, handleB] = await Promise.all([driver.ensure(a, ensureOptions()), driver.ensure(b, ensureOptions())]);
   // A long-lived, recognisable process in b.
-  const started = await shIn(handleB.supervisorSocket, "setsid sleep 4242 </dev/null >/dev/null 2>&1 & echo started");
+  const started = await shIn(handleB, "setsid sleep 4242 </dev/null >/dev/null 2>&1 & echo started");
   assert.equal(started.stdout, "started\n");
 
-  const seen = await shIn(handleA.supervisorSocket, "ps -eo pid=,args=");
+  const seen = await shIn(handleA, "ps -eo pid=,args=");
   const lines = seen.stdout
     .trim()
     .split("\n")
@@ -35,7 +35,7 @@ test("a sandbox sees only its own processes, not the host's nor another sandbox'
   assert.match(lines[1] ?? "", /^2 \/opt\/outpost\/bin\/node \/opt\/outpost\/supervisor\.js/, "pid 2 is its supervisor");
   // Only init, the supervisor, and the exec'd sh + ps.
   assert.ok(lines.length <= 4, `a sees only its own processes:\n${seen.stdout}`);
-  const pidsInProc = (await shIn(handleA.supervisorSocket, "ls /proc | grep -c '^[0-9]'")).stdout.trim();
+  const pidsInProc = (await shIn(handleA, "ls /proc | grep -c '^[0-9]'")).stdout.trim();
   assert.ok(Number(pidsInProc) <= 5, `ls /proc shows ${pidsInProc} pids`);
 });
 
@@ -43,11 +43,11 @@ test("processes inside a sandbox run as its unprivileged host uid with no capabi
   const { driver } = testBed(t);
   const spec = specFor("procs-uid");
   const handle = await driver.ensure(spec, ensureOptions());
-  const init = handle.pid;
-  assert.ok(init);
+  const init = handle.driverState.initPid;
+  assert.ok(typeof init === "number");
   const supervisor = childrenOf(init)[0];
   assert.ok(supervisor, "the supervisor is the child of the sandbox's init");
-  const expected = String(isRoot ? spec.hostUid : process.getuid?.());
+  const expected = String(isRoot ? hostUidOf(handle) : process.getuid?.());
   for (const pid of [init, supervisor]) {
     // real, effective, saved and filesystem uid, seen from the host
     assert.deepEqual(statusField(pid, "Uid"), [expected, expected, expected, expected]);
@@ -57,6 +57,6 @@ test("processes inside a sandbox run as its unprivileged host uid with no capabi
   assert.deepEqual(statusField(supervisor, "CapEff"), ["0000000000000000"]);
   assert.deepEqual(statusField(supervisor, "CapPrm"), ["0000000000000000"]);
   assert.deepEqual(statusField(supervisor, "NoNewPrivs"), ["1"]);
-  const inside = await shIn(handle.supervisorSocket, "id -u; id -g; id -G");
+  const inside = await shIn(handle, "id -u; id -g; id -G");
   assert.equal(inside.stdout, "1000\n1000\n1000\n");
 });

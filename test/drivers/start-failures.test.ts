@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isDriverError } from "../../src/drivers/errors.ts";
 import { SandboxCgroup } from "../../src/drivers/local/cgroups.ts";
-import { ensureOptions, type StageEvent, specFor, testBed } from "./helpers.ts";
+import { ensureOptions, isRoot, processesOf, recordedHostUid, type StageEvent, specFor, testBed } from "./helpers.ts";
 
 /** Plants a test hook file for the fake supervisor in the sandbox's state folder. */
 function plantHook(root: string, sandboxId: string, name: string): void {
@@ -26,36 +26,36 @@ test("a supervisor that exits at start fails ensure with SANDBOX_START_FAILED an
   });
   assert.deepEqual(events.at(-1)?.stage, "supervisor");
   assert.deepEqual(events.at(-1)?.state, "failed");
-  assert.deepEqual(await driver.inspect(spec.sandboxId), { state: "stopped" });
+  const inspection = await driver.inspect(spec.sandboxId);
+  assert.equal(inspection.state, "stopped");
+  assert.equal(inspection.linked, false);
+  assert.deepEqual(processesOf(root, spec.sandboxId, recordedHostUid(root, spec.sandboxId)), [], "nothing of the failed start is left running");
 });
 
-test("a supervisor that never answers fails ensure with SUPERVISOR_NOT_READY after the readiness timeout", async (t) => {
+test("a supervisor that never dials fails ensure with SUPERVISOR_NOT_READY after the readiness timeout, and nothing of the sandbox is left running", async (t) => {
   const { driver, root } = testBed(t, { readyTimeoutMs: 1500 });
   const spec = specFor("hangs");
-  plantHook(root, spec.sandboxId, "fake-never-listen");
+  plantHook(root, spec.sandboxId, "fake-never-dial");
   const started = Date.now();
 
   await assert.rejects(driver.ensure(spec, ensureOptions()), (error) => {
     assert.ok(isDriverError(error, "SUPERVISOR_NOT_READY"), String(error));
-    assert.match(error.message, /never listening as asked/);
+    assert.match(error.message, /never dialling as asked/, "the message carries the log's tail");
     return true;
   });
   assert.ok(Date.now() - started >= 1500);
-  // It is left running (the next ensure adopts it and waits again); remove cleans up.
-  assert.equal((await driver.inspect(spec.sandboxId)).state, "running");
-  await driver.remove(spec.sandboxId, { keepWorkspace: false, signal: AbortSignal.timeout(30_000), graceMs: 500 });
+  const hostUid = recordedHostUid(root, spec.sandboxId);
+  if (isRoot) assert.ok(hostUid !== undefined, "spec.json records the sandbox's host uid");
+  assert.deepEqual(processesOf(root, spec.sandboxId, hostUid), [], "no process with its marker, and none of its uid");
+  assert.equal((await driver.inspect(spec.sandboxId)).state, "stopped");
   const cgroups = driver.cgroupSupport();
-  if (cgroups.usable)
-    assert.deepEqual(
-      new SandboxCgroup(cgroups, spec.sandboxId).dirs().filter((dir) => existsSync(dir)),
-      [],
-    );
+  if (cgroups.usable) assert.deepEqual(new SandboxCgroup(cgroups, spec.sandboxId).pids(), [], "its cgroups are empty");
 });
 
 test("an aborted ensure stops waiting at once and rejects with the signal's reason", async (t) => {
   const { driver, root } = testBed(t, { readyTimeoutMs: 60_000 });
   const spec = specFor("aborted");
-  plantHook(root, spec.sandboxId, "fake-never-listen");
+  plantHook(root, spec.sandboxId, "fake-never-dial");
   const controller = new AbortController();
   const events: StageEvent[] = [];
   const pending = driver.ensure(spec, {

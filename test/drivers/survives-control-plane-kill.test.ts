@@ -1,43 +1,35 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { ensureOptions, FAKE_SUPERVISOR, shIn, specFor, testBed } from "./helpers.ts";
+import type { LinkEvent } from "../../src/supervisor/link/registry.ts";
+import { childControlPlane } from "./child-control-plane.ts";
+import { ensureOptions, shIn, specFor, testBed } from "./helpers.ts";
 
-const CHILD = fileURLToPath(new URL("./fixtures/ensure-in-child.ts", import.meta.url));
-
-test("killing the control plane process that started a sandbox (kill -9) leaves the sandbox running", async (t) => {
-  const { driver, root } = testBed(t);
+test("after kill -9 of the control plane that started it, the sandbox runs on, its supervisor dials the next control plane, and ensure adopts it", async (t) => {
+  const { driver, options } = testBed(t);
   const spec = specFor("survivor");
-  const controlPlane = spawn(process.execPath, ["--import", "tsx", CHILD, JSON.stringify({ root, supervisorBundle: FAKE_SUPERVISOR, spec })], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  t.after(() => controlPlane.kill("SIGKILL"));
-  let output = "";
-  controlPlane.stdout.setEncoding("utf8");
-  await new Promise<void>((resolve, reject) => {
-    controlPlane.stdout.on("data", (chunk: string) => {
-      output += chunk;
-      if (output.includes("\n")) resolve();
-    });
-    controlPlane.once("exit", (code) => reject(new Error(`the child control plane exited (${code}) before the sandbox was ready`)));
-  });
-  const pid = Number(/^ready (\d+)/.exec(output)?.[1]);
-  assert.ok(pid > 0, output);
+  const controlPlane = childControlPlane(t, options, spec);
+  const ready = await controlPlane.line("ready ");
+  const { initPid } = JSON.parse(ready.slice("ready ".length)) as { initPid: number };
+  assert.ok(initPid > 0, ready);
 
-  const exited = once(controlPlane, "exit");
-  controlPlane.kill("SIGKILL");
-  const [, signal] = await exited;
-  assert.equal(signal, "SIGKILL");
+  controlPlane.process.kill("SIGKILL");
+  assert.equal(await controlPlane.exited, "SIGKILL");
+  assert.equal((await driver.inspect(spec.sandboxId)).state, "running");
 
-  const inspection = await driver.inspect(spec.sandboxId);
-  assert.equal(inspection.state, "running");
-  assert.equal(inspection.pid, pid);
-  const alive = await shIn(driver.supervisorSocket(spec.sandboxId), "echo still here");
-  assert.equal(alive.stdout, "still here\n");
-  // This process, a new control plane, adopts it.
+  // This process is the next control plane: it starts its driver, and the supervisor,
+  // which lost its link with the kill, connects to it on its own.
+  const events: LinkEvent[] = [];
+  driver.onLinkEvent((event) => events.push(event));
+  await driver.start();
+  const link = await driver.connect(spec.sandboxId, { timeoutMs: 10_000 });
+  assert.equal((await shIn(link, "echo still here")).stdout, "still here\n");
+  assert.deepEqual(
+    events.map((e) => `${e.type} ${e.sandboxId}`),
+    [`up ${spec.sandboxId}`],
+  );
+  assert.deepEqual(await driver.inspect(spec.sandboxId), { state: "running", linked: true });
+
   const adopted = await driver.ensure(spec, ensureOptions());
   assert.equal(adopted.outcome, "adopted");
-  assert.equal(adopted.pid, pid);
+  assert.equal(adopted.driverState.initPid, initPid, "the same sandbox, not a new one");
 });

@@ -13,7 +13,7 @@ after(stopAllDaemons);
 
 function assertError(response: RawResponse, status: number, code: string): void {
   assert.equal(response.status, status, response.body);
-  assert.equal(response.headers[PROTOCOL_HEADER], "1");
+  assert.equal(response.headers[PROTOCOL_HEADER], "2");
   assert.match(String(response.headers["content-type"]), /application\/json/);
   const body = JSON.parse(response.body);
   assert.equal(body.error.code, code);
@@ -21,16 +21,16 @@ function assertError(response: RawResponse, status: number, code: string): void 
 }
 
 const post = (path: string, body: string | Buffer, chunked = false) =>
-  rawRequest(daemon.socketPath, { method: "POST", path, body, chunked, headers: { "content-type": "application/json" } });
+  rawRequest(daemon, { method: "POST", path, body, chunked, headers: { "content-type": "application/json" } });
 
 describe("bad input", () => {
   test("an unknown route is 404 ROUTE_NOT_FOUND", async () => {
-    assertError(await rawRequest(daemon.socketPath, { method: "GET", path: "/v1/nothing" }), 404, "ROUTE_NOT_FOUND");
-    assertError(await rawRequest(daemon.socketPath, { method: "GET", path: "/" }), 404, "ROUTE_NOT_FOUND");
+    assertError(await rawRequest(daemon, { method: "GET", path: "/v1/nothing" }), 404, "ROUTE_NOT_FOUND");
+    assertError(await rawRequest(daemon, { method: "GET", path: "/" }), 404, "ROUTE_NOT_FOUND");
   });
 
   test("a known route with the wrong method is 405 METHOD_NOT_ALLOWED", async () => {
-    assertError(await rawRequest(daemon.socketPath, { method: "DELETE", path: "/v1/health" }), 405, "METHOD_NOT_ALLOWED");
+    assertError(await rawRequest(daemon, { method: "DELETE", path: "/v1/health" }), 405, "METHOD_NOT_ALLOWED");
   });
 
   test("a body that is not JSON, or no body, is 400 INVALID_JSON", async () => {
@@ -72,8 +72,8 @@ describe("bad input", () => {
 
   test("a malformed logs query is 400", async () => {
     const { id } = await daemon.client.startProcess({ command: ["true"] });
-    assertError(await rawRequest(daemon.socketPath, { method: "GET", path: `/v1/processes/${id}/logs?after=-1` }), 400, "INVALID_REQUEST");
-    assertError(await rawRequest(daemon.socketPath, { method: "GET", path: `/v1/processes/${id}/logs?follow=maybe` }), 400, "INVALID_REQUEST");
+    assertError(await rawRequest(daemon, { method: "GET", path: `/v1/processes/${id}/logs?after=-1` }), 400, "INVALID_REQUEST");
+    assertError(await rawRequest(daemon, { method: "GET", path: `/v1/processes/${id}/logs?follow=maybe` }), 400, "INVALID_REQUEST");
   });
 
   test("a JSON body over 1 MiB is 413 PAYLOAD_TOO_LARGE, whether its length is declared or not", async () => {
@@ -81,7 +81,7 @@ describe("bad input", () => {
     assertError(await post("/v1/exec", big), 413, "PAYLOAD_TOO_LARGE");
     assertError(await post("/v1/exec", big, true), 413, "PAYLOAD_TOO_LARGE");
     // The daemon is still fine afterwards.
-    assert.equal((await daemon.client.health()).protocol, 1);
+    assert.equal((await daemon.client.health()).protocol, 2);
   });
 
   test("the client surfaces the daemon's code and status", async () => {

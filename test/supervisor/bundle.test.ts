@@ -25,10 +25,10 @@ describe("supervisor bundle", () => {
     assert.ok(statSync(bundle).size < 200 * 1024, `bundle is ${statSync(bundle).size} bytes`);
   });
 
-  test("the bundled supervisor starts and answers health with protocol 1", async () => {
+  test("the bundled supervisor starts and answers health with protocol 2", async () => {
     const daemon = await startDaemon({ entry: "bundle" });
     const health = await daemon.client.health();
-    assert.equal(health.protocol, 1);
+    assert.equal(health.protocol, 2);
     assert.equal(health.pid, daemon.pid);
     assert.equal(await daemon.stop(), 0);
   });

@@ -13,7 +13,7 @@ function scripted(chunks: (string | Error)[], status = 200): SupervisorTransport
     closed: 0,
     request: async () => ({
       status,
-      headers: { [PROTOCOL_HEADER]: "1" },
+      headers: { [PROTOCOL_HEADER]: "2" },
       body: (async function* () {
         for (const chunk of chunks) {
           if (chunk instanceof Error) throw chunk;
@@ -85,7 +85,7 @@ describe("client streams", () => {
     const endless: SupervisorTransport = {
       request: async () => ({
         status: 200,
-        headers: { [PROTOCOL_HEADER]: "1" },
+        headers: { [PROTOCOL_HEADER]: "2" },
         body: (async function* () {
           for (;;) {
             sent += chunk.length;

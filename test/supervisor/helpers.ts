@@ -1,23 +1,34 @@
-// Runs the real supervisor daemon as a child process on a unix socket in a temporary
-// folder (no bwrap: the driver's isolation is tested elsewhere) and talks to it with the
-// real client. Waits on events (the socket answering, a pid disappearing), never on fixed
-// sleeps; polling loops have deadlines and say what they waited for.
+// Runs the real supervisor daemon as a child process (no bwrap: the driver's isolation is
+// tested elsewhere). The test plays the control plane: it listens on a unix socket in a
+// temporary folder, the daemon dials it, the link is accepted with the real code
+// (link/accept.ts) and the test talks to the daemon with the real client over it. Waits on
+// events (the link coming up, a pid disappearing), never on fixed sleeps; polling loops
+// have deadlines and say what they waited for.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request } from "node:http";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../../src/package-root.ts";
 import { SupervisorClient } from "../../src/supervisor/client.ts";
+import { acceptLink } from "../../src/supervisor/link/accept.ts";
+import { LinkRegistry } from "../../src/supervisor/link/registry.ts";
+import type { LinkSession } from "../../src/supervisor/link/session.ts";
 import type { ExecEvent, ExecExitEvent, ExecRequest, LogExitLine, LogRecord } from "../../src/supervisor/protocol.ts";
 
 export interface Daemon {
   child: ChildProcess;
   pid: number;
   dir: string;
-  socketPath: string;
+  /** Where the test's "control plane" listens for the daemon's link. */
+  linkPath: string;
   stateDir: string;
   workspace: string;
+  sandboxId: string;
+  /** The current link (replaced when the daemon reconnects). */
+  session: () => LinkSession;
+  registry: LinkRegistry;
   client: SupervisorClient;
   output: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -35,24 +46,66 @@ export interface DaemonOptions {
 }
 
 const started: Daemon[] = [];
+const listeners: Server[] = [];
 
 /** A short temporary folder (unix socket paths are limited to ~107 bytes). */
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "sup-"));
 }
 
+/** Listens like the control plane does for one sandbox, attaching verified links to a registry. */
+export async function listenForLink(linkPath: string, sandboxId: string, token: string, registry: LinkRegistry): Promise<Server> {
+  rmSync(linkPath, { force: true });
+  const server = createServer((socket) => {
+    acceptLink(socket, {
+      verify: (hello) =>
+        hello.sandboxId !== sandboxId
+          ? { code: "LINK_WRONG_SANDBOX", message: `not ${hello.sandboxId}`, claimed: hello.sandboxId }
+          : hello.token !== token
+            ? { code: "LINK_BAD_TOKEN", message: "bad token", claimed: hello.sandboxId }
+            : null,
+    }).then(
+      (session) => registry.attach(session),
+      (error) => registry.refused(sandboxId, error.refusal),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(linkPath, resolve));
+  listeners.push(server);
+  return server;
+}
+
 export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> {
   const dir = options.dir ?? tempDir();
-  const socketPath = join(dir, "s.sock");
+  const linkPath = join(dir, "l.sock");
+  const tokenFile = join(dir, "token");
   const stateDir = join(dir, "state");
   const workspace = join(dir, "workspace");
+  const sandboxId = `sbx_${randomBytes(6).toString("hex")}`;
+  const token = randomBytes(24).toString("base64url");
   mkdirSync(workspace, { recursive: true });
+  writeFileSync(tokenFile, token, { mode: 0o600 });
+  const registry = new LinkRegistry();
+  await listenForLink(linkPath, sandboxId, token, registry);
   const root = packageRoot();
   const entry = options.entry === "bundle" ? [join(root, "dist", "supervisor.js")] : ["--import", "tsx", join(root, "src", "supervisor", "daemon", "main.ts")];
-  const child = spawn(process.execPath, [...entry, "--socket", socketPath, "--state", stateDir, "--workspace", workspace, ...(options.args ?? [])], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...entry,
+      "--link",
+      linkPath,
+      "--token-file",
+      tokenFile,
+      "--sandbox-id",
+      sandboxId,
+      "--state",
+      stateDir,
+      "--workspace",
+      workspace,
+      ...(options.args ?? []),
+    ],
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+  );
   let output = "";
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
@@ -62,29 +115,26 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
-  const client = new SupervisorClient({ socketPath });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const state = await Promise.race([exited, new Promise<"running">((resolve) => setTimeout(() => resolve("running"), 25))]);
-    if (state !== "running") throw new Error(`the supervisor exited (${state.code ?? state.signal}) before answering:\n${output}`);
-    const answered = await client.health(AbortSignal.timeout(2000)).then(
-      () => true,
-      () => false,
-    );
-    if (answered) break;
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`the supervisor did not answer within 30 s:\n${output}`);
-    }
+  const linked = await Promise.race([registry.wait(sandboxId, { timeoutMs: 30_000 }).catch((error: Error) => error), exited]);
+  if (!linked || !("info" in linked)) {
+    child.kill("SIGKILL");
+    throw new Error(`the supervisor did not connect (${linked instanceof Error ? linked.message : `exit ${JSON.stringify(linked)}`}):\n${output}`);
   }
+  const session = () => registry.current(sandboxId) ?? linked;
   const daemon: Daemon = {
     child,
     pid: child.pid!,
     dir,
-    socketPath,
+    linkPath,
     stateDir,
     workspace,
-    client,
+    sandboxId,
+    session,
+    registry,
+    // Always the current link, so a test that makes the daemon reconnect keeps its client.
+    client: new SupervisorClient({
+      transport: { request: (request) => session().request(request), openDuplex: (request) => session().openDuplex(request) },
+    }),
     output: () => output,
     exited,
     stop: async () => {
@@ -100,8 +150,10 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
 export async function stopAllDaemons(): Promise<void> {
   for (const daemon of started.splice(0)) {
     await daemon.stop();
+    daemon.registry.closeAll("test over");
     rmSync(daemon.dir, { recursive: true, force: true });
   }
+  for (const server of listeners.splice(0)) server.close();
 }
 
 export interface ExecResult {
@@ -155,33 +207,31 @@ export function peakRssMiB(pid: number): number {
 
 export interface RawResponse {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | undefined>;
   body: string;
 }
 
-/** One HTTP request on the socket without the client (to send what the client never would). */
-export function rawRequest(
-  socketPath: string,
+/** One request over the daemon's link without the client (to send what the client never would). */
+export async function rawRequest(
+  daemon: Daemon,
   options: { method: string; path: string; body?: string | Buffer; headers?: Record<string, string>; chunked?: boolean },
 ): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.body !== undefined && !options.chunked) headers["content-length"] = String(Buffer.byteLength(options.body));
-    let answered = false;
-    const req = request({ socketPath, method: options.method, path: options.path, headers, agent: false }, (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    // A reset with no answer at all must fail the test, not leave it waiting forever.
-    req.on("close", () => {
-      if (!answered) reject(new Error(`${options.method} ${options.path}: the connection closed before any response`));
-    });
-    req.end(options.body);
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined && !options.chunked) headers["content-length"] = String(Buffer.byteLength(options.body));
+  const {
+    status,
+    headers: answered,
+    stream,
+  } = await daemon.session().openDuplex({
+    method: options.method as "GET" | "POST",
+    path: options.path,
+    headers,
+    signal: AbortSignal.timeout(30_000),
+    first: (out) => out.end(options.body),
   });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return { status, headers: answered, body: Buffer.concat(chunks).toString() };
 }
 
 /** True when `pid` no longer runs. A zombie counts as gone: orphans are reparented to this

@@ -2,11 +2,18 @@
 // Everything the sandbox can see of the host is decided here, so it is asserted whole in
 // test/drivers/bwrap-args.test.ts. What the sandbox gets:
 //   namespaces: user, pid, ipc, uts, net (only `lo`), cgroup; a new session (no TIOCSTI
-//     into the caller's terminal); no capabilities; uid/gid 1000 inside.
-//   read-only: host /usr, the merged-usr links, a curated /etc, the node binary and the
-//     supervisor bundle under /opt/outpost.
-//   read-write: its own workspace, home, state and run folders; a private /tmp.
-//   everything else (/, /etc, /home, /opt …) is a read-only tmpfs skeleton.
+//     into the caller's terminal); no capabilities; uid/gid 1000 inside; no nested user
+//     namespaces (--disable-userns, and the seccomp filter refuses CLONE_NEWUSER) unless
+//     allowNestedUserns; the seccomp filter of seccomp.ts when given its fd.
+//   read-only: host /usr, the merged-usr links, a curated /etc (/etc/localtime recreated
+//     as the host's link into /usr/share/zoneinfo when it is one), the Outpost folder
+//     (node, supervisor, its node_modules) at /opt/outpost, and the control plane's link
+//     folder at /run/outpost: the supervisor dials out to link.sock there and reads its
+//     token; it listens on nothing the host can reach, and cannot replace either file.
+//   read-write: its own workspace, home and state folders; /tmp and /dev/shm, tmpfs
+//     with a size cap each (tmpfsSizes: together within the memory limit).
+//   everything else (/, /etc, /home, /opt …) is a read-only tmpfs skeleton; /dev is
+//     bwrap's device tmpfs, made read-only too (otherwise an uncapped writable tmpfs).
 // Deliberately absent: --die-with-parent (sandboxes must outlive the control plane), any
 // --share-net, /root, /home of the host, the data dir, other sandboxes, /sys.
 import { SANDBOX_GID, SANDBOX_HOME, SANDBOX_UID, SANDBOX_USER } from "./etc-files.ts";
@@ -18,7 +25,9 @@ export const INSIDE = {
   home: SANDBOX_HOME,
   state: "/var/lib/outpost",
   run: "/run/outpost",
-  socket: "/run/outpost/supervisor.sock",
+  link: "/run/outpost/link.sock",
+  token: "/run/outpost/token",
+  outpost: "/opt/outpost",
   binDir: "/opt/outpost/bin",
   node: "/opt/outpost/bin/node",
   supervisor: "/opt/outpost/supervisor.js",
@@ -26,24 +35,49 @@ export const INSIDE = {
 
 export const SANDBOX_PATH_ENV = `${INSIDE.binDir}:/usr/local/bin:/usr/bin:/bin`;
 
+const MiB = 1024 * 1024;
+/** Memory assumed for a sandbox without a memory limit, only to size its tmpfs. */
+export const DEFAULT_TMPFS_MEMORY_BYTES = 4096 * MiB;
+export const MIN_TMPFS_BYTES = 16 * MiB;
+
+/** Size caps of /tmp (half the memory limit) and /dev/shm (a quarter). tmpfs pages are
+ *  memory: together they stay within the limit, so filling them cannot take more than the
+ *  sandbox may have, and a full /tmp still leaves room for processes. */
+export function tmpfsSizes(memoryBytes: number | undefined): { tmpSizeBytes: number; shmSizeBytes: number } {
+  const memory = memoryBytes ?? DEFAULT_TMPFS_MEMORY_BYTES;
+  return {
+    tmpSizeBytes: Math.max(MIN_TMPFS_BYTES, Math.floor(memory / 2)),
+    shmSizeBytes: Math.max(MIN_TMPFS_BYTES, Math.floor(memory / 4)),
+  };
+}
+
 export interface BwrapArgsInput {
   /** DNS label, becomes the hostname. */
   hostname: string;
-  /** Host folders of this sandbox. */
-  paths: { workspace: string; home: string; state: string; run: string; etc: string };
-  /** Host path of the node binary (usually process.execPath). */
-  nodeBinary: string;
-  /** Host path of the bundled supervisor (dist/supervisor.js). */
-  supervisorBundle: string;
+  /** Passed to the supervisor, which names itself with it when it dials the control plane. */
+  sandboxId: string;
+  /** Host folders of this sandbox; `link` is the control plane's (link.sock, token). */
+  paths: { workspace: string; home: string; state: string; link: string; etc: string };
+  /** Host folder bound read-only at /opt/outpost: bin/node, supervisor.js, node_modules/. */
+  outpostDir: string;
   host: HostFs;
+  /** tmpfs size caps in bytes (tmpfsSizes). */
+  tmpSizeBytes: number;
+  shmSizeBytes: number;
   /** fd on which bwrap writes {"child-pid": N}. */
   infoFd: number;
-  /** Forbid user namespaces inside the sandbox (bwrap --disable-userns): a smaller kernel
-   *  attack surface, but nested sandboxes (Chrome's, rootless containers) stop working. */
-  disableNestedUserns?: boolean;
   /** fd bwrap waits on (after namespaces are set up, before running the supervisor), so
    *  the driver can put the processes into cgroups before anything inside can fork. */
   blockFd?: number;
+  /** fd bwrap writes its status to: {"child-pid": N} at start, {"exit-code": N} at the end. */
+  statusFd?: number;
+  /** fd bwrap reads the seccomp program from (seccomp.ts), to its end. */
+  seccompFd?: number;
+  /** Let the sandbox create user namespaces (nested sandboxes: Chrome's, rootless
+   *  containers). Off by default: a user namespace hands its creator capabilities over
+   *  new kernel objects, the way in for many kernel exploits. The seccomp filter must be
+   *  built with the same choice. */
+  allowNestedUserns?: boolean;
 }
 
 export function bwrapArgs(input: BwrapArgsInput): string[] {
@@ -52,9 +86,9 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   const add = (...items: string[]) => args.push(...items);
 
   // --unshare-user is implied by --unshare-all only "if possible"; make it mandatory so a
-  // sandbox never runs with host uids, whoever starts bwrap.
+  // sandbox never runs with host uids, whoever starts bwrap (--disable-userns needs it too).
   add("--unshare-all", "--unshare-user", "--new-session");
-  if (input.disableNestedUserns) add("--disable-userns");
+  if (!input.allowNestedUserns) add("--disable-userns");
   add("--hostname", input.hostname);
   add("--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_GID));
   add("--cap-drop", "ALL");
@@ -65,19 +99,23 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     else add("--ro-bind", `/${entry.name}`, `/${entry.name}`);
   }
   for (const name of host.etc) add("--ro-bind", `/etc/${name}`, `/etc/${name}`);
+  if (host.localtimeLink) add("--symlink", host.localtimeLink, "/etc/localtime");
   for (const name of ["passwd", "group", "hosts"]) add("--ro-bind", `${paths.etc}/${name}`, `/etc/${name}`);
 
   add("--proc", "/proc");
   add("--dev", "/dev");
-  // bwrap's tmpfs defaults to 0755; /tmp is expected to be world-writable and sticky.
-  add("--perms", "1777", "--tmpfs", "/tmp");
+  // bwrap's tmpfs defaults to 0755; /tmp and /dev/shm are expected world-writable and sticky.
+  add("--perms", "1777", "--size", String(input.shmSizeBytes), "--tmpfs", "/dev/shm");
+  // The device tmpfs is the sandbox user's and has no size cap; nothing needs to create
+  // files in it (the device nodes, /dev/pts and /dev/shm are mounts of their own).
+  add("--remount-ro", "/dev");
+  add("--perms", "1777", "--size", String(input.tmpSizeBytes), "--tmpfs", "/tmp");
 
   add("--bind", paths.workspace, INSIDE.workspace);
   add("--bind", paths.home, INSIDE.home);
   add("--bind", paths.state, INSIDE.state);
-  add("--bind", paths.run, INSIDE.run);
-  add("--ro-bind", input.nodeBinary, INSIDE.node);
-  add("--ro-bind", input.supervisorBundle, INSIDE.supervisor);
+  add("--ro-bind", paths.link, INSIDE.run);
+  add("--ro-bind", input.outpostDir, INSIDE.outpost);
   // The root is a tmpfs that bwrap builds the tree on; once built, nothing may add to it
   // (the mounts above keep their own flags: /tmp and the sandbox folders stay writable).
   add("--remount-ro", "/");
@@ -91,7 +129,17 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
 
   add("--info-fd", String(input.infoFd));
   if (input.blockFd !== undefined) add("--block-fd", String(input.blockFd));
+  if (input.statusFd !== undefined) add("--json-status-fd", String(input.statusFd));
+  if (input.seccompFd !== undefined) add("--seccomp", String(input.seccompFd));
 
-  add("--", INSIDE.node, INSIDE.supervisor, "--socket", INSIDE.socket, "--state", INSIDE.state, "--workspace", INSIDE.workspace);
+  // biome-ignore format: one option and its value per line
+  add(
+    "--", INSIDE.node, INSIDE.supervisor,
+    "--link", INSIDE.link,
+    "--token-file", INSIDE.token,
+    "--sandbox-id", input.sandboxId,
+    "--state", INSIDE.state,
+    "--workspace", INSIDE.workspace,
+  );
   return args;
 }

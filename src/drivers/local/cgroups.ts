@@ -266,6 +266,21 @@ export class SandboxCgroup {
     }
   }
 
+  /** How many times the kernel's OOM killer killed a process of this sandbox (0 when unknown). */
+  oomKills(): number {
+    for (const h of this.support.hierarchies) {
+      if (h.name !== "unified" && h.name !== "memory") continue;
+      const file = join(this.dir(h), h.name === "unified" ? "memory.events" : "memory.oom_control");
+      try {
+        const match = /^oom_kill (\d+)$/m.exec(readFileSync(file, "utf8"));
+        if (match) return Number(match[1]);
+      } catch {
+        // no such cgroup (yet)
+      }
+    }
+    return 0;
+  }
+
   /** Pids in any of the sandbox's cgroups (empty when none exist). */
   pids(): number[] {
     const all = new Set<number>();

@@ -5,7 +5,13 @@
 //      go through a pipe (--args 5): the sandbox's pid-1 is bwrap, and its visible
 //      command line would otherwise show the sandbox the host's folder layout; only a
 //      marker (sandbox id + a hash of the root, to find the processes again) and the
-//      command (inside paths) stay visible;
+//      command (inside paths) stay visible. The seccomp program (seccomp.ts) goes
+//      through a pipe too (--seccomp 6), written whole and closed at once: bwrap reads
+//      it to EOF, and it is far smaller than a pipe's buffer, so the write never waits
+//      on bwrap. bwrap's status (--json-status-fd 7) goes to a file the launcher
+//      truncates at each start, the control plane's and 0600 (bwrap writes through the
+//      inherited fd): {"child-pid": N}, then {"exit-code": N} when the sandbox's command
+//      ends, which exit-status.ts reads even when no control plane was bwrap's parent;
 //   2. read {"child-pid": N, …} from bwrap's info fd (3) to its end: N is the host pid
 //      of the sandbox's pid-1;
 //   3. while bwrap waits on its block fd (4) — namespaces are set up, nothing inside
@@ -15,7 +21,7 @@
 // Any failure before step 4 kills bwrap's whole process group, so a half-started
 // sandbox never lingers. Limits: the info must arrive within timeoutMs.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { DriverError } from "../errors.ts";
 import type { Owner } from "./layout.ts";
@@ -24,6 +30,8 @@ import { signalPid } from "./processes.ts";
 export const INFO_FD = 3;
 export const BLOCK_FD = 4;
 export const ARGS_FD = 5;
+export const SECCOMP_FD = 6;
+export const STATUS_FD = 7;
 /** Visible in bwrap's command line as `--setenv OUTPOST_SANDBOX <marker>` (the --clearenv
  *  that follows in the piped args keeps it out of the sandbox's environment). */
 export const MARKER_ENV = "OUTPOST_SANDBOX";
@@ -46,8 +54,13 @@ export interface ExitInfo {
 
 export interface LaunchOptions {
   bwrapPath: string;
-  /** From bwrapArgs({ infoFd: INFO_FD, blockFd: BLOCK_FD, … }). */
+  /** From bwrapArgs({ infoFd: INFO_FD, blockFd: BLOCK_FD, seccompFd: SECCOMP_FD when
+   *  `seccomp` is given, statusFd: STATUS_FD when `statusPath` is, … }). */
   args: string[];
+  /** The seccomp program (seccomp.ts seccompFilter), handed to bwrap on SECCOMP_FD. */
+  seccomp?: Buffer;
+  /** File bwrap's status goes to on STATUS_FD (<sandbox dir>/status.json); truncated here. */
+  statusPath?: string;
   /** Unique per sandbox and driver root (layout.ts sandboxMarker). */
   marker: string;
   logPath: string;
@@ -105,21 +118,28 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
   if (split < 0) throw new Error("bwrap args must end with -- and the command");
   const bwrapOptions = options.args.slice(0, split);
   const command = options.args.slice(split);
+  // An fd named in the args but not passed (or the reverse) would fail in bwrap, later and less clearly.
+  requireFdOption(bwrapOptions, "--seccomp", SECCOMP_FD, options.seccomp !== undefined);
+  requireFdOption(bwrapOptions, "--json-status-fd", STATUS_FD, options.statusPath !== undefined);
   rotateLog(options.logPath);
   const logFd = openSync(options.logPath, "a", 0o600);
+  let statusFd: number | undefined;
   let child: ChildProcess;
   try {
+    if (options.statusPath) statusFd = openStatusFile(options.statusPath);
     writeSync(logFd, `--- ${new Date().toISOString()} starting sandbox\n`);
     child = spawn(options.bwrapPath, [...markerArgs(options.marker), "--args", String(ARGS_FD), ...command], {
       detached: true,
-      stdio: ["ignore", logFd, logFd, "pipe", "pipe", "pipe"],
+      // "ignore" past fd 2 leaves that fd closed in bwrap.
+      stdio: ["ignore", logFd, logFd, "pipe", "pipe", "pipe", options.seccomp ? "pipe" : "ignore", statusFd ?? "ignore"],
       cwd: "/",
       // bwrap itself needs nothing from our environment (it runs --clearenv inside).
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
       ...(options.owner ? { uid: options.owner.uid, gid: options.owner.gid } : {}),
     });
   } finally {
-    closeSync(logFd); // the child holds its own copy
+    closeSync(logFd); // the child holds its own copies
+    if (statusFd !== undefined) closeSync(statusFd);
   }
   child.unref();
 
@@ -134,11 +154,14 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
   });
   const info = child.stdio[INFO_FD] as Readable;
   const block = child.stdio[BLOCK_FD] as Writable;
-  const argsPipe = (child.stdio as unknown as Array<Readable | Writable>)[ARGS_FD] as Writable;
+  const extraPipes = child.stdio as unknown as Array<Readable | Writable | null>;
+  const argsPipe = extraPipes[ARGS_FD] as Writable;
+  const seccompPipe = options.seccomp ? (extraPipes[SECCOMP_FD] as Writable) : undefined;
   // The pipes must not keep the control plane alive, nor die with an unhandled error.
-  for (const pipe of [info, block, argsPipe]) pipe.on("error", () => {});
+  for (const pipe of [info, block, argsPipe, seccompPipe]) pipe?.on("error", () => {});
   // bwrap reads NUL-terminated arguments until EOF before doing anything else.
   argsPipe.end(bwrapOptions.map((arg) => `${arg}\0`).join(""));
+  seccompPipe?.end(options.seccomp);
 
   let childPid: number | undefined;
   const killAll = () => {
@@ -167,6 +190,25 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
   block.end("1");
   info.destroy();
   return { bwrapPid: child.pid, childPid, exited, exit: () => exitInfo };
+}
+
+function requireFdOption(bwrapOptions: string[], option: string, fd: number, given: boolean): void {
+  const index = bwrapOptions.indexOf(option);
+  if (given && (index < 0 || bwrapOptions[index + 1] !== String(fd))) throw new Error(`bwrap args must contain ${option} ${fd}`);
+  if (!given && index >= 0) throw new Error(`bwrap args name ${option} but the launcher was not given its content`);
+}
+
+/** Opens (creating or truncating) bwrap's status file: 0600, the control plane's, never
+ *  through a symlink. */
+function openStatusFile(path: string): number {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  try {
+    fchmodSync(fd, 0o600); // an existing file keeps its mode through open
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return fd;
 }
 
 /** Reads bwrap's info document to its end. bwrap writes it in several pieces (child pid,

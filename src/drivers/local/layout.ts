@@ -1,23 +1,28 @@
 // Where a sandbox lives on the host, and the folders' ownership and modes.
 //   <root>/                      0711, owned by the control plane: sandboxes cannot list each other
 //   <root>/<id>/                 0711, owned by the control plane (the sandbox can't rename its folders)
-//     spec.json                  0600  the spec as last ensured; its presence means "the sandbox exists"
+//     spec.json                  0600  the spec as last ensured, with the host uid; its presence means "the sandbox exists"
 //     runtime.json               0600  pids and start times of the running instance
+//     launching                  0600  present while a launch is not yet recorded (a kill then leaves strays to sweep)
+//     status.json                0600  bwrap's --json-status-fd output (how the sandbox last ended)
 //     sandbox.log                0600  stdout/stderr of bwrap and the supervisor (one rotation: .1)
 //     etc/                       0755  generated passwd, group, hosts (ro-bound into the sandbox)
-//     workspace/ home/ state/ run/   0700, owned by the sandbox's host uid
-// The supervisor socket is <root>/<id>/run/supervisor.sock; Linux limits a socket path to
-// 107 bytes, so validate() checks the length before anything is created.
-import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+//     link/                      0750 root:<sandbox gid> (0700 when not root), read-only at /run/outpost inside
+//       link.sock                       the control plane listens here; the supervisor dials it
+//       token                    0640   the secret the supervisor's hello must carry
+//     workspace/ home/ state/    0700, owned by the sandbox's host uid
+// Linux limits a socket path to 107 bytes, so validate() checks the link socket's length
+// before anything is created.
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-export const SANDBOX_FOLDERS = ["workspace", "home", "state", "run"] as const;
+export const SANDBOX_FOLDERS = ["workspace", "home", "state"] as const;
 export type SandboxFolder = (typeof SANDBOX_FOLDERS)[number];
 
 /** sun_path is 108 bytes including the terminating NUL. */
 export const MAX_SOCKET_PATH = 107;
-export const SOCKET_NAME = "supervisor.sock";
+export const LINK_SOCKET_NAME = "link.sock";
 
 export interface SandboxPaths {
   root: string;
@@ -25,12 +30,15 @@ export interface SandboxPaths {
   workspace: string;
   home: string;
   state: string;
-  run: string;
   etc: string;
-  socket: string;
+  link: string;
+  linkSocket: string;
+  linkToken: string;
   log: string;
   specFile: string;
   runtimeFile: string;
+  launchingFile: string;
+  statusFile: string;
 }
 
 export interface Owner {
@@ -46,12 +54,15 @@ export function sandboxPaths(root: string, sandboxId: string): SandboxPaths {
     workspace: join(dir, "workspace"),
     home: join(dir, "home"),
     state: join(dir, "state"),
-    run: join(dir, "run"),
     etc: join(dir, "etc"),
-    socket: join(dir, "run", SOCKET_NAME),
+    link: join(dir, "link"),
+    linkSocket: join(dir, "link", LINK_SOCKET_NAME),
+    linkToken: join(dir, "link", "token"),
     log: join(dir, "sandbox.log"),
     specFile: join(dir, "spec.json"),
     runtimeFile: join(dir, "runtime.json"),
+    launchingFile: join(dir, "launching"),
+    statusFile: join(dir, "status.json"),
   };
 }
 
@@ -98,6 +109,22 @@ export function prepareSandboxFolders(paths: SandboxPaths, owner?: Owner): void 
     ensureDir(path, 0o700);
     if (owner) chownSync(path, owner.uid, owner.gid);
   }
+  prepareLinkFolder(paths, owner);
+}
+
+/** The link folder: ours (the sandbox may read, never write), with the sandbox's token.
+ *  The token is made once and kept, so a supervisor that outlives a control plane still
+ *  proves itself to the next one. */
+function prepareLinkFolder(paths: SandboxPaths, owner?: Owner): void {
+  ensureDir(paths.link, owner ? 0o750 : 0o700);
+  if (owner) chownSync(paths.link, process.getuid?.() ?? 0, owner.gid);
+  if (!existsSync(paths.linkToken)) {
+    const temporary = `${paths.linkToken}.tmp`;
+    writeFileSync(temporary, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o640 });
+    renameSync(temporary, paths.linkToken);
+  }
+  chmodSync(paths.linkToken, 0o640);
+  if (owner) chownSync(paths.linkToken, process.getuid?.() ?? 0, owner.gid);
 }
 
 /** The first folder on the way to `path` (or `path` itself) that `owner` cannot pass
@@ -158,7 +185,10 @@ function openUp(path: string): void {
 /** Deletes the sandbox's folders and files; with keepWorkspace only `workspace/` stays.
  *  spec.json goes last so a remove killed midway is still listed and can be finished. */
 export function removeSandboxFolders(paths: SandboxPaths, keepWorkspace: boolean): void {
-  for (const path of [paths.home, paths.state, paths.run, paths.etc, paths.runtimeFile, paths.log, `${paths.log}.1`]) forceRemove(path);
+  for (const path of [paths.home, paths.state, paths.link, paths.etc, paths.runtimeFile, paths.launchingFile, paths.statusFile, paths.log, `${paths.log}.1`]) {
+    forceRemove(path);
+  }
+  forceRemove(join(paths.dir, "run")); // left by protocol 1
   if (!keepWorkspace) forceRemove(paths.workspace);
   forceRemove(paths.specFile);
   if (!keepWorkspace) forceRemove(paths.dir);

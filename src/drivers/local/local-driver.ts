@@ -1,26 +1,41 @@
 // The local driver: each sandbox is a bubblewrap-isolated process tree on this machine,
-// started detached so it outlives the control plane, under its own unprivileged host
-// uid when the control plane is root. Layout in layout.ts, argv in bwrap-args.ts,
-// spawning in launcher.ts, limits and kill-all in cgroups.ts.
+// started detached so it outlives the control plane, under its own unprivileged host uid
+// (claimed machine-wide, uid-claims.ts) when the control plane is root. Layout in
+// layout.ts, argv in bwrap-args.ts, spawning in launcher.ts, limits and kill-all in
+// cgroups.ts, the supervisor links in link-sockets.ts.
 // Every method is idempotent and safe to call again after the caller was killed midway:
 // the truth is on disk (spec.json, runtime.json) and in /proc, never only in memory.
-// Timeouts (ms): readiness 30 000, stop grace 10 000, kill 5 000; all overridable.
+// Stages: workspace → isolation → supervisor (connected). Timeouts (ms): readiness 30 000,
+// stop grace 10 000, kill 5 000; all overridable.
 import { existsSync, readdirSync } from "node:fs";
-import { isAbsolute } from "node:path";
-import type { Driver, EnsureOptions, RemoveOptions, SandboxHandle, SandboxInspection, SandboxLimits, SandboxSpec, StageName, StopOptions } from "../driver.ts";
+import { dirname, isAbsolute } from "node:path";
+import { SupervisorClient } from "../../supervisor/client.ts";
+import type { LinkEvent } from "../../supervisor/link/registry.ts";
+import { LinkRegistry } from "../../supervisor/link/registry.ts";
+import type {
+  ConnectOptions,
+  Driver,
+  EnsureOptions,
+  RemoveOptions,
+  SandboxHandle,
+  SandboxInspection,
+  SandboxLimits,
+  SandboxSpec,
+  StopOptions,
+  SupervisorLink,
+} from "../driver.ts";
 import { DriverError, isDriverError } from "../errors.ts";
-import { bwrapArgs } from "./bwrap-args.ts";
+import { bwrapArgs, tmpfsSizes } from "./bwrap-args.ts";
 import { type CgroupSupport, describeCgroups, detectCgroups, SandboxCgroup } from "./cgroups.ts";
 import { etcFiles, writeEtcFiles } from "./etc-files.ts";
-import { type Health, probeHealth } from "./health.ts";
+import { readExitStatus } from "./exit-status.ts";
 import { type HostFs, probeHostFs } from "./host-fs.ts";
 import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, type UidRange } from "./host-users.ts";
-import { BLOCK_FD, INFO_FD, type Launched, launch, logTail, markerArgs, startFailed } from "./launcher.ts";
+import { BLOCK_FD, INFO_FD, type Launched, launch, logTail, markerArgs, SECCOMP_FD, STATUS_FD, startFailed } from "./launcher.ts";
 import {
   adoptKeptWorkspace,
   firstUnreachable,
   forceRemove,
-  MAX_SOCKET_PATH,
   type Owner,
   prepareRoot,
   prepareSandboxFolders,
@@ -29,57 +44,60 @@ import {
   sandboxMarker,
   sandboxPaths,
 } from "./layout.ts";
+import { LinkSockets } from "./link-sockets.ts";
 import { PollTimeout, pollUntil } from "./poll.ts";
 import { checkBubblewrap } from "./preflight.ts";
 import { bootId, descendantsOf, identityOf, isRunning, pidsWithArgs, runningPidsOfUid, signalPid } from "./processes.ts";
-import { isLive, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
+import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
+import { seccompFilter } from "./seccomp.ts";
+import { HostUidClaims } from "./uid-claims.ts";
+import { SANDBOX_ID, validateSpec } from "./validate-spec.ts";
+
+export const LOCAL_STAGES = ["workspace", "isolation", "supervisor"] as const;
+type LocalStage = (typeof LOCAL_STAGES)[number];
 
 export interface LocalDriverOptions {
   /** Parent of all sandbox folders: `<data dir>/sandboxes`. */
   root: string;
-  /** Host path of the bundled supervisor (`<repo>/dist/supervisor.js`). */
-  supervisorBundle: string;
-  /** Node binary bound into the sandbox; default process.execPath. */
-  nodeBinary?: string;
+  /** Host folder bound read-only at /opt/outpost (bin/node, supervisor.js, native modules). */
+  outpostDir: string;
   /** Default: found on PATH. */
   bwrapPath?: string;
-  /** Reserved host uids (validate() rejects others); default 200000–299999. */
+  /** Reserved host uids; default 200000–299999. */
   hostUidRange?: UidRange;
-  /** How long ensure() waits for GET /v1/health (ms). */
+  /** Where host uids are claimed machine-wide; default /var/lib/outpost/host-uids. */
+  hostUidClaimsDir?: string;
+  /** How long ensure() waits for the supervisor to connect (ms). */
   readyTimeoutMs?: number;
   /** Default grace between SIGTERM and SIGKILL in stop() (ms). */
   stopGraceMs?: number;
   /** How long SIGKILLed processes may take to disappear (ms). */
   killTimeoutMs?: number;
-  /** Forbid user namespaces inside sandboxes (see bwrap-args.ts); default false. */
-  disableNestedUserns?: boolean;
+  /** Allow user namespaces inside sandboxes (nested sandboxes, rootless containers); default false. */
+  allowNestedUserns?: boolean;
   /** Folder name under each cgroup hierarchy; default "outpost". */
   cgroupParent?: string;
   log?: (message: string) => void;
-  /** Whether host uids can be honoured; default: whether this process is root (tests set it). */
+  /** Whether host uids are used; default: whether this process is root (tests set it). */
   runningAsRoot?: boolean;
 }
 
-const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
-const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-/** Floors below which a sandbox cannot even start its supervisor (node alone runs ~10
- *  threads, and pids.max counts threads). */
-const MIN_MEMORY_BYTES = 64 * 1024 * 1024;
-const MIN_PIDS = 32;
-
 export class LocalDriver implements Driver {
-  readonly name = "local" as const;
+  readonly name = "local";
+  readonly stages = LOCAL_STAGES;
   readonly root: string;
   readonly #options: LocalDriverOptions;
   readonly #range: UidRange;
   readonly #log: (message: string) => void;
+  readonly #claims: HostUidClaims;
+  readonly #links = new LinkRegistry();
+  readonly #sockets: LinkSockets;
   #hostFs?: HostFs;
   #cgroups?: CgroupSupport;
   /** Cached once bwrap works; a failure is not cached, so fixing the host needs no restart. */
   #bwrapPath?: string;
   /** Operations on one sandbox run one at a time in this process (an ensure still
-   *  launching while a remove deletes its folders would leave a half-made sandbox).
-   *  Across processes the control plane's leases keep one owner per sandbox. */
+   *  launching while a remove deletes its folders would leave a half-made sandbox). */
   readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(options: LocalDriverOptions) {
@@ -89,6 +107,12 @@ export class LocalDriver implements Driver {
     this.#range = options.hostUidRange ?? DEFAULT_HOST_UID_RANGE;
     assertValidRange(this.#range);
     this.#log = options.log ?? (() => {});
+    this.#claims = new HostUidClaims(dirname(options.root), options.hostUidClaimsDir, this.#range);
+    this.#sockets = new LinkSockets(this.#links, this.#log);
+  }
+
+  get #isRoot(): boolean {
+    return this.#options.runningAsRoot ?? process.getuid?.() === 0;
   }
 
   /** What cgroups this host lets the driver use (probed once; creates `<mount>/outpost`). */
@@ -97,47 +121,36 @@ export class LocalDriver implements Driver {
     return this.#cgroups;
   }
 
-  supervisorSocket(sandboxId: string): string {
-    return sandboxPaths(this.root, sandboxId).socket;
+  validate(spec: SandboxSpec): void {
+    validateSpec(spec, (id) => sandboxPaths(this.root, id).linkSocket);
   }
 
-  validate(spec: SandboxSpec): void {
-    const invalid = (field: string, message: string) => new DriverError("INVALID_SANDBOX_SPEC", message, { details: { field, sandboxId: spec.sandboxId } });
-    if (typeof spec.sandboxId !== "string" || !SANDBOX_ID.test(spec.sandboxId)) {
-      throw invalid("sandboxId", `sandbox id '${spec.sandboxId}' must be 1–63 letters, digits, '_' or '-'`);
+  onLinkEvent(listener: (event: LinkEvent) => void): () => void {
+    return this.#links.onEvent(listener);
+  }
+
+  async start(): Promise<void> {
+    const ids = await this.list();
+    if (this.#isRoot) {
+      const released = this.#claims.releaseUnknown(new Set(ids));
+      if (released.length) this.#log(`released host uid claims of sandboxes that no longer exist: ${released.join(", ")}`);
     }
-    if (typeof spec.name !== "string" || !DNS_LABEL.test(spec.name)) {
-      throw invalid("name", `sandbox name '${spec.name}' must be a DNS label (lowercase letters, digits, '-', at most 63)`);
+    // Running sandboxes dial back as soon as their socket is there again.
+    for (const id of ids) {
+      const paths = sandboxPaths(this.root, id);
+      if (this.#liveRuntime(paths) && existsSync(paths.linkToken)) await this.#sockets.listen(id, paths).catch((error) => this.#log(String(error)));
     }
-    const socket = this.supervisorSocket(spec.sandboxId);
-    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
-      throw invalid("sandboxId", `the supervisor socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; choose a shorter data dir`);
-    }
-    const isRoot = this.#options.runningAsRoot ?? process.getuid?.() === 0;
-    if (spec.hostUid === undefined) {
-      if (isRoot)
-        throw new DriverError("HOST_UID_REQUIRED", "the control plane runs as root, so every sandbox needs an unprivileged hostUid", {
-          details: { sandboxId: spec.sandboxId },
-        });
-      if (spec.hostGid !== undefined) throw invalid("hostGid", "hostGid needs hostUid");
-    } else {
-      if (!isInRange(spec.hostUid, this.#range))
-        throw invalid("hostUid", `hostUid ${spec.hostUid} is outside the reserved range ${this.#range.first}–${this.#range.last}`);
-      if (spec.hostGid !== undefined && !isInRange(spec.hostGid, this.#range)) {
-        throw invalid("hostGid", `hostGid ${spec.hostGid} is outside the reserved range ${this.#range.first}–${this.#range.last}`);
-      }
-      if (!isRoot) throw invalid("hostUid", "hostUid needs the control plane to run as root");
-    }
-    const limits = spec.limits ?? {};
-    if (limits.cpus !== undefined && !(Number.isFinite(limits.cpus) && limits.cpus >= 0.01 && limits.cpus <= 1024)) {
-      throw invalid("limits.cpus", `limits.cpus must be between 0.01 and 1024 cores, not ${limits.cpus}`);
-    }
-    if (limits.memoryBytes !== undefined && !(Number.isSafeInteger(limits.memoryBytes) && limits.memoryBytes >= MIN_MEMORY_BYTES)) {
-      throw invalid("limits.memoryBytes", `limits.memoryBytes must be a whole number of bytes ≥ ${MIN_MEMORY_BYTES}, not ${limits.memoryBytes}`);
-    }
-    if (limits.pids !== undefined && !(Number.isSafeInteger(limits.pids) && limits.pids >= MIN_PIDS)) {
-      throw invalid("limits.pids", `limits.pids must be a whole number ≥ ${MIN_PIDS} (threads count), not ${limits.pids}`);
-    }
+  }
+
+  async close(): Promise<void> {
+    await this.#sockets.closeAll("the control plane is stopping");
+    this.#links.closeAll("the control plane is stopping");
+  }
+
+  async connect(sandboxId: string, options: ConnectOptions = {}): Promise<SupervisorLink> {
+    if (!SANDBOX_ID.test(sandboxId)) throw new DriverError("INVALID_SANDBOX_SPEC", `sandbox id '${sandboxId}' is not valid`);
+    const session = await this.#links.wait(sandboxId, { signal: options.signal, timeoutMs: options.timeoutMs ?? 5000 });
+    return { client: new SupervisorClient({ transport: session }), info: session.info };
   }
 
   async ensure(spec: SandboxSpec, options: EnsureOptions): Promise<SandboxHandle> {
@@ -153,18 +166,39 @@ export class LocalDriver implements Driver {
   async remove(sandboxId: string, { keepWorkspace, signal, graceMs }: RemoveOptions): Promise<void> {
     const paths = this.#pathsFor(sandboxId);
     return this.#exclusive(sandboxId, async () => {
+      const hostUid = readSpec(paths.specFile)?.hostUid ?? this.#claims.findFor(sandboxId);
       await this.#stop(sandboxId, paths, { signal, graceMs });
       const cgroups = this.cgroupSupport();
       if (cgroups.usable) await new SandboxCgroup(cgroups, sandboxId).remove({ signal, timeoutMs: this.#killTimeout });
       removeSandboxFolders(paths, keepWorkspace);
+      // Last: only once nothing of the sandbox runs may its uid go to another sandbox.
+      if (hostUid !== null && hostUid !== undefined) this.#claims.release(hostUid, sandboxId);
     });
+  }
+
+  async inspect(sandboxId: string): Promise<SandboxInspection> {
+    const paths = this.#pathsFor(sandboxId);
+    if (!existsSync(paths.specFile)) return { state: "missing", linked: false };
+    const linked = this.#links.current(sandboxId) !== undefined;
+    if (this.#liveRuntime(paths)) return { state: "running", linked };
+    return { state: "stopped", linked, ...(existsSync(paths.runtimeFile) ? { lastExit: this.#lastExit(sandboxId, paths) } : {}) };
+  }
+
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+    return names.filter((name) => SANDBOX_ID.test(name) && existsSync(sandboxPaths(this.root, name).specFile)).sort();
   }
 
   async #ensure(spec: SandboxSpec, { onStage, signal }: EnsureOptions): Promise<SandboxHandle> {
     signal.throwIfAborted();
     const paths = sandboxPaths(this.root, spec.sandboxId);
-    const owner = ownerOf(spec);
-    const stage = async <T>(name: StageName, work: () => Promise<{ value: T; message?: string }>): Promise<T> => {
+    const stage = async <T>(name: LocalStage, work: () => Promise<{ value: T; message?: string }>): Promise<T> => {
       onStage(name, "running");
       try {
         const { value, message } = await work();
@@ -176,15 +210,17 @@ export class LocalDriver implements Driver {
       }
     };
 
-    await stage("workspace", async () => {
+    const owner = await stage("workspace", async () => {
       this.#hostFs ??= probeHostFs();
       prepareRoot(this.root);
+      const owner = this.#ownerFor(spec.sandboxId, paths);
       const adopted = spec.workspaceFrom ? adoptKeptWorkspace(sandboxPaths(this.root, spec.workspaceFrom), paths, owner) : false;
       prepareSandboxFolders(paths, owner);
       writeEtcFiles(paths.etc, etcFiles(spec.name, this.#hostFs.shell));
-      writeJsonAtomic(paths.specFile, spec);
+      const recorded: RecordedSpec = { ...spec, ...(owner ? { hostUid: owner.uid } : {}) };
+      writeJsonAtomic(paths.specFile, recorded);
       this.#assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths);
-      return { value: undefined, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
+      return { value: owner, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
     });
 
     const isolated = await stage<Isolated>("isolation", async () => {
@@ -197,21 +233,29 @@ export class LocalDriver implements Driver {
       };
       const running = this.#liveRuntime(paths);
       if (running) {
-        // Adopt: the limits may have changed since it started; they apply to a running cgroup.
+        // Adopt: listen again so its supervisor dials back; limits may have changed and
+        // apply to a running cgroup.
+        await this.#sockets.listen(spec.sandboxId, paths);
         const unenforced = applyLimits();
         return { value: { outcome: "adopted", runtime: running, unenforced }, message: `adopted (pid ${running.init.pid})` };
       }
       const bwrapPath = await this.#preflight(owner);
-      // A launch interrupted before it was recorded may have left a sandbox running.
-      await this.#killEverything(spec.sandboxId, paths, null, signal);
-      forceRemove(paths.socket);
+      // A launch interrupted before it was recorded, or a sandbox that ended on its own,
+      // may have left processes behind; a fresh sandbox has nothing to sweep (the sweep
+      // scans every process of the host).
+      if (existsSync(paths.launchingFile) || existsSync(paths.runtimeFile))
+        await this.#killEverything(spec.sandboxId, paths, readRuntime(paths.runtimeFile), signal);
+      await this.#sockets.listen(spec.sandboxId, paths);
       const unenforced = applyLimits();
       let runtime: RuntimeInfo | undefined;
+      writeJsonAtomic(paths.launchingFile, { startedAt: new Date().toISOString() });
       const launched = await launch({
         bwrapPath,
         args: this.#argv(spec, paths),
         marker: sandboxMarker(this.root, spec.sandboxId),
         logPath: paths.log,
+        statusPath: paths.statusFile,
+        seccomp: seccompFilter({ allowNestedUserns: this.#options.allowNestedUserns }),
         owner,
         signal,
         timeoutMs: 10_000,
@@ -223,6 +267,7 @@ export class LocalDriver implements Driver {
           if (!bwrap || !init) throw startFailed("the sandbox exited during setup", paths.log);
           runtime = { version: 1, sandboxId: spec.sandboxId, bootId: bootId(), bwrap, init, startedAt: new Date().toISOString() };
           writeJsonAtomic(paths.runtimeFile, runtime);
+          forceRemove(paths.launchingFile);
         },
       });
       if (!runtime) throw startFailed("the sandbox was not recorded", paths.log);
@@ -234,14 +279,17 @@ export class LocalDriver implements Driver {
       };
     });
 
-    const health = await stage("supervisor", async () => {
+    const link = await stage("supervisor", async () => {
       try {
-        const value = await this.#waitForSupervisor(paths, isolated.runtime, isolated.launched, signal);
-        return { value, message: `answering on ${paths.socket}` };
+        const link = await this.#waitForSupervisor(spec.sandboxId, paths, isolated, signal);
+        return { value: link, message: `connected (protocol ${link.info.protocol}, supervisor ${link.info.supervisorVersion})` };
       } catch (error) {
-        // bwrap reports the supervisor's exit as soon as it happens, while the sandbox's
-        // pid-1 may still be on its way out: a failed start leaves nothing running.
-        if (isDriverError(error, "SANDBOX_START_FAILED")) await this.#killEverything(spec.sandboxId, paths, isolated.runtime, signal);
+        // A failed start leaves nothing running (bwrap reports the supervisor's exit while
+        // the sandbox's pid-1 may still be on its way out).
+        if (isDriverError(error, "SANDBOX_START_FAILED") || isDriverError(error, "SUPERVISOR_NOT_READY")) {
+          await this.#sockets.close(spec.sandboxId, "the sandbox failed to start");
+          await this.#killEverything(spec.sandboxId, paths, isolated.runtime, signal);
+        }
         throw error;
       }
     });
@@ -249,10 +297,9 @@ export class LocalDriver implements Driver {
     return {
       sandboxId: spec.sandboxId,
       outcome: isolated.outcome,
-      pid: isolated.runtime.init.pid,
-      supervisorSocket: paths.socket,
-      supervisorProtocol: typeof health.protocol === "number" ? health.protocol : undefined,
+      link,
       unenforcedLimits: isolated.unenforced,
+      driverState: { ...(owner ? { hostUid: owner.uid } : {}), initPid: isolated.runtime.init.pid },
     };
   }
 
@@ -271,27 +318,29 @@ export class LocalDriver implements Driver {
         },
       );
     }
+    await this.#sockets.close(sandboxId, "the sandbox was stopped");
     await this.#killEverything(sandboxId, paths, runtime, signal);
     forceRemove(paths.runtimeFile);
+    forceRemove(paths.launchingFile);
   }
 
-  async inspect(sandboxId: string): Promise<SandboxInspection> {
-    const paths = this.#pathsFor(sandboxId);
-    if (!existsSync(paths.specFile)) return { state: "missing" };
-    const runtime = this.#liveRuntime(paths);
-    if (!runtime) return { state: "stopped" };
-    return { state: "running", pid: runtime.init.pid, supervisorSocket: paths.socket };
+  /** The uid that owns this sandbox when we are root: the one recorded, else the one
+   *  claimed before a kill, else a new machine-wide claim. */
+  #ownerFor(sandboxId: string, paths: SandboxPaths): Owner | undefined {
+    if (!this.#isRoot) return undefined;
+    const recorded = readSpec(paths.specFile)?.hostUid;
+    const uid = recorded !== undefined && isInRange(recorded, this.#range) ? recorded : (this.#claims.findFor(sandboxId) ?? this.#claims.claim(sandboxId, []));
+    return { uid, gid: uid };
   }
 
-  async list(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = readdirSync(this.root);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw error;
-    }
-    return names.filter((name) => SANDBOX_ID.test(name) && existsSync(sandboxPaths(this.root, name).specFile)).sort();
+  /** Why a sandbox that was running is not any more (its supervisor exited, the OOM killer). */
+  #lastExit(sandboxId: string, paths: SandboxPaths): { reason: string; oomKilled: boolean } {
+    const status = readExitStatus(paths.statusFile);
+    const cgroups = this.cgroupSupport();
+    const oomKills = cgroups.usable ? new SandboxCgroup(cgroups, sandboxId).oomKills() : 0;
+    const how = !status ? "ended" : status.exitCode > 128 ? `was killed by signal ${status.exitCode - 128}` : `exited with code ${status.exitCode}`;
+    const reason = `the sandbox's supervisor ${how}${oomKills > 0 ? `; the kernel killed ${oomKills} process(es) of the sandbox for lack of memory (raise the memory limit)` : ""}`;
+    return { reason, oomKilled: oomKills > 0 };
   }
 
   async #exclusive<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
@@ -328,13 +377,16 @@ export class LocalDriver implements Driver {
   #argv(spec: SandboxSpec, paths: SandboxPaths): string[] {
     return bwrapArgs({
       hostname: spec.name,
+      sandboxId: spec.sandboxId,
       paths,
-      nodeBinary: this.#options.nodeBinary ?? process.execPath,
-      supervisorBundle: this.#options.supervisorBundle,
+      outpostDir: this.#options.outpostDir,
       host: this.#hostFs ?? probeHostFs(),
       infoFd: INFO_FD,
       blockFd: BLOCK_FD,
-      disableNestedUserns: this.#options.disableNestedUserns,
+      seccompFd: SECCOMP_FD,
+      statusFd: STATUS_FD,
+      allowNestedUserns: this.#options.allowNestedUserns,
+      ...tmpfsSizes(spec.limits?.memoryBytes),
     });
   }
 
@@ -348,20 +400,21 @@ export class LocalDriver implements Driver {
   }
 
   /** bwrap runs as the sandbox's uid, so that uid must reach everything it binds (and a
-   *  missing supervisor bundle is better reported here than as a bwrap mount error). */
+   *  missing /opt/outpost is better reported here than as a bwrap mount error). */
   #assertReachable(owner: Owner, paths: SandboxPaths): void {
-    const needs: Array<[string, boolean]> = [
-      [paths.workspace, true],
-      [`${paths.etc}/passwd`, true],
-      [this.#options.supervisorBundle, true],
-      [this.#options.nodeBinary ?? process.execPath, true],
+    const needs = [
+      paths.workspace,
+      `${paths.etc}/passwd`,
+      paths.linkToken,
+      `${this.#options.outpostDir}/supervisor.js`,
+      `${this.#options.outpostDir}/bin/node`,
     ];
-    for (const [path, read] of needs) {
-      const blocked = firstUnreachable(path, owner, { read });
+    for (const path of needs) {
+      const blocked = firstUnreachable(path, owner, { read: true });
       if (blocked) {
         const why = existsSync(path)
           ? `cannot reach ${path} (stopped at ${blocked}); fix: chmod o+x on the folders above it (or o+r on the file)`
-          : `needs ${path}, which does not exist`;
+          : `needs ${path}, which does not exist${path.startsWith(this.#options.outpostDir) ? "; fix: npm run build" : ""}`;
         throw new DriverError("SANDBOX_PATH_UNREACHABLE", `the sandbox's host uid ${owner.uid} ${why}`, {
           details: { path, blocked, uid: owner.uid },
         });
@@ -369,39 +422,47 @@ export class LocalDriver implements Driver {
     }
   }
 
-  async #waitForSupervisor(paths: SandboxPaths, runtime: RuntimeInfo, launched: Launched | undefined, signal: AbortSignal): Promise<Health> {
+  /** Resolves with the supervisor's link once it dialled in and answered; fails early when
+   *  the sandbox exits first. The exit is an event while we are bwrap's parent; for an
+   *  adopted sandbox the recorded pid-1 is checked on a slow timer. */
+  async #waitForSupervisor(sandboxId: string, paths: SandboxPaths, isolated: Isolated, signal: AbortSignal): Promise<SupervisorLink> {
     const timeoutMs = this.#options.readyTimeoutMs ?? 30_000;
-    return pollUntil<Health>(
-      async () => {
-        // An exit is the event that ends the wait early; bwrap's exit is only observable
-        // while we are its parent, otherwise the recorded pid-1 tells.
-        const exit = launched?.exit();
-        if (exit || !isRunning(runtime.init)) {
-          const how = exit ? (exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`) : "unknown status";
-          throw startFailed(`the sandbox exited before its supervisor answered (${how})`, paths.log, { exitCode: exit?.code });
-        }
-        return (await probeHealth(paths.socket, { timeoutMs: 1000, signal })) ?? undefined;
-      },
-      { signal, timeoutMs, minDelayMs: 10, maxDelayMs: 200 },
-    ).catch((error) => {
-      if (!(error instanceof PollTimeout)) throw error;
+    const giveUp = new AbortController();
+    const both = AbortSignal.any([signal, giveUp.signal]);
+    const exited = new Promise<never>((_resolve, reject) => {
+      const fail = (how: string, exitCode?: number | null) =>
+        reject(startFailed(`the sandbox exited before its supervisor connected (${how})`, paths.log, { exitCode }));
+      isolated.launched?.exited.then((exit) => fail(exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`, exit.code));
+      const timer = setInterval(() => {
+        if (!isRunning(isolated.runtime.init)) fail("unknown status");
+      }, 250);
+      both.addEventListener("abort", () => clearInterval(timer), { once: true });
+    });
+    exited.catch(() => {});
+    try {
+      const session = await Promise.race([this.#links.wait(sandboxId, { signal: both, timeoutMs }), exited]);
+      const link = { client: new SupervisorClient({ transport: session }), info: session.info };
+      await Promise.race([link.client.assertCompatible(both), exited]);
+      return link;
+    } catch (error) {
+      if (signal.aborted || isDriverError(error)) throw error;
       const tail = logTail(paths.log);
       throw new DriverError(
         "SUPERVISOR_NOT_READY",
-        `the supervisor did not answer GET /v1/health on ${paths.socket} within ${timeoutMs} ms${tail ? `; log tail:\n${tail}` : ""}`,
-        {
-          details: { socket: paths.socket, logTail: tail, log: paths.log },
-        },
+        `the supervisor did not connect and answer within ${timeoutMs} ms (${(error as Error).message})${tail ? `; log tail:\n${tail}` : ""}`,
+        { details: { logTail: tail, log: paths.log } },
       );
-    });
+    } finally {
+      giveUp.abort();
+    }
   }
 
   /** SIGKILLs every process of the sandbox through every handle we have on it — the
    *  recorded pids, bwrap processes found by their marker (a launch that was never
    *  recorded), the cgroups, and the sandbox's own host uid — and waits until none is
-   *  left. The uid sweep relies on the control plane's promise of one uid per sandbox. */
+   *  left. The uid sweep relies on the promise of one uid per sandbox on this machine. */
   async #killEverything(sandboxId: string, paths: SandboxPaths, runtime: RuntimeInfo | null, signal: AbortSignal): Promise<void> {
-    const hostUid = process.getuid?.() === 0 ? readSpec(paths.specFile)?.hostUid : undefined;
+    const hostUid = this.#isRoot ? readSpec(paths.specFile)?.hostUid : undefined;
     const uidSweep = hostUid !== undefined && isInRange(hostUid, this.#range) ? hostUid : undefined;
     const recorded = runtime && runtime.bootId === bootId() ? [runtime.init, runtime.bwrap] : [];
     const strays = () => pidsWithArgs(markerArgs(sandboxMarker(this.root, sandboxId)));
@@ -437,10 +498,6 @@ interface Isolated {
   /** Only when this call started it (then bwrap's exit is observable). */
   launched?: Launched;
   unenforced: Array<keyof SandboxLimits>;
-}
-
-function ownerOf(spec: SandboxSpec): Owner | undefined {
-  return spec.hostUid === undefined ? undefined : { uid: spec.hostUid, gid: spec.hostGid ?? spec.hostUid };
 }
 
 function requestedLimits(limits: SandboxLimits = {}): Array<keyof SandboxLimits> {

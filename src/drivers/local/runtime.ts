@@ -1,5 +1,5 @@
 // The driver's two small records per sandbox, both JSON, 0600, written atomically:
-//   spec.json     the spec as last ensured (hostUid is needed to stop and clean up)
+//   spec.json     the spec as last ensured, with the host uid (needed to stop and clean up)
 //   runtime.json  the running instance: which host processes are the sandbox, as
 //                 (boot id, pid, start time) so a reused pid is never mistaken for it.
 // Both live in <root>/<id>/, owned by the control plane and out of the sandbox's reach.
@@ -41,9 +41,16 @@ export function readRuntime(path: string): RuntimeInfo | null {
   return value as RuntimeInfo;
 }
 
-export function readSpec(path: string): SandboxSpec | null {
-  const value = readJson(path) as Partial<SandboxSpec> | null;
-  return value && typeof value.sandboxId === "string" ? (value as SandboxSpec) : null;
+/** spec.json: the spec as last ensured, plus what the driver chose for it. */
+export interface RecordedSpec extends SandboxSpec {
+  /** The unprivileged host uid (and gid) that owns the sandbox's folders and processes,
+   *  when the control plane runs as root. */
+  hostUid?: number;
+}
+
+export function readSpec(path: string): RecordedSpec | null {
+  const value = readJson(path) as Partial<RecordedSpec> | null;
+  return value && typeof value.sandboxId === "string" ? (value as RecordedSpec) : null;
 }
 
 /** True when the recorded sandbox init still runs (same boot, same pid, same start time). */

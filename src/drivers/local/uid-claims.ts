@@ -45,6 +45,18 @@ export class HostUidClaims {
     }
   }
 
+  /** The uid this installation already claimed for the sandbox (a kill between claiming
+   *  and recording it leaves such a claim; the next ensure takes it up again). */
+  findFor(sandboxId: string): number | null {
+    if (!existsSync(this.dir)) return null;
+    for (const name of readdirSync(this.dir)) {
+      if (!/^\d+$/.test(name)) continue;
+      const claim = readClaim(join(this.dir, name));
+      if (claim && claim.dataDir === this.dataDir && claim.sandboxId === sandboxId) return Number(name);
+    }
+    return null;
+  }
+
   /** Gives a uid back, only if this sandbox holds it. */
   release(uid: number, sandboxId: string): void {
     const path = join(this.dir, String(uid));
@@ -52,8 +64,8 @@ export class HostUidClaims {
     if (claim && claim.dataDir === this.dataDir && claim.sandboxId === sandboxId) unlinkSync(path);
   }
 
-  /** Releases this installation's claims for sandboxes its store does not know (a kill
-   *  between claiming a uid and recording the sandbox leaves such a claim). */
+  /** Releases this installation's claims for sandboxes that no longer exist (a kill
+   *  between removing a sandbox and releasing its uid leaves such a claim). */
   releaseUnknown(knownSandboxIds: Set<string>): number[] {
     if (!existsSync(this.dir)) return [];
     const released: number[] = [];

@@ -1,10 +1,15 @@
-// Command-line arguments of the daemon. The first three are the local driver's contract;
-// the rest are knobs (mostly for tests) with production defaults.
+// Command-line arguments of the daemon. The first five are the driver's contract (see
+// docs/supervisor-protocol.md, "Starting and stopping"); the rest are knobs (mostly for
+// tests) with production defaults.
 import { isAbsolute, resolve } from "node:path";
 import { DEFAULT_LOG_CAP_BYTES } from "./processes/journal.ts";
 
 export interface DaemonArgs {
-  socket: string;
+  /** The control plane's socket to dial (local driver: /run/outpost/link.sock). */
+  link: string;
+  /** File holding this sandbox's link token (read at every dial). */
+  tokenFile: string;
+  sandboxId: string;
   state: string;
   workspace: string;
   /** Between SIGTERM and SIGKILL when the supervisor stops its processes. */
@@ -13,7 +18,8 @@ export interface DaemonArgs {
   logCapBytes: number;
 }
 
-export const USAGE = "usage: supervisor --socket <path> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>]";
+export const USAGE =
+  "usage: supervisor --link <socket> --token-file <path> --sandbox-id <id> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>]";
 
 export function parseArgs(argv: string[]): DaemonArgs {
   const values = new Map<string, string>();
@@ -26,11 +32,15 @@ export function parseArgs(argv: string[]): DaemonArgs {
     if (value === undefined) throw new Error(`--${name} needs a value`);
     values.set(name, value);
   }
-  const known = ["socket", "state", "workspace", "kill-grace-ms", "log-cap-bytes"];
+  const known = ["link", "token-file", "sandbox-id", "state", "workspace", "kill-grace-ms", "log-cap-bytes"];
   for (const name of values.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}`);
-  const path = (name: string) => {
+  const required = (name: string) => {
     const value = values.get(name);
     if (!value) throw new Error(`--${name} is required`);
+    return value;
+  };
+  const path = (name: string) => {
+    const value = required(name);
     return isAbsolute(value) ? value : resolve(value);
   };
   const count = (name: string, fallback: number) => {
@@ -39,8 +49,12 @@ export function parseArgs(argv: string[]): DaemonArgs {
     if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a non-negative integer`);
     return Number(value);
   };
+  const sandboxId = required("sandbox-id");
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(sandboxId)) throw new Error("--sandbox-id must be 1–63 letters, digits, '_' or '-'");
   return {
-    socket: path("socket"),
+    link: path("link"),
+    tokenFile: path("token-file"),
+    sandboxId,
     state: path("state"),
     workspace: path("workspace"),
     killGraceMs: count("kill-grace-ms", 5000),

@@ -1,8 +1,7 @@
-// The transport-agnostic request/response pair every handler works with. The unix-socket
-// adapter (http-adapter.ts) is one binding; a later one will carry the same protocol over
-// a connection the supervisor dials out to the control plane (Kubernetes, no inbound
-// port), so handlers must not touch node:http objects directly.
-import type { Readable } from "node:stream";
+// The transport-agnostic request/response pair every handler works with. The HTTP/2
+// adapter (http2-adapter.ts) binds it to the link the supervisor dialled; handlers must not
+// touch node:http2 objects directly (tests drive them through other bindings).
+import type { Readable, Writable } from "node:stream";
 
 export interface SupervisorRequest {
   method: string;
@@ -27,6 +26,8 @@ export interface SupervisorResponse {
   end(chunk?: string | Buffer): void;
   /** True once the client disconnected or the response ended. */
   readonly closed: boolean;
+  /** The body as a plain Writable, for piping raw bytes after start() (tunnels). */
+  readonly raw: Writable;
 }
 
 export type Handler = (request: SupervisorRequest, response: SupervisorResponse, params: Record<string, string>) => Promise<void>;

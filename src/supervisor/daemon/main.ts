@@ -1,19 +1,24 @@
 // Entry point of the in-sandbox supervisor, bundled to dist/supervisor.js (node: builtins
-// only). Started by the local driver inside bwrap:
-//   node supervisor.js --socket /run/outpost/supervisor.sock --state /var/lib/outpost --workspace /workspace
-// Listens on the socket (0600), writes <state>/supervisor.json once listening, and on
-// SIGTERM stops every process it started, finalises their journals and exits 0.
-import { mkdirSync, rmSync } from "node:fs";
+// only, plus the optional PTY module from /opt/outpost). Started by the driver inside the
+// sandbox:
+//   node supervisor.js --link /run/outpost/link.sock --token-file /run/outpost/token \
+//     --sandbox-id sbx_… --state /var/lib/outpost --workspace /workspace
+// Dials the control plane and serves HTTP/2 on the link (dialer.ts), writes
+// <state>/supervisor.json, and on SIGTERM stops every process it started, finalises their
+// journals and exits 0.
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PROTOCOL_VERSION } from "../protocol.ts";
+import { SUPERVISOR_CAPABILITIES, SUPPORTED_PROTOCOLS } from "../link/versions.ts";
 import { parseArgs, USAGE } from "./args.ts";
+import { Dialer } from "./dialer.ts";
 import { writeJsonAtomic } from "./files.ts";
-import { createSupervisorServer, listenOnSocket } from "./http-adapter.ts";
+import { createLinkServer } from "./http2-adapter.ts";
 import { createSupervisor } from "./supervisor.ts";
+import { SUPERVISOR_VERSION } from "./version.ts";
 
 const log = (message: string) => process.stderr.write(`[supervisor ${new Date().toISOString()}] ${message}\n`);
 
-async function main(): Promise<void> {
+function main(): void {
   let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -23,30 +28,35 @@ async function main(): Promise<void> {
   }
   mkdirSync(args.state, { recursive: true, mode: 0o700 });
   const supervisor = createSupervisor({ stateDir: args.state, workspace: args.workspace, killGraceMs: args.killGraceMs, logCapBytes: args.logCapBytes, log });
-  const server = createSupervisorServer((request, response) => supervisor.router.handle(request, response, log));
-  await listenOnSocket(server, args.socket);
-  writeJsonAtomic(join(args.state, "supervisor.json"), { protocol: PROTOCOL_VERSION, pid: process.pid, startedAt: new Date().toISOString() });
-  log(`listening on ${args.socket} (protocol ${PROTOCOL_VERSION}, pid ${process.pid})`);
+  const server = createLinkServer((request, response) => supervisor.router.handle(request, response, log));
+  const dialer = new Dialer({
+    path: args.link,
+    server,
+    log,
+    hello: () => ({
+      sandboxId: args.sandboxId,
+      // Read at every dial: the driver may rotate it; never kept in the environment.
+      token: readFileSync(args.tokenFile, "utf8").trim(),
+      protocols: [...SUPPORTED_PROTOCOLS],
+      supervisorVersion: SUPERVISOR_VERSION,
+      capabilities: [...SUPERVISOR_CAPABILITIES],
+      pid: process.pid,
+    }),
+  });
+  dialer.start();
+  writeJsonAtomic(join(args.state, "supervisor.json"), { protocols: SUPPORTED_PROTOCOLS, pid: process.pid, startedAt: new Date().toISOString() });
+  log(`dialling ${args.link} (protocols ${SUPPORTED_PROTOCOLS.join(", ")}, pid ${process.pid})`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping processes`);
-    // Stop accepting first; open streams get their exit lines as their processes end.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Open streams get their exit lines as their processes end; then the link goes.
     await supervisor.shutdown();
-    // Give in-flight responses a moment to flush their last lines, then cut what is left
-    // (a client that stopped reading must not hold the shutdown).
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 1000);
-      void closed.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    server.closeAllConnections();
-    rmSync(args.socket, { force: true });
+    // Give in-flight responses a moment to flush their last lines.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    dialer.stop();
     log("stopped");
     process.exit(0);
   };
@@ -54,7 +64,9 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
-main().catch((error) => {
+try {
+  main();
+} catch (error) {
   log(`failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exit(1);
-});
+}

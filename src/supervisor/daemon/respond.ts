@@ -19,6 +19,11 @@ export function sendError(response: SupervisorResponse, status: number, code: st
 
 /** Writes one NDJSON line; resolves once the transport can take more (or the client left). */
 export async function writeLine(response: SupervisorResponse, value: unknown): Promise<void> {
+  await writeChunk(response, JSON.stringify(value) + "\n");
+}
+
+/** Writes bytes; resolves once the transport can take more (or the client left). */
+export async function writeChunk(response: SupervisorResponse, chunk: string | Buffer): Promise<void> {
   if (response.closed) return;
-  if (!response.write(JSON.stringify(value) + "\n")) await response.drain();
+  if (!response.write(chunk)) await response.drain();
 }

@@ -1,15 +1,16 @@
 // Composition root of the daemon, free of any transport: the router with every route of
-// protocol v1, and shutdown. main.ts binds it to a unix socket; a later dial-out
-// transport (Kubernetes) can bind the same router.
+// protocol 2, and shutdown. main.ts binds it to the link the supervisor dials.
 
 import type { HealthResponse } from "../protocol.ts";
 import { PROTOCOL_VERSION } from "../protocol.ts";
 import { execHandler } from "./exec.ts";
 import { addProcessRoutes } from "./processes/handlers.ts";
 import { ProcessManager } from "./processes/manager.ts";
+import { ptyHandler } from "./pty-handler.ts";
 import { sendJson } from "./respond.ts";
 import { Router } from "./router.ts";
 import { RunRegistry } from "./run-registry.ts";
+import { tunnelHandler } from "./tunnel.ts";
 import { SUPERVISOR_VERSION } from "./version.ts";
 
 export interface SupervisorOptions {
@@ -37,7 +38,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const health: HealthResponse = { protocol: PROTOCOL_VERSION, supervisorVersion: SUPERVISOR_VERSION, pid: process.pid, uptimeMs: Date.now() - startedAt };
       sendJson(response, 200, health);
     })
-    .add("POST", "/v1/exec", execHandler({ workspace: options.workspace, runs }));
+    .add("POST", "/v1/exec", execHandler({ workspace: options.workspace, runs }))
+    .add("POST", "/v1/pty", ptyHandler({ workspace: options.workspace }))
+    .add("POST", "/v1/tunnel", tunnelHandler());
   addProcessRoutes(router, processes);
 
   return {

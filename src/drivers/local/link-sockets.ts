@@ -1,0 +1,92 @@
+// The local driver's end of the supervisor links: for each sandbox the control plane
+// listens on `<sandbox>/link/link.sock`, in a folder the control plane owns and the sandbox
+// sees read-only at /run/outpost. So nothing a sandbox can write decides where the control
+// plane connects (it never connects: it listens), and a sandbox can reach no other
+// sandbox's socket (it cannot see one). The folder is 0750 root:<sandbox gid> when the
+// control plane is root, so other host accounts cannot dial in either; and every hello
+// must name this sandbox and carry its token (link/token, readable only by the same
+// accounts), which a process of another sandbox cannot know.
+import { timingSafeEqual } from "node:crypto";
+import { chmodSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { acceptLink, LinkRefusedError } from "../../supervisor/link/accept.ts";
+import type { LinkRegistry } from "../../supervisor/link/registry.ts";
+import { forceRemove } from "./layout.ts";
+
+export interface LinkSocketPaths {
+  linkSocket: string;
+  linkToken: string;
+}
+
+export class LinkSockets {
+  readonly #servers = new Map<string, Server>();
+
+  constructor(
+    private readonly registry: LinkRegistry,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  isListening(sandboxId: string): boolean {
+    return this.#servers.has(sandboxId);
+  }
+
+  /** Listens for the sandbox's supervisor (idempotent). The socket file is recreated:
+   *  one left by a killed control plane refuses connections until then. */
+  async listen(sandboxId: string, paths: LinkSocketPaths): Promise<void> {
+    if (this.#servers.has(sandboxId)) return;
+    const token = Buffer.from(readFileSync(paths.linkToken, "utf8").trim());
+    const server = createServer((socket) => {
+      acceptLink(socket, {
+        verify: (hello) => {
+          if (hello.sandboxId !== sandboxId) {
+            return { code: "LINK_WRONG_SANDBOX", message: `this link belongs to ${sandboxId}, not ${hello.sandboxId}`, claimed: hello.sandboxId };
+          }
+          const offered = Buffer.from(hello.token);
+          if (offered.length !== token.length || !timingSafeEqual(offered, token)) {
+            return { code: "LINK_BAD_TOKEN", message: "the link token does not match this sandbox's", claimed: hello.sandboxId };
+          }
+          return null;
+        },
+      }).then(
+        (session) => this.registry.attach(session),
+        (error) => {
+          if (error instanceof LinkRefusedError) {
+            this.log(`refused a link on ${sandboxId}: ${error.refusal.code}`);
+            this.registry.refused(sandboxId, error.refusal);
+          }
+        },
+      );
+    });
+    server.on("error", (error) => this.log(`link socket of ${sandboxId}: ${error.message}`));
+    this.#servers.set(sandboxId, server);
+    forceRemove(paths.linkSocket);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(paths.linkSocket, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      this.#servers.delete(sandboxId);
+      throw error;
+    }
+    // The folder guards who may connect; the socket itself must be connectable by the
+    // sandbox's uid (connect() needs write permission on the socket file).
+    chmodSync(paths.linkSocket, 0o666);
+    server.unref();
+  }
+
+  /** Stops listening and drops the current link (the sandbox is stopping or gone). */
+  async close(sandboxId: string, reason: string): Promise<void> {
+    const server = this.#servers.get(sandboxId);
+    this.#servers.delete(sandboxId);
+    this.registry.drop(sandboxId, reason);
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async closeAll(reason: string): Promise<void> {
+    await Promise.all([...this.#servers.keys()].map((id) => this.close(id, reason)));
+  }
+}

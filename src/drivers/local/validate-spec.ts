@@ -1,0 +1,40 @@
+// What the local driver accepts as a spec (pure, no I/O): ids that are safe as folder
+// names, DNS-label names, limits above the floor a supervisor needs to start at all, and
+// a data dir short enough for the link socket's path.
+import type { SandboxSpec } from "../driver.ts";
+import { DriverError } from "../errors.ts";
+import { MAX_SOCKET_PATH } from "./layout.ts";
+
+export const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Floors below which a sandbox cannot even start its supervisor (node alone runs ~10
+ *  threads, and pids.max counts threads). */
+const MIN_MEMORY_BYTES = 64 * 1024 * 1024;
+const MIN_PIDS = 32;
+
+export function validateSpec(spec: SandboxSpec, linkSocketPath: (sandboxId: string) => string): void {
+  const invalid = (field: string, message: string) => new DriverError("INVALID_SANDBOX_SPEC", message, { details: { field, sandboxId: spec.sandboxId } });
+  if (typeof spec.sandboxId !== "string" || !SANDBOX_ID.test(spec.sandboxId)) {
+    throw invalid("sandboxId", `sandbox id '${spec.sandboxId}' must be 1–63 letters, digits, '_' or '-'`);
+  }
+  if (typeof spec.name !== "string" || !DNS_LABEL.test(spec.name)) {
+    throw invalid("name", `sandbox name '${spec.name}' must be a DNS label (lowercase letters, digits, '-', at most 63)`);
+  }
+  if (spec.workspaceFrom !== undefined && (typeof spec.workspaceFrom !== "string" || !SANDBOX_ID.test(spec.workspaceFrom))) {
+    throw invalid("workspaceFrom", `workspaceFrom '${spec.workspaceFrom}' is not a sandbox id`);
+  }
+  const socket = linkSocketPath(spec.sandboxId);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    throw invalid("sandboxId", `the link socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; choose a shorter data dir`);
+  }
+  const limits = spec.limits ?? {};
+  if (limits.cpus !== undefined && !(Number.isFinite(limits.cpus) && limits.cpus >= 0.01 && limits.cpus <= 1024)) {
+    throw invalid("limits.cpus", `limits.cpus must be between 0.01 and 1024 cores, not ${limits.cpus}`);
+  }
+  if (limits.memoryBytes !== undefined && !(Number.isSafeInteger(limits.memoryBytes) && limits.memoryBytes >= MIN_MEMORY_BYTES)) {
+    throw invalid("limits.memoryBytes", `limits.memoryBytes must be a whole number of bytes ≥ ${MIN_MEMORY_BYTES}, not ${limits.memoryBytes}`);
+  }
+  if (limits.pids !== undefined && !(Number.isSafeInteger(limits.pids) && limits.pids >= MIN_PIDS)) {
+    throw invalid("limits.pids", `limits.pids must be a whole number ≥ ${MIN_PIDS} (threads count), not ${limits.pids}`);
+  }
+}

@@ -1,0 +1,306 @@
+// Supervisor protocol v1 as zod schemas: the one source for what a request to the daemon
+// and an answer from it may look like (docs/supervisor-protocol.md is the prose twin).
+// The daemon checks requests with them (daemon/validate.ts); the control plane checks
+// every answer with them (client-validate.ts); protocol.ts re-exports the inferred types.
+//
+// The supervisor runs inside the sandbox's trust boundary (code in the sandbox can replace
+// it), so an answer is untrusted input: every number, string and list has a bound, so
+// nothing oversized or oddly shaped reaches the API, the database or the logs.
+//
+// Start-up cost: the daemon bundles this file, and its start is on the sandbox create
+// path. So zod/mini rather than zod (its functional API lets esbuild drop what is unused:
+// about 65 KB of zod in the bundle instead of about 115 KB), `import * as z` rather than
+// `{ z }` (that object pulls in all of zod), and no schema is built at import: each set is
+// built on first use (`z.lazy`), and the daemon never builds the response schemas.
+//
+// Lengths are in UTF-16 code units (String.length), like every other limit in JavaScript.
+import * as z from "zod/mini";
+import { ALLOWED_SIGNALS, PROCESS_ID_PATTERN } from "./protocol.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// ---- bounds (exported for tests and for people choosing limits elsewhere)
+
+export const MAX_COMMAND_CHARS = 256 * KiB;
+export const MAX_ARGV_ENTRIES = 4096;
+export const MAX_ARG_CHARS = 128 * KiB;
+export const MAX_CWD_CHARS = 4096;
+export const MAX_ENV_VARS = 1000;
+export const MAX_ENV_NAME_CHARS = 1024;
+export const MAX_ENV_VALUE_CHARS = 256 * KiB;
+/** The JSON body cap (1 MiB) bounds it anyway; stated so the schema says it too. */
+export const MAX_STDIN_CHARS = MiB;
+/** Node's timers cannot wait longer than this (about 24.8 days). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export const MAX_PROCESS_NAME_CHARS = 100;
+/** PID_MAX_LIMIT on 64-bit Linux: no pid is ever larger. */
+export const MAX_PID = 4_194_304;
+/** Durations and uptimes beyond this are not a real supervisor's. */
+export const MAX_DURATION_MS = 10 * 365.25 * 24 * 60 * 60 * 1000;
+/** A `data` field (base64); one pipe read is at most 64 KiB, so this is generous. */
+export const MAX_OUTPUT_DATA_CHARS = MiB;
+export const MAX_PROCESS_LIST_ITEMS = 10_000;
+/** Error messages from the supervisor are cut to this (with a trailing "…"), not refused. */
+export const MAX_ERROR_MESSAGE_CHARS = 1000;
+const MAX_TIMESTAMP_CHARS = 40;
+const MAX_SUPERVISOR_VERSION_CHARS = 64;
+
+/** Printable ASCII without spaces: it ends up in API answers and logs. */
+const SUPERVISOR_VERSION_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${MAX_SUPERVISOR_VERSION_CHARS}}$`);
+const SIGNAL_NAME_PATTERN = /^SIG[A-Z0-9+-]{1,12}$/;
+const ERROR_CODE_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/;
+/** Buffer#toString("base64") output: that alphabet, padded (the length is checked apart). */
+const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Control characters (C0 but \t and \n, DEL, C1), bidi overrides and lone surrogates:
+ * what could forge or garble a log line or a terminal, each replaced by U+FFFD. */
+const UNSAFE_TEXT =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** An error message from the supervisor, made fit for an API answer or a log line: cut to
+ * MAX_ERROR_MESSAGE_CHARS (the last one "…") before it is scanned, then made safe. */
+export function boundErrorMessage(message: string): string {
+  const cut = message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…` : message;
+  return cut.replace(UNSAFE_TEXT, "\ufffd");
+}
+
+const isPlainRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Names from the peer end up in messages: long ones are shortened there. */
+export const shortenForMessage = (text: string, max = 64) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+// ---- building blocks shared by requests and answers. Error texts are the end of a
+// sentence that daemon/validate.ts starts with the field ("'cwd' must be …"); the client
+// only needs pass or fail.
+
+/** NUL cannot pass through execve; Node would throw a less helpful error later. */
+const noNul = () => z.refine<string>((text) => !text.includes("\0"), "must not contain NUL characters.");
+
+function boundedString(min: number, max: number) {
+  const rule = `must be ${min} to ${max} characters long.`;
+  return z.string("must be a string.").check(z.minLength(min, rule), z.maxLength(max, rule), noNul());
+}
+
+function buildSharedSchemas() {
+  const commandString = z.string().check(
+    // abort: the checks after it need not scan an oversized string.
+    z.maxLength(MAX_COMMAND_CHARS, { error: `must be at most ${MAX_COMMAND_CHARS} characters long.`, abort: true }),
+    z.refine((text: string) => text.trim() !== "", "must not be empty."),
+    noNul(),
+  );
+  const commandArgv = z
+    .array(z.string("must be a string.").check(z.maxLength(MAX_ARG_CHARS, `must be at most ${MAX_ARG_CHARS} characters long.`), noNul()))
+    .check(
+      z.minLength(1, "as an array needs at least the program."),
+      z.maxLength(MAX_ARGV_ENTRIES, `may have at most ${MAX_ARGV_ENTRIES} entries.`),
+      z.refine((argv: string[]) => argv[0] !== "", { error: "(the program) must not be empty.", path: [0] }),
+    );
+  return {
+    /** A string runs through `sh -c`; an array is argv (no shell). */
+    command: z.union([commandString, commandArgv], "must be a string (run by sh -c) or an array of strings (argv)."),
+    cwd: boundedString(1, MAX_CWD_CHARS),
+    /** A label for people; not unique. */
+    processName: boundedString(1, MAX_PROCESS_NAME_CHARS),
+  };
+}
+
+// ---- requests: strict (an unknown field is refused, so a typo is an error, not ignored)
+
+/** The message for the body as a whole: not an object, or fields it should not have. */
+function bodyError(allowed: string[]) {
+  const error = (issue: { code?: string; keys?: string[] }): string => {
+    if (issue.code !== "unrecognized_keys" || !issue.keys) return "The body must be a JSON object.";
+    const keys = issue.keys;
+    const names = keys.slice(0, 3).map((key) => `'${shortenForMessage(key)}'`);
+    const more = keys.length > 3 ? ` and ${keys.length - 3} more` : "";
+    return `Unknown field${keys.length > 1 ? "s" : ""} ${names.join(", ")}${more} (allowed: ${allowed.join(", ")}).`;
+  };
+  return { error };
+}
+
+function buildRequestSchemas() {
+  const { command, cwd, processName } = shared();
+  // One text for every way a name can be wrong; validate.ts adds which variable.
+  const envNameRule = `names are 1 to ${MAX_ENV_NAME_CHARS} characters, without "=" or NUL`;
+  const envName = z.string(envNameRule).check(
+    z.minLength(1, envNameRule),
+    z.maxLength(MAX_ENV_NAME_CHARS, envNameRule),
+    z.refine((name: string) => !/[=\0]/.test(name), envNameRule),
+  );
+  const envValue = z.string("must be a string.").check(z.maxLength(MAX_ENV_VALUE_CHARS, `must be at most ${MAX_ENV_VALUE_CHARS} characters long.`), noNul());
+  /** Added to (and overriding) the supervisor's own environment. */
+  const env = z.pipe(
+    // Checked on the raw object: the record below would silently drop a "__proto__" key (as
+    // would any plain object), and counting first spares parsing a flood of variables.
+    z
+      .unknown()
+      .check(
+        z.refine((value) => !isPlainRecord(value) || Object.keys(value).length <= MAX_ENV_VARS, {
+          error: `may have at most ${MAX_ENV_VARS} variables.`,
+          abort: true,
+        }),
+        z.refine((value) => !isPlainRecord(value) || !Object.hasOwn(value, "__proto__"), 'cannot carry a variable named "__proto__".'),
+      ),
+    z.record(envName, envValue, "must be an object of strings."),
+  );
+  const timeoutRule = `must be an integer from 1 to ${MAX_TIMEOUT_MS}.`;
+
+  const execShape = {
+    command,
+    /** Relative paths are resolved under the workspace; default: the workspace. */
+    cwd: z.optional(cwd),
+    env: z.optional(env),
+    /** On expiry the whole process group is killed (SIGKILL) and `timedOut` is true. */
+    timeoutMs: z.optional(z.int(timeoutRule).check(z.gte(1, timeoutRule), z.lte(MAX_TIMEOUT_MS, timeoutRule))),
+    /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
+    stdin: z.optional(z.string("must be a string.").check(z.maxLength(MAX_STDIN_CHARS, `must be at most ${MAX_STDIN_CHARS} characters long.`))),
+  };
+  const startProcessShape = { command, cwd: z.optional(cwd), env: z.optional(env), name: z.optional(processName) };
+  const signalShape = { signal: z.enum(ALLOWED_SIGNALS, `must be one of ${ALLOWED_SIGNALS.join(", ")}.`) };
+  return {
+    execRequest: z.strictObject(execShape, bodyError(Object.keys(execShape))),
+    startProcessRequest: z.strictObject(startProcessShape, bodyError(Object.keys(startProcessShape))),
+    signalProcessRequest: z.strictObject(signalShape, bodyError(Object.keys(signalShape))),
+  };
+}
+
+// ---- answers: unknown fields are stripped (a newer supervisor may add optional ones)
+
+function buildResponseSchemas() {
+  const { command, cwd, processName } = shared();
+  const pid = z.int().check(z.gte(1), z.lte(MAX_PID));
+  /** Exit codes on Linux are one byte; null when a signal ended the process. */
+  const exitCode = z.nullable(z.int().check(z.gte(0), z.lte(255)));
+  const signal = z.nullable(z.string().check(z.maxLength(15), z.regex(SIGNAL_NAME_PATTERN)));
+  /** ISO 8601 in UTC with a Z, as Date#toISOString writes it; strict: real dates only. */
+  const timestamp = z.iso.datetime().check(z.maxLength(MAX_TIMESTAMP_CHARS));
+  /** Base64 of the raw bytes (output need not be UTF-8 nor split on characters). */
+  const data = z.string().check(
+    z.maxLength(MAX_OUTPUT_DATA_CHARS, { abort: true }),
+    z.regex(BASE64_PATTERN),
+    z.refine((text: string) => text.length % 4 === 0),
+  );
+
+  const processStatus = z.enum(["running", "exited"]);
+  const process = z.object({
+    id: z.string().check(z.maxLength(16), z.regex(PROCESS_ID_PATTERN)),
+    name: z.optional(processName),
+    command,
+    /** Absolute, as resolved by the daemon. */
+    cwd,
+    pid,
+    status: processStatus,
+    exitCode,
+    signal,
+    startedAt: timestamp,
+    endedAt: z.nullable(timestamp),
+  });
+
+  const execStartedEvent = z.object({ type: z.literal("started"), pid });
+  const execOutputEvent = z.object({ type: z.enum(["stdout", "stderr"]), data });
+  const execExitEvent = z.object({
+    type: z.literal("exit"),
+    exitCode,
+    signal,
+    timedOut: z.boolean(),
+    durationMs: z.number().check(z.gte(0), z.lte(MAX_DURATION_MS)),
+  });
+
+  /** "system" records come from the daemon itself (e.g. the log cap notice). */
+  const logStream = z.enum(["stdout", "stderr", "system"]);
+  /** One journaled chunk of output; `seq` is monotonic from 1 per process. */
+  const logRecord = z.object({ seq: z.int().check(z.gte(1), z.lte(Number.MAX_SAFE_INTEGER)), stream: logStream, data, ts: timestamp });
+  const logExitLine = z.object({ type: z.literal("exit"), exitCode, signal, endedAt: z.nullable(timestamp) });
+  const logEndLine = z.object({ type: z.literal("end") });
+  // A record has no `type`. A line that claims some other type is not a record with a field
+  // to strip but a line this client does not know: refused, not passed on as a record.
+  const untypedLogRecord = z.pipe(z.unknown().check(z.refine((value) => !isPlainRecord(value) || !Object.hasOwn(value, "type"))), logRecord);
+
+  return {
+    health: z.object({
+      protocol: z.int().check(z.gte(1), z.lte(1000)),
+      supervisorVersion: z.string().check(z.regex(SUPERVISOR_VERSION_PATTERN)),
+      pid,
+      uptimeMs: z.int().check(z.gte(0), z.lte(MAX_DURATION_MS)),
+    }),
+    processStatus,
+    process,
+    processList: z.object({ items: z.array(process).check(z.maxLength(MAX_PROCESS_LIST_ITEMS)) }),
+    execStartedEvent,
+    execOutputEvent,
+    execExitEvent,
+    execEvent: z.discriminatedUnion("type", [execStartedEvent, execOutputEvent, execExitEvent]),
+    logStream,
+    logRecord,
+    logExitLine,
+    logEndLine,
+    logLine: z.union([logExitLine, logEndLine, untypedLogRecord]),
+    errorBody: z.object({
+      error: z.object({ code: z.string().check(z.regex(ERROR_CODE_PATTERN)), message: z.string().check(z.overwrite(boundErrorMessage)) }),
+    }),
+  };
+}
+
+// ---- the schemas, each built on first use (see the header)
+
+function once<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= build();
+    return value;
+  };
+}
+const shared = once(buildSharedSchemas);
+const requests = once(buildRequestSchemas);
+const responses = once(buildResponseSchemas);
+
+export const commandSchema = z.lazy(() => shared().command);
+
+export const execRequestSchema = z.lazy(() => requests().execRequest);
+export const startProcessRequestSchema = z.lazy(() => requests().startProcessRequest);
+export const signalProcessRequestSchema = z.lazy(() => requests().signalProcessRequest);
+
+/** GET /v1/health */
+export const healthResponseSchema = z.lazy(() => responses().health);
+export const processStatusSchema = z.lazy(() => responses().processStatus);
+/** A background process, as POST/GET /v1/processes… answer it. */
+export const processSchema = z.lazy(() => responses().process);
+/** GET /v1/processes: at most MAX_PROCESS_LIST_ITEMS. */
+export const processListSchema = z.lazy(() => responses().processList);
+export const execStartedEventSchema = z.lazy(() => responses().execStartedEvent);
+export const execOutputEventSchema = z.lazy(() => responses().execOutputEvent);
+export const execExitEventSchema = z.lazy(() => responses().execExitEvent);
+/** One NDJSON line of an exec answer: started, then output, then exactly one exit. */
+export const execEventSchema = z.lazy(() => responses().execEvent);
+export const logStreamSchema = z.lazy(() => responses().logStream);
+export const logRecordSchema = z.lazy(() => responses().logRecord);
+/** Last line of a logs answer once the process has exited and every record was sent. */
+export const logExitLineSchema = z.lazy(() => responses().logExitLine);
+/** Last line of a logs answer without follow while the process still runs. */
+export const logEndLineSchema = z.lazy(() => responses().logEndLine);
+/** One NDJSON line of a logs answer. */
+export const logLineSchema = z.lazy(() => responses().logLine);
+/** `{ error: { code, message } }`; the message comes out bounded (boundErrorMessage). */
+export const errorBodySchema = z.lazy(() => responses().errorBody);
+
+// ---- the wire types, inferred (protocol.ts re-exports them)
+
+export type Command = z.output<typeof commandSchema>;
+export type ExecRequest = z.output<typeof execRequestSchema>;
+export type StartProcessRequest = z.output<typeof startProcessRequestSchema>;
+export type SignalProcessRequest = z.output<typeof signalProcessRequestSchema>;
+export type HealthResponse = z.output<typeof healthResponseSchema>;
+export type ProcessStatus = z.output<typeof processStatusSchema>;
+export type Process = z.output<typeof processSchema>;
+export type ProcessList = z.output<typeof processListSchema>;
+export type ExecStartedEvent = z.output<typeof execStartedEventSchema>;
+export type ExecOutputEvent = z.output<typeof execOutputEventSchema>;
+export type ExecExitEvent = z.output<typeof execExitEventSchema>;
+export type ExecEvent = z.output<typeof execEventSchema>;
+export type LogStream = z.output<typeof logStreamSchema>;
+export type LogRecord = z.output<typeof logRecordSchema>;
+export type LogExitLine = z.output<typeof logExitLineSchema>;
+export type LogEndLine = z.output<typeof logEndLineSchema>;
+export type LogLine = z.output<typeof logLineSchema>;
+export type ErrorBody = z.output<typeof errorBodySchema>;
