@@ -113,8 +113,9 @@ export class SupervisorClient {
   }
 
   async exec(request: ExecRequest, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<ExecEvent>> {
-    const response = await this.open("POST", "/v1/exec", request, 200, options.signal);
-    return this.lines(response, "exec", options.signal, (value) => {
+    const signal = this.runDeadline(request, options.signal);
+    const response = await this.open("POST", "/v1/exec", request, 200, signal);
+    return this.lines(response, "exec", signal, (value) => {
       const event = asExecEvent(value);
       if (!event) throw badResponse("exec stream", value);
       return { item: event, last: event.type === "exit" };
@@ -123,12 +124,31 @@ export class SupervisorClient {
 
   /** Like exec, with the output as raw bytes in binary frames (no base64 on either end). */
   async execFrames(request: ExecRequest, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<ExecChunk>> {
-    const response = await this.open("POST", "/v1/exec", request, 200, options.signal, { accept: FRAMES_CONTENT_TYPE });
+    const signal = this.runDeadline(request, options.signal);
+    const response = await this.open("POST", "/v1/exec", request, 200, signal, { accept: FRAMES_CONTENT_TYPE });
     if (!(response.headers["content-type"] ?? "").startsWith(FRAMES_CONTENT_TYPE)) {
       response.close();
       throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", "exec: the supervisor did not answer with frames");
     }
-    return this.frames(response.body, () => response.close(), "exec", options.signal);
+    return this.frames(response.body, () => response.close(), "exec", signal);
+  }
+
+  /**
+   * An exec with a timeout must end: the supervisor kills the command at timeoutMs and sends
+   * the exit; if it does not (a hung or rogue supervisor), the client gives up answerTimeoutMs
+   * later with SUPERVISOR_TIMEOUT. Without timeoutMs a command may legitimately run forever.
+   */
+  private runDeadline(request: ExecRequest, signal: AbortSignal | undefined): AbortSignal | undefined {
+    if (request.timeoutMs === undefined) return signal;
+    const limit = request.timeoutMs + this.answerTimeoutMs;
+    const timeout = AbortSignal.timeout(limit);
+    const late = new AbortController();
+    timeout.addEventListener(
+      "abort",
+      () => late.abort(new SupervisorClientError("SUPERVISOR_TIMEOUT", `The sandbox's supervisor did not end the command within ${limit} ms of its ${request.timeoutMs} ms timeout.`)),
+      { once: true },
+    );
+    return signal ? AbortSignal.any([signal, late.signal]) : late.signal;
   }
 
   /** A command in a pseudo-terminal; resolves once it runs. Needs a transport with duplex streams. */
@@ -220,6 +240,8 @@ export class SupervisorClient {
       throw deadline.signal.aborted && !signal?.aborted ? deadline.signal.reason : error;
     }
     deadline.clear();
+    // From here on the caller's signal alone ends the stream (the deadline was for the answer).
+    if (signal) response = closeOnAbort(response, signal);
     const protocol = response.headers[PROTOCOL_HEADER];
     if (protocol === undefined || !SUPPORTED_PROTOCOLS.includes(Number(protocol))) {
       response.close();
@@ -293,6 +315,11 @@ export class SupervisorClient {
       deadline.clear();
     }
     const { status, headers: answered, stream } = opened;
+    if (signal) {
+      const onAbort = () => stream.destroy();
+      signal.addEventListener("abort", onAbort, { once: true });
+      stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
     const protocol = answered[PROTOCOL_HEADER];
     if (protocol === undefined || !SUPPORTED_PROTOCOLS.includes(Number(protocol))) {
       stream.destroy();
@@ -380,6 +407,20 @@ async function readJson(response: TransportResponse): Promise<unknown> {
   } catch {
     throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", "the supervisor's answer is not JSON");
   }
+}
+
+/** The same response, closed when `signal` aborts (the listener goes with the response). */
+function closeOnAbort(response: TransportResponse, signal: AbortSignal): TransportResponse {
+  const onAbort = () => response.close();
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  return {
+    ...response,
+    close: () => {
+      signal.removeEventListener("abort", onAbort);
+      response.close();
+    },
+  };
 }
 
 /** One frame as an event, shape-checked like the NDJSON lines. */

@@ -1,13 +1,17 @@
 // POST /api/v1/sandboxes/{id}/exec: runs a command through the sandbox's supervisor.
 // JSON mode collects output up to a cap per stream (the command still runs to the end and
 // the rest is counted, never buffered); with `Accept: text/event-stream` every chunk is
-// streamed as it comes, with backpressure all the way to the process. A client that goes
+// streamed as it comes, with backpressure all the way to the process; with
+// `Accept: application/vnd.outpost.frames` the same events come as binary frames with the
+// output as raw bytes (for throughput: no base64, no JSON per chunk). A client that goes
 // away ends the command.
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { execBody, execResult } from "../../schemas/sandboxes.ts";
+import { FRAME, FRAMES_CONTENT_TYPE } from "../../supervisor/frames.ts";
 import { currentUser } from "../auth.ts";
+import { FrameStream } from "../frame-stream.ts";
 import { cleanBase64, SseStream } from "../sse.ts";
 import type { SupervisorProvider } from "../supervisor-access.ts";
 
@@ -22,7 +26,7 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
         tags: ["sandboxes"],
         summary: "Run a command in a sandbox",
         description:
-          "JSON answer with the output (each stream capped at 1 MiB, `truncated` says so), or with `Accept: text/event-stream` a stream of `started`, `stdout`/`stderr` (`data` is base64) and one `exit` event. Disconnecting ends the command.",
+          "JSON answer with the output (each stream capped at 1 MiB, `truncated` says so); with `Accept: text/event-stream` a stream of `started`, `stdout`/`stderr` (`data` is base64) and one `exit` event; with `Accept: application/vnd.outpost.frames` the same events as binary frames `[type u8][length u32 BE][payload]` (1 stdout and 2 stderr: raw bytes; 3 started, 4 exit, 7 error: JSON), for throughput. Disconnecting ends the command.",
         params: idParam,
         body: execBody,
         response: { 200: execResult, ...errorResponses },
@@ -31,8 +35,29 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
     async (request, reply) => {
       const { client, environment } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
       const command = { ...request.body, env: await environment(request.body.env) };
-      const wantsStream = (request.headers.accept ?? "").includes("text/event-stream");
+      const accept = request.headers.accept ?? "";
+      const wantsStream = accept.includes("text/event-stream");
       const gone = clientGone(reply);
+
+      if (accept.includes(FRAMES_CONTENT_TYPE)) {
+        const events = await supervisors.call(() => client.execFrames(command, { signal: gone.signal }));
+        const stream = new FrameStream(reply, request.id);
+        stream.signal.addEventListener("abort", () => gone.abort());
+        try {
+          for await (const event of events) {
+            if (event.type === "stdout" || event.type === "stderr") await stream.bytes(event.type === "stdout" ? FRAME.stdout : FRAME.stderr, event.data);
+            else {
+              const { type, ...data } = event;
+              await stream.json(type === "started" ? FRAME.started : FRAME.exit, data);
+            }
+          }
+        } catch (error) {
+          if (!gone.signal.aborted) await stream.error(supervisors.describe(error));
+        } finally {
+          stream.end();
+        }
+        return;
+      }
 
       if (wantsStream) {
         // Start before hijacking so a refused command is still a plain JSON error.

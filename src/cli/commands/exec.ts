@@ -1,8 +1,10 @@
 // `outpost exec <sandbox> [options] -- command args…`: runs the command in the sandbox with
-// its output streamed live, and exits with the command's own exit code.
+// its output streamed live, and exits with the command's own exit code. The output comes
+// as binary frames (raw bytes, no base64), written with backpressure to stdout/stderr.
 import { readFileSync } from "node:fs";
+import { FRAME, FrameDecoder, FRAMES_CONTENT_TYPE, frameJson } from "../../supervisor/frames.ts";
 import { parse, UsageError } from "../args.ts";
-import { ApiClient, ApiError, readSse, resolveConnection } from "../client.ts";
+import { ApiClient, ApiError, resolveConnection } from "../client.ts";
 
 export const execHelp = `outpost exec <sandbox> [--cwd DIR] [--env KEY=VALUE]... [--timeout MS] [--stdin] -- command [args…]
   Exit code: the command's; 124 on timeout; 128+n when killed by signal n.`;
@@ -39,17 +41,23 @@ export async function exec(argv: string[]): Promise<number> {
   const api = new ApiClient(resolveConnection(values));
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());
-  const stream = await api.stream("POST", `/api/v1/sandboxes/${encodeURIComponent(ref)}/exec`, body, {}, stop.signal);
+  const response = await api.fetch("POST", `/api/v1/sandboxes/${encodeURIComponent(ref)}/exec`, body, { accept: FRAMES_CONTENT_TYPE }, stop.signal);
+  if (!(response.headers.get("content-type") ?? "").startsWith(FRAMES_CONTENT_TYPE) || !response.body) throw api.notOutpost(response);
+  const decoder = new FrameDecoder();
   try {
-    for await (const event of readSse(stream)) {
-      const data = event.data as Record<string, unknown>;
-      if (event.event === "stdout") await write(process.stdout, Buffer.from(String(data.data), "base64"));
-      else if (event.event === "stderr") await write(process.stderr, Buffer.from(String(data.data), "base64"));
-      else if (event.event === "error") throw new ApiError(503, String(data.code), String(data.message));
-      else if (event.event === "exit") {
-        if (data.timedOut) return 124;
-        if (typeof data.exitCode === "number") return data.exitCode;
-        return 128 + (SIGNALS[String(data.signal)] ?? 0);
+    for await (const chunk of response.body) {
+      for (const frame of decoder.push(Buffer.from(chunk))) {
+        if (frame.type === FRAME.stdout) await write(process.stdout, frame.payload);
+        else if (frame.type === FRAME.stderr) await write(process.stderr, frame.payload);
+        else if (frame.type === FRAME.error) {
+          const data = frameJson(frame);
+          throw new ApiError(503, String(data.code), String(data.message));
+        } else if (frame.type === FRAME.exit) {
+          const data = frameJson(frame);
+          if (data.timedOut) return 124;
+          if (typeof data.exitCode === "number") return data.exitCode;
+          return 128 + (SIGNALS[String(data.signal)] ?? 0);
+        }
       }
     }
   } catch (error) {
