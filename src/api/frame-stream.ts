@@ -5,7 +5,7 @@
 // Writes wait for the socket to drain: a slow client pauses the stream, all the way to the
 // command in the sandbox.
 import type { FastifyReply } from "fastify";
-import { encodeJsonFrame, FRAME, FRAME_HEADER_BYTES, type FrameType, FRAMES_CONTENT_TYPE } from "../supervisor/frames.ts";
+import { encodeJsonFrame, FRAME, FRAME_HEADER_BYTES, FRAMES_CONTENT_TYPE, type FrameType } from "../supervisor/frames.ts";
 
 export class FrameStream {
   readonly #reply: FastifyReply;

@@ -14,7 +14,7 @@
 // supervisor then kills the command's process group.
 import type { Duplex } from "node:stream";
 import type { SupervisorTransport, TransportResponse } from "./client-transport.ts";
-import { asExecEvent, asHealth, asLogLine, asProcess } from "./client-validate.ts";
+import { asErrorBody, asExecEvent, asHealth, asLogLine, asProcess, asProcessList } from "./client-validate.ts";
 import { encodeFrame, encodeJsonFrame, FRAME, FRAMES_CONTENT_TYPE, type Frame, FrameDecoder, FrameError, frameJson } from "./frames.ts";
 import { SUPPORTED_PROTOCOLS } from "./link/versions.ts";
 import { LineTooLongError, splitLines } from "./ndjson.ts";
@@ -62,8 +62,6 @@ const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 /** How long the supervisor has to answer a request (headers; whole body for JSON answers). */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 15_000;
-/** An error message from the supervisor is cut to this many characters. */
-const MAX_ERROR_MESSAGE = 1000;
 
 export interface SupervisorClientOptions {
   transport: SupervisorTransport;
@@ -145,7 +143,13 @@ export class SupervisorClient {
     const late = new AbortController();
     timeout.addEventListener(
       "abort",
-      () => late.abort(new SupervisorClientError("SUPERVISOR_TIMEOUT", `The sandbox's supervisor did not end the command within ${limit} ms of its ${request.timeoutMs} ms timeout.`)),
+      () =>
+        late.abort(
+          new SupervisorClientError(
+            "SUPERVISOR_TIMEOUT",
+            `The sandbox's supervisor did not end the command within ${limit} ms of its ${request.timeoutMs} ms timeout.`,
+          ),
+        ),
       { once: true },
     );
     return signal ? AbortSignal.any([signal, late.signal]) : late.signal;
@@ -179,9 +183,9 @@ export class SupervisorClient {
 
   async listProcesses(signal?: AbortSignal): Promise<ProcessList> {
     const body = await this.json("GET", "/v1/processes", undefined, 200, signal);
-    const items = (body as { items?: unknown })?.items;
-    if (!Array.isArray(items)) throw badResponse("GET /v1/processes", body);
-    return { items: items.map((item) => this.process(item, "GET /v1/processes")) };
+    const list = asProcessList(body);
+    if (!list) throw badResponse("GET /v1/processes", body);
+    return list;
   }
 
   async getProcess(id: string, signal?: AbortSignal): Promise<Process> {
@@ -248,12 +252,7 @@ export class SupervisorClient {
       throw mismatch(protocol);
     }
     if (response.status === expected) return response;
-    const answer = await this.readJson(response, `${method} ${path}`, signal).catch(() => undefined);
-    const error = (answer as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (typeof error?.code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code)) {
-      throw new SupervisorClientError(error.code, boundedMessage(error.message, error.code), response.status);
-    }
-    throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${method} ${path} answered ${response.status} without an error body`, response.status);
+    throw errorFrom(await this.readJson(response, `${method} ${path}`, signal).catch(() => undefined), `${method} ${path}`, response.status);
   }
 
   private async json(method: "GET" | "POST", path: string, body: unknown, expected: number, signal?: AbortSignal): Promise<unknown> {
@@ -327,11 +326,7 @@ export class SupervisorClient {
     }
     if (status === 200) return stream;
     const answer = await this.readJson({ status, headers: answered, body: stream, close: () => stream.destroy() }, path, signal).catch(() => undefined);
-    const error = (answer as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (typeof error?.code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code)) {
-      throw new SupervisorClientError(error.code, boundedMessage(error.message, error.code), status);
-    }
-    throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${method} ${path} answered ${status} without an error body`, status);
+    throw errorFrom(answer, `${method} ${path}`, status);
   }
 
   /** Iterates binary frames (started, stdout/stderr, exit; error) until the exit frame. */
@@ -438,19 +433,19 @@ function frameEvent(frame: Frame, what: string): ExecChunk {
       throw badResponse(`${what} frame`, value);
     }
     case FRAME.error: {
-      const { code, message } = frameJson(frame);
-      const safe = typeof code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : "SUPERVISOR_STREAM_BROKEN";
-      throw new SupervisorClientError(safe, boundedMessage(message, safe));
+      const error = asErrorBody({ error: frameJson(frame) });
+      throw error ? new SupervisorClientError(error.code, error.message) : broken(what);
     }
     default:
       throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: unexpected frame type ${frame.type}`);
   }
 }
 
-/** The supervisor's message, cut to a size that is safe to log and show. */
-function boundedMessage(message: unknown, fallback: string): string {
-  const text = typeof message === "string" ? message.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, " ") : fallback;
-  return text.length > MAX_ERROR_MESSAGE ? `${text.slice(0, MAX_ERROR_MESSAGE)}…` : text;
+/** The supervisor's error answer as an error (its message bounded and cleaned), or a bad response. */
+function errorFrom(answer: unknown, what: string, status: number): SupervisorClientError {
+  const error = asErrorBody(answer);
+  if (error) return new SupervisorClientError(error.code, error.message, status);
+  return new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what} answered ${status} without an error body`, status);
 }
 
 function mismatch(theirs: string | undefined): SupervisorClientError {

@@ -1,4 +1,4 @@
-// Supervisor protocol v1 as zod schemas: the one source for what a request to the daemon
+// The supervisor protocol as zod schemas: the one source for what a request to the daemon
 // and an answer from it may look like (docs/supervisor-protocol.md is the prose twin).
 // The daemon checks requests with them (daemon/validate.ts); the control plane checks
 // every answer with them (client-validate.ts); protocol.ts re-exports the inferred types.
@@ -8,10 +8,12 @@
 // nothing oversized or oddly shaped reaches the API, the database or the logs.
 //
 // Start-up cost: the daemon bundles this file, and its start is on the sandbox create
-// path. So zod/mini rather than zod (its functional API lets esbuild drop what is unused:
-// about 65 KB of zod in the bundle instead of about 115 KB), `import * as z` rather than
-// `{ z }` (that object pulls in all of zod), and no schema is built at import: each set is
-// built on first use (`z.lazy`), and the daemon never builds the response schemas.
+// path. Hence zod/mini rather than zod (esbuild keeps only what is used: the daemon's
+// bundle grows by about 74 KB instead of about 130 KB), `import * as z` rather than `{ z }`
+// (that object pulls in all of zod), and no schema is built at import: each set is built
+// on first use (`z.lazy`), so the daemon pays for the request schemas at its first request
+// (about 4 ms once) and never builds the answer schemas. Built eagerly, they cost every
+// start about 11 ms; lazily, importing zod costs about 4 ms.
 //
 // Lengths are in UTF-16 code units (String.length), like every other limit in JavaScript.
 import * as z from "zod/mini";
@@ -183,7 +185,7 @@ function buildResponseSchemas() {
   );
 
   const processStatus = z.enum(["running", "exited"]);
-  const process = z.object({
+  const backgroundProcess = z.object({
     id: z.string().check(z.maxLength(16), z.regex(PROCESS_ID_PATTERN)),
     name: z.optional(processName),
     command,
@@ -225,8 +227,8 @@ function buildResponseSchemas() {
       uptimeMs: z.int().check(z.gte(0), z.lte(MAX_DURATION_MS)),
     }),
     processStatus,
-    process,
-    processList: z.object({ items: z.array(process).check(z.maxLength(MAX_PROCESS_LIST_ITEMS)) }),
+    process: backgroundProcess,
+    processList: z.object({ items: z.array(backgroundProcess).check(z.maxLength(MAX_PROCESS_LIST_ITEMS)) }),
     execStartedEvent,
     execOutputEvent,
     execExitEvent,

@@ -1,4 +1,4 @@
-// Supervisor protocol v1: the wire types and constants shared by the in-sandbox daemon
+// The supervisor protocol: the wire types and constants shared by the in-sandbox daemon
 // (src/supervisor/daemon) and the control plane's client (src/supervisor/client.ts).
 // Types and constants only: no runtime dependencies, so both sides can import it freely.
 // The wire types are inferred from the schemas in protocol-schemas.ts (the one source for

@@ -79,14 +79,12 @@ export async function startTestServer(backend: Backend, overrides: Partial<Setti
 /** Deletes every live sandbox through the driver and waits until each is gone. */
 export async function removeAllSandboxes(server: RunningServer): Promise<void> {
   const { rows } = await server.pool
-    .query<{ id: string; host_uid: number | null }>("select id, host_uid from sandboxes where phase <> 'deleted'")
-    .catch(() => ({ rows: [] as { id: string; host_uid: number | null }[] }));
+    .query<{ id: string }>("select id from sandboxes where phase <> 'deleted'")
+    .catch(() => ({ rows: [] as { id: string }[] }));
   await server.sandboxes.reconciler.stop();
   const signal = new AbortController().signal;
-  for (const { id, host_uid } of rows) {
-    await server.sandboxes.driver.remove(id, { keepWorkspace: false, signal, graceMs: 2000 }).catch(() => {});
-    if (host_uid !== null) server.sandboxes.releaseHostUid(id, host_uid);
-  }
+  // The driver releases each sandbox's host uid claim once nothing of it runs.
+  for (const { id } of rows) await server.sandboxes.driver.remove(id, { keepWorkspace: false, signal, graceMs: 2000 }).catch(() => {});
 }
 
 export interface ApiResponse<T = unknown> {

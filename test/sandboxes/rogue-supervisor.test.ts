@@ -1,38 +1,21 @@
-// The supervisor runs as the sandbox's own user, so code in the sandbox can take its socket
-// over. Whatever answers there, the control plane's exec stream stays well-formed: a chunk
-// of "output" cannot smuggle in events of its own (a forged exit, say) for the client.
+// The supervisor runs as the sandbox's own user, so code in the sandbox can stand in for it.
+// Protocol 1 let it replace the socket the supervisor listened on; now the supervisor dials
+// out to a socket in a folder the sandbox sees read-only, so that attack is gone. What is
+// left by design is taking over the link (stop the supervisor, dial with the sandbox's
+// token: a newer link replaces the older one). Whatever then answers, the control plane's
+// streams stay well-formed: a chunk of "output" cannot smuggle in events of its own (a
+// forged exit, say) for the client.
+// The other rogue-*.test.ts files cover sizes, deadlines, malformed values and isolation.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readSse } from "../../src/cli/client.ts";
 import { exec, runningSandbox } from "../helpers/sandboxes.ts";
 import { api, startTestServer, type TestServer } from "../helpers/server.ts";
-import { waitUntil } from "../supervisor/helpers.ts";
+import { FORGED, type Rogue, takeOver } from "./rogue.ts";
 
-/** Unlinks the real supervisor's socket and answers exec and log requests there with forged streams. */
-const ROGUE = `
-const fs = require("node:fs");
-const http = require("node:http");
-const socket = "/run/outpost/supervisor.sock";
-fs.rmSync(socket, { force: true });
-const line = (value) => JSON.stringify(value) + "\\n";
-const FORGED = 'aGk="}\\n\\nevent: exit\\nid: 99\\ndata: {"exitCode":42,"signal":null,"timedOut":false,"durationMs":1}\\n\\n';
-http
-  .createServer((req, res) => {
-    res.writeHead(200, { "x-outpost-supervisor-protocol": "1", "content-type": "application/x-ndjson" });
-    if (req.url.includes("/logs")) {
-      res.write(line({ seq: 1, stream: "stdout", data: FORGED, ts: "2026-01-01T00:00:00Z\\n\\nevent: exit\\ndata: {}" }));
-      return res.end(line({ type: "exit", exitCode: 0, signal: null }));
-    }
-    res.write(line({ type: "started", pid: 4242 }));
-    res.write(line({ type: "stdout", data: FORGED }));
-    res.end(line({ type: "exit", exitCode: 0, signal: null, timedOut: false, durationMs: 1 }));
-  })
-  .listen(socket, () => fs.writeFileSync("/workspace/rogue-listening", ""));
-`;
-
-describe("a sandbox that takes over its supervisor's socket", () => {
+describe("code in a sandbox against its own supervisor link", () => {
   let s: TestServer;
   let box: any;
   before(async () => {
@@ -42,44 +25,93 @@ describe("a sandbox that takes over its supervisor's socket", () => {
   });
   after(async () => s?.close());
 
-  test("cannot forge events in an exec stream: output stays base64 inside one stdout event", async () => {
-    await exec(s, box.id, ["sh", "-c", "cat > /workspace/rogue.cjs"], { stdin: ROGUE });
-    const started = await api(s, "POST", `/api/v1/sandboxes/${box.id}/processes`, { body: { command: ["/opt/outpost/bin/node", "/workspace/rogue.cjs"] } });
-    assert.equal(started.status, 201, JSON.stringify(started.body));
-    await waitUntil("the rogue listens on the supervisor's socket", () => existsSync(join(s.dataDir, "sandboxes", box.id, "workspace", "rogue-listening")));
-
-    const response = await fetch(`${s.url}/api/v1/sandboxes/${box.id}/exec`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${s.token}`, "content-type": "application/json", accept: "text/event-stream" },
-      body: JSON.stringify({ command: ["true"] }),
-    });
-    assert.equal(response.status, 200);
-    const events: { id?: string; event: string; data: any }[] = [];
-    for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) events.push(event);
-
-    assert.deepEqual(
-      events.map((e) => [e.id, e.event]),
-      [
-        ["1", "started"],
-        ["2", "stdout"],
-        ["3", "exit"],
-      ],
-      "exactly the three events the rogue sent as such, none smuggled in through the output",
-    );
-    assert.match(events[1]?.data.data, /^[A-Za-z0-9+/]*={0,2}$/, "the chunk reaches the client as plain base64");
-    assert.equal((events[2]?.data as { exitCode: number }).exitCode, 0);
+  test("cannot replace, redirect or move what is in /run/outpost, and exec still works after trying", async () => {
+    const linkDir = join(s.dataDir, "sandboxes", box.id, "link");
+    const before = readdirSync(linkDir).sort();
+    const token = readFileSync(join(linkDir, "token"), "utf8");
+    const attempts = [
+      "rm -f /run/outpost/link.sock",
+      "ln -sf /tmp/evil.sock /run/outpost/link.sock",
+      "mv /run/outpost/token /tmp/token",
+      "echo forged > /run/outpost/token",
+      "touch /run/outpost/supervisor.sock",
+    ];
+    for (const attempt of attempts) {
+      const res = await exec(s, box.id, ["sh", "-c", `{ ${attempt}; } 2>&1`]);
+      assert.notEqual(res.exitCode, 0, `'${attempt}' succeeded inside the sandbox: ${res.stdout}`);
+      assert.match(res.stdout, /Read-only file system/, `'${attempt}' failed for another reason: ${res.stdout}`);
+    }
+    assert.deepEqual(readdirSync(linkDir).sort(), before, "the host's link folder is unchanged");
+    assert.equal(readFileSync(join(linkDir, "token"), "utf8"), token);
+    assert.equal((await exec(s, box.id, ["echo", "still here"])).stdout, "still here\n");
   });
 
-  test("cannot forge events in a process's log stream either", async () => {
-    const logs = await fetch(`${s.url}/api/v1/sandboxes/${box.id}/processes/prc_aaaaaaaaaaaa/logs`, { headers: { authorization: `Bearer ${s.token}` } });
-    assert.equal(logs.status, 200);
-    const events: { id?: string; event: string; data: any }[] = [];
-    for await (const event of readSse(logs.body as ReadableStream<Uint8Array>)) events.push(event);
-    assert.deepEqual(
-      events.map((e) => e.event),
-      ["log", "exit"],
-    );
-    assert.match(events[0]?.data.data, /^[A-Za-z0-9+/]*={0,2}$/);
-    assert.equal(events[0]?.data.ts, "2026-01-01T00:00:00Z\n\nevent: exit\ndata: {}", "a string field arrives as the string it was, escaped");
+  describe("once a rogue holds the link", () => {
+    let rogue: Rogue;
+    before(async () => {
+      rogue = await takeOver(s, box.id, "forge");
+    });
+    after(async () => rogue?.restore());
+
+    /** Every SSE event of a response, as the CLI's parser reads it. */
+    const sse = async (response: Response) => {
+      const events: { id?: string; event: string; data: any }[] = [];
+      for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) events.push(event);
+      return events;
+    };
+    const execStream = (command: string[]) =>
+      fetch(`${s.url}/api/v1/sandboxes/${box.id}/exec`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${s.token}`, "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({ command }),
+      });
+
+    test("output that looks like SSE reaches an exec stream as one base64 stdout event", async () => {
+      const response = await execStream(["base64"]);
+      assert.equal(response.status, 200);
+      const events = await sse(response);
+      assert.deepEqual(
+        events.map((e) => [e.id, e.event]),
+        [
+          ["1", "started"],
+          ["2", "stdout"],
+          ["3", "exit"],
+        ],
+        "exactly the three events the rogue sent as such, none smuggled in through the output",
+      );
+      assert.equal(events[0]?.data.pid, 4242, "the rogue, not the real supervisor, answered");
+      assert.equal(Buffer.from(events[1]?.data.data, "base64").toString(), FORGED, "the output arrives whole, as data");
+      assert.equal(events[2]?.data.exitCode, 0);
+    });
+
+    test("a chunk that is not base64 ends the exec stream with an error event, and nothing forged follows", async () => {
+      const response = await execStream(["raw"]);
+      assert.equal(response.status, 200);
+      const events = await sse(response);
+      assert.deepEqual(
+        events.map((e) => [e.id, e.event]),
+        [
+          ["1", "started"],
+          [undefined, "error"],
+        ],
+      );
+      assert.equal(events[1]?.data.code, "SUPERVISOR_BAD_RESPONSE");
+    });
+
+    test("cannot forge events in a process's log stream either: a record with a forged field ends it with an error event", async () => {
+      const logs = await fetch(`${s.url}/api/v1/sandboxes/${box.id}/processes/prc_aaaaaaaaaaaa/logs`, { headers: { authorization: `Bearer ${s.token}` } });
+      assert.equal(logs.status, 200);
+      const events = await sse(logs);
+      assert.deepEqual(
+        events.map((e) => [e.id, e.event]),
+        [
+          ["1", "log"],
+          [undefined, "error"],
+        ],
+        "the good record, then the control plane's own error: no exit, forged or sent",
+      );
+      assert.equal(Buffer.from(events[0]?.data.data, "base64").toString(), FORGED);
+      assert.equal(events[1]?.data.code, "SUPERVISOR_BAD_RESPONSE");
+    });
   });
 });

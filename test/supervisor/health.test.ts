@@ -115,8 +115,7 @@ describe("client protocol check", () => {
 
   test("a supervisor that never answers costs SUPERVISOR_TIMEOUT, not a hung call", async () => {
     const silent: SupervisorTransport = {
-      request: ({ signal }) =>
-        new Promise((_resolve, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true })),
+      request: ({ signal }) => new Promise((_resolve, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true })),
     };
     const client = new SupervisorClient({ transport: silent, answerTimeoutMs: 50 });
     await assert.rejects(client.health(), { code: "SUPERVISOR_TIMEOUT" });

@@ -2,7 +2,7 @@
 // the grace get SIGKILL, journals record how each ended, in-flight execs get their exit
 // line, and the supervisor exits 0.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { ExecEvent } from "../../src/supervisor/protocol.ts";

@@ -2,7 +2,7 @@
 // its output streamed live, and exits with the command's own exit code. The output comes
 // as binary frames (raw bytes, no base64), written with backpressure to stdout/stderr.
 import { readFileSync } from "node:fs";
-import { FRAME, FrameDecoder, FRAMES_CONTENT_TYPE, frameJson } from "../../supervisor/frames.ts";
+import { FRAME, FRAMES_CONTENT_TYPE, FrameDecoder, frameJson } from "../../supervisor/frames.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, ApiError, resolveConnection } from "../client.ts";
 

@@ -7,7 +7,7 @@
 // the truth is on disk (spec.json, runtime.json) and in /proc, never only in memory.
 // Stages: workspace → isolation → supervisor (connected). Timeouts (ms): readiness 30 000,
 // stop grace 10 000, kill 5 000; all overridable.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { SupervisorClient } from "../../supervisor/client.ts";
 import type { LinkEvent } from "../../supervisor/link/registry.ts";
@@ -54,6 +54,7 @@ import { HostUidClaims } from "./uid-claims.ts";
 import { SANDBOX_ID, validateSpec } from "./validate-spec.ts";
 
 export const LOCAL_STAGES = ["workspace", "isolation", "supervisor"] as const;
+const SUPERVISOR_OOM_SCORE_ADJ = -500;
 type LocalStage = (typeof LOCAL_STAGES)[number];
 
 export interface LocalDriverOptions {
@@ -262,6 +263,7 @@ export class LocalDriver implements Driver {
         beforeRelease: ({ bwrapPid, childPid }) => {
           cgroup?.addProcess(bwrapPid);
           cgroup?.addProcess(childPid);
+          protectFromOomKiller(childPid);
           const bwrap = identityOf(bwrapPid);
           const init = identityOf(childPid);
           if (!bwrap || !init) throw startFailed("the sandbox exited during setup", paths.log);
@@ -429,14 +431,16 @@ export class LocalDriver implements Driver {
     const timeoutMs = this.#options.readyTimeoutMs ?? 30_000;
     const giveUp = new AbortController();
     const both = AbortSignal.any([signal, giveUp.signal]);
+    // Cleared in `finally`, not on `both`'s abort event: a signal that was already aborted
+    // (the caller gave up in onStage) never fires it, and the timer would poll forever.
+    let timer: NodeJS.Timeout | undefined;
     const exited = new Promise<never>((_resolve, reject) => {
       const fail = (how: string, exitCode?: number | null) =>
         reject(startFailed(`the sandbox exited before its supervisor connected (${how})`, paths.log, { exitCode }));
       isolated.launched?.exited.then((exit) => fail(exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`, exit.code));
-      const timer = setInterval(() => {
+      timer = setInterval(() => {
         if (!isRunning(isolated.runtime.init)) fail("unknown status");
       }, 250);
-      both.addEventListener("abort", () => clearInterval(timer), { once: true });
     });
     exited.catch(() => {});
     try {
@@ -453,6 +457,7 @@ export class LocalDriver implements Driver {
         { details: { logTail: tail, log: paths.log } },
       );
     } finally {
+      clearInterval(timer);
       giveUp.abort();
     }
   }
@@ -498,6 +503,17 @@ interface Isolated {
   /** Only when this call started it (then bwrap's exit is observable). */
   launched?: Launched;
   unenforced: Array<keyof SandboxLimits>;
+}
+
+/** The sandbox's pid-1 and so the supervisor it starts get a low OOM score (the supervisor
+ *  raises its commands' scores): under memory pressure commands die first. Needs root
+ *  (CAP_SYS_RESOURCE) to lower; without it the supervisor keeps the default. */
+function protectFromOomKiller(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/oom_score_adj`, String(SUPERVISOR_OOM_SCORE_ADJ));
+  } catch {
+    // not root: the commands' raised scores still put them first
+  }
 }
 
 function requestedLimits(limits: SandboxLimits = {}): Array<keyof SandboxLimits> {

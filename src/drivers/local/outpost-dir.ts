@@ -63,9 +63,13 @@ export function readOutpostManifest(dir: string): OutpostManifest {
   try {
     text = readFileSync(path, "utf8");
   } catch {
-    throw new DriverError("SANDBOX_PATH_UNREACHABLE", `sandboxes need ${path}, which does not exist; fix: run \`npm run build\` (on Linux, after \`npm install\`)`, {
-      details: { path },
-    });
+    throw new DriverError(
+      "SANDBOX_PATH_UNREACHABLE",
+      `sandboxes need ${path}, which does not exist; fix: run \`npm run build\` (on Linux, after \`npm install\`)`,
+      {
+        details: { path },
+      },
+    );
   }
   const manifest = JSON.parse(text) as OutpostManifest;
   if (manifest.format !== 1 || typeof manifest.files !== "object") throw new Error(`${path} is not a manifest this version understands; run \`npm run build\``);

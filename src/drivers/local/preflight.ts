@@ -132,12 +132,14 @@ export async function checkBubblewrap(options: PreflightOptions = {}): Promise<P
   const versionRun = await run(path, ["--version"], { timeoutMs });
   const version = /(\d+\.\d+(?:\.\d+)?)/.exec(versionRun.stdout)?.[1] ?? "unknown";
 
-  const args = ["--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"];
+  // The options sandboxes need that older bwraps lack (--disable-userns and --size came with
+  // 0.8): trying them here turns "unknown option" into the upgrade fix before any sandbox.
+  const args = ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", "1000", "--gid", "1000", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"];
   for (const entry of probeHostFs().topLevel) {
     if (entry.kind === "symlink") args.push("--symlink", entry.target, `/${entry.name}`);
     else args.push("--ro-bind", `/${entry.name}`, `/${entry.name}`);
   }
-  args.push("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--", "/usr/bin/true");
+  args.push("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", String(16 * 1024 * 1024), "--tmpfs", "/tmp", "--", "/usr/bin/true");
   const trial = await run(path, args, { owner: options.owner, timeoutMs });
   if (trial.code !== 0) return { ok: false, error: classifyBwrapFailure(trial.stderr, readUsernsSysctls()) };
   return { ok: true, bwrap: { path, version } };

@@ -53,7 +53,12 @@ export function readSpec(path: string): RecordedSpec | null {
   return value && typeof value.sandboxId === "string" ? (value as RecordedSpec) : null;
 }
 
-/** True when the recorded sandbox init still runs (same boot, same pid, same start time). */
+/**
+ * True when the recorded sandbox still runs (same boot, same pids, same start times). Both
+ * processes must be there: bwrap (outside) exits as soon as the supervisor does, while the
+ * sandbox's pid-1 lingers as long as anything inside runs; a sandbox without its supervisor
+ * is not running, it is remains to clean up.
+ */
 export function isLive(runtime: RuntimeInfo): boolean {
-  return runtime.bootId === bootId() && isRunning(runtime.init);
+  return runtime.bootId === bootId() && isRunning(runtime.init) && isRunning(runtime.bwrap);
 }

@@ -16,6 +16,7 @@ import { stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import type { Command } from "../protocol.ts";
 import { SupervisorError } from "./errors.ts";
+import { preferForOomKill } from "./oom.ts";
 
 export type OutputStream = "stdout" | "stderr";
 /** Returns false to pause the child's output until ChildRun.resume() is called. */
@@ -65,7 +66,8 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 
 export class ChildRun {
   readonly pid: number;
-  readonly startedAt = Date.now();
+  /** performance.now() at start: durations must not go negative when the wall clock steps. */
+  readonly startedAt = performance.now();
   readonly done: Promise<ChildExit>;
   private resolveDone!: (exit: ChildExit) => void;
   private exit: ChildExit | null = null;
@@ -101,8 +103,13 @@ export class ChildRun {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") throw new SupervisorError("COMMAND_NOT_FOUND", `Command not found: ${program}`);
       if (code === "EACCES") throw new SupervisorError("COMMAND_NOT_EXECUTABLE", `Command is not executable: ${program}`);
+      // Linux refuses an argument or variable of 128 KiB or more, and all of them past ~2 MiB.
+      if (code === "E2BIG") throw new SupervisorError("INVALID_REQUEST", "The command's arguments or environment are too long for the kernel (E2BIG).");
       throw error;
     }
+    // The command forked before this line runs, so a child it started this instant keeps
+    // the supervisor's score: a short window, and the supervisor's own score is lower still.
+    preferForOomKill(child.pid!);
     const run = new ChildRun(child, spec.exitIdleMs ?? DEFAULT_EXIT_IDLE_MS);
     run.wire(sink, spec.stdin);
     return run;

@@ -62,7 +62,13 @@ export function execHandler(options: { workspace: string; runs: RunRegistry }): 
     await writeChunk(response, event({ type: "started", pid: run.pid }));
     try {
       const exit = await run.done;
-      const line: ExecExitEvent = { type: "exit", exitCode: exit.exitCode, signal: exit.signal, timedOut, durationMs: Date.now() - run.startedAt };
+      const line: ExecExitEvent = {
+        type: "exit",
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        timedOut,
+        durationMs: Math.round(performance.now() - run.startedAt),
+      };
       await writeChunk(response, event(line));
       if (!response.closed) response.end();
     } finally {

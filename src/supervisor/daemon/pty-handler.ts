@@ -10,6 +10,7 @@ import { encodeFrame, encodeJsonFrame, FRAME, FRAMES_CONTENT_TYPE, type Frame, F
 import { resolveCwd, toArgv } from "./child.ts";
 import { invalid, SupervisorError } from "./errors.ts";
 import type { Handler } from "./http-types.ts";
+import { preferForOomKill } from "./oom.ts";
 import { openPty, type PtyProcess } from "./pty.ts";
 import { writeChunk } from "./respond.ts";
 import { parseExecRequest } from "./validate.ts";
@@ -42,7 +43,8 @@ export function ptyHandler(options: { workspace: string }): Handler {
     } catch (error) {
       throw new SupervisorError("PTY_UNAVAILABLE", (error as Error).message);
     }
-    const startedAt = Date.now();
+    preferForOomKill(pty.pid);
+    const startedAt = performance.now();
     response.start(200, { "content-type": FRAMES_CONTENT_TYPE, "cache-control": "no-store" });
     await writeChunk(response, encodeJsonFrame(FRAME.started, { pid: pty.pid }));
     const exited = new Promise<{ exitCode: number | null; signal: string | null }>((resolve) => pty.onExit(resolve));
@@ -80,7 +82,7 @@ export function ptyHandler(options: { workspace: string }): Handler {
     })();
     const exit = await exited;
     request.signal.removeEventListener("abort", hangUp);
-    await writeChunk(response, encodeJsonFrame(FRAME.exit, { ...exit, timedOut: false, durationMs: Date.now() - startedAt }));
+    await writeChunk(response, encodeJsonFrame(FRAME.exit, { ...exit, timedOut: false, durationMs: Math.round(performance.now() - startedAt) }));
     response.end();
   };
 }

@@ -28,14 +28,19 @@ export interface Supervisor {
 }
 
 export function createSupervisor(options: SupervisorOptions): Supervisor {
-  const startedAt = Date.now();
+  const startedAt = performance.now();
   const runs = new RunRegistry();
   const processes = new ProcessManager({ stateDir: options.stateDir, workspace: options.workspace, logCapBytes: options.logCapBytes, runs, log: options.log });
   processes.load();
 
   const router = new Router()
     .add("GET", "/v1/health", async (_request, response) => {
-      const health: HealthResponse = { protocol: PROTOCOL_VERSION, supervisorVersion: SUPERVISOR_VERSION, pid: process.pid, uptimeMs: Date.now() - startedAt };
+      const health: HealthResponse = {
+        protocol: PROTOCOL_VERSION,
+        supervisorVersion: SUPERVISOR_VERSION,
+        pid: process.pid,
+        uptimeMs: Math.round(performance.now() - startedAt),
+      };
       sendJson(response, 200, health);
     })
     .add("POST", "/v1/exec", execHandler({ workspace: options.workspace, runs }))

@@ -88,7 +88,7 @@ export class ProcessManager {
       status: "running",
       exitCode: null,
       signal: null,
-      startedAt: new Date(run.startedAt).toISOString(),
+      startedAt: new Date().toISOString(),
       endedAt: null,
     };
     journal.writeMeta(proc);
