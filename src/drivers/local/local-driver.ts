@@ -8,7 +8,7 @@
 // Stages: workspace → isolation → supervisor (connected). Timeouts (ms): readiness 30 000,
 // stop grace 10 000, kill 5 000; all overridable.
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { SupervisorClient } from "../../supervisor/client.ts";
 import type { LinkEvent } from "../../supervisor/link/registry.ts";
 import { LinkRegistry } from "../../supervisor/link/registry.ts";
@@ -232,7 +232,15 @@ export class LocalDriver implements Driver {
         cgroup.create();
         return cgroup.applyLimits(spec.limits);
       };
-      const running = this.#liveRuntime(paths);
+      let running = this.#liveRuntime(paths);
+      if (running && existsSync(join(paths.dir, "run"))) {
+        // Started by protocol 1 (its supervisor listens on <sandbox>/run and never dials):
+        // restarted once, files kept.
+        this.#log(`sandbox ${spec.sandboxId} runs the protocol 1 supervisor; restarting it once for protocol 2`);
+        await this.#stop(spec.sandboxId, paths, { signal, graceMs: this.#options.stopGraceMs });
+        forceRemove(join(paths.dir, "run"));
+        running = null;
+      }
       if (running) {
         // Adopt: listen again so its supervisor dials back; limits may have changed and
         // apply to a running cgroup.

@@ -45,16 +45,21 @@ export function resolveOutpostDir(options: OutpostDirOptions): string {
   const owner = options.sandboxOwner;
   if (!owner || !firstUnreachableFile(built, manifest, owner)) return built;
   const copy = join(options.dataDir, "runtime", "opt-outpost");
+  // Checked first too, so an unreachable data dir costs no copy.
+  const blockedDataDir = firstUnreachable(options.dataDir, owner);
+  if (blockedDataDir) throw unreachable(copy, blockedDataDir, owner);
   syncCopy(built, copy, manifest);
   const blocked = firstUnreachableFile(copy, manifest, owner);
-  if (blocked) {
-    throw new DriverError(
-      "SANDBOX_PATH_UNREACHABLE",
-      `the sandbox's host uid ${owner.uid} cannot reach ${copy} (stopped at ${blocked}); fix: chmod o+x on the folders above it, or move the data dir (OUTPOST_DATA_DIR) under /var/lib`,
-      { details: { path: copy, blocked, uid: owner.uid } },
-    );
-  }
+  if (blocked) throw unreachable(copy, blocked, owner);
   return copy;
+}
+
+function unreachable(path: string, blocked: string, owner: Owner): DriverError {
+  return new DriverError(
+    "SANDBOX_PATH_UNREACHABLE",
+    `the sandbox's host uid ${owner.uid} cannot reach ${path} (stopped at ${blocked}); fix: chmod o+x on the folders above it, or move the data dir (OUTPOST_DATA_DIR) under /var/lib`,
+    { details: { path, blocked, uid: owner.uid } },
+  );
 }
 
 export function readOutpostManifest(dir: string): OutpostManifest {
