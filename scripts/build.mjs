@@ -20,6 +20,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
   statSync,
   unlinkSync,
@@ -95,19 +96,23 @@ function optOutpostSources() {
   return { files, version, nodeVersion };
 }
 
-/** Hard link (same filesystem) or copy keeping mode and mtime; nothing when already there. */
+/** Hard link (same filesystem) or copy keeping mode and mtime; nothing when already there.
+ *  Renamed into place: writing through the old name could truncate a file it is linked to
+ *  (e.g. node_modules' node), and a sandbox starting meanwhile sees the old or the new file. */
 function place(source, target) {
   const from = statSync(source);
   const to = statOrNull(target);
   if (to && (to.ino === from.ino || (to.size === from.size && to.mtimeMs === from.mtimeMs))) return;
   mkdirSync(dirname(target), { recursive: true });
-  rmSync(target, { force: true });
+  const temp = `${target}.${process.pid}.tmp`;
+  rmSync(temp, { force: true });
   try {
-    linkSync(source, target);
+    linkSync(source, temp);
   } catch {
-    copyFileSync(source, target);
-    utimesSync(target, from.atime, from.mtime);
+    copyFileSync(source, temp);
+    utimesSync(temp, from.atime, from.mtime);
   }
+  renameSync(temp, target);
 }
 
 function removeExtras(dir, keep, base = dir) {
@@ -153,7 +158,9 @@ function readJson(path) {
   }
 }
 
+/** Unchanged content keeps its mtime; new content is renamed in, never seen half-written. */
 function writeIfChanged(path, content) {
   if (existsSync(path) && readFileSync(path, "utf8") === content) return;
-  writeFileSync(path, content);
+  writeFileSync(`${path}.${process.pid}.tmp`, content);
+  renameSync(`${path}.${process.pid}.tmp`, path);
 }

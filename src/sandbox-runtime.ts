@@ -12,6 +12,7 @@ import { SupervisorProvider } from "./api/supervisor-access.ts";
 import { dataPaths } from "./config/data-dir.ts";
 import { OutpostError } from "./domain/errors.ts";
 import { LocalDriver } from "./drivers/local/local-driver.ts";
+import { resolveOutpostDir } from "./drivers/local/outpost-dir.ts";
 import { checkBubblewrap, preflightOwner } from "./drivers/local/preflight.ts";
 import { packageRoot } from "./package-root.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
@@ -53,7 +54,8 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   const log = options.logger.child({ component: "sandboxes" });
   const driver = new LocalDriver({
     root: dataPaths(options.dataDir).sandboxes,
-    outpostDir: outpostDirPath(),
+    // dist/opt-outpost, or a copy in the data dir when the sandbox uid cannot reach the repo.
+    outpostDir: (owner) => resolveOutpostDir({ packageRoot: packageRoot(), dataDir: options.dataDir, sandboxOwner: owner }),
     bwrapPath: options.bwrapPath,
     stopGraceMs: options.stopGraceMs,
     log: (message) => log.info(message),

@@ -5,8 +5,6 @@
 export type DriverErrorCode =
   /** The spec is malformed (bad id, name, uid, limits, path too long). */
   | "INVALID_SANDBOX_SPEC"
-  /** The control plane runs as root but the spec has no unprivileged hostUid. */
-  | "HOST_UID_REQUIRED"
   /** Every uid in the reserved range is taken. */
   | "HOST_UIDS_EXHAUSTED"
   /** bubblewrap is not installed. */
@@ -21,7 +19,7 @@ export type DriverErrorCode =
   | "CGROUP_SETUP_FAILED"
   /** bwrap or the supervisor exited while starting; details.logTail says why. */
   | "SANDBOX_START_FAILED"
-  /** The sandbox runs but its supervisor did not answer GET /v1/health in time. */
+  /** The sandbox runs but its supervisor did not connect (and answer) in time. */
   | "SUPERVISOR_NOT_READY"
   /** Processes of the sandbox survived SIGKILL (should not happen; the kernel is stuck). */
   | "SANDBOX_STOP_FAILED";

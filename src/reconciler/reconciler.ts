@@ -35,12 +35,16 @@ export interface ReconcilerOptions {
 
 type Row = store.SandboxRow;
 
+const REFUSAL_EVENT_INTERVAL_MS = 60_000;
+
 export class Reconciler {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | null = null;
   #unsubscribe: (() => void) | null = null;
+  /** Per sandbox: when its last refused link was recorded, and how many since were not. */
+  readonly #refusals = new Map<string, { at: number; suppressed: number }>();
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -110,10 +114,22 @@ export class Reconciler {
     }
   }
 
-  /** A dropped link wakes the sandbox (checked with grace); a refused one is an event. */
+  /**
+   * A dropped link wakes the sandbox (checked with grace); a refused one is an event, at
+   * most one per sandbox per REFUSAL_EVENT_INTERVAL_MS (with how many were left out), so a
+   * sandbox dialling in a loop cannot flood the event log.
+   */
   async #onLinkEvent(event: LinkEvent): Promise<void> {
     if (event.type === "down") return this.wake(event.sandboxId);
     if (event.type !== "refused") return;
+    const now = Date.now();
+    const last = this.#refusals.get(event.sandboxId);
+    if (last && now - last.at < REFUSAL_EVENT_INTERVAL_MS) {
+      last.suppressed += 1;
+      return;
+    }
+    const suppressed = last?.suppressed ?? 0;
+    this.#refusals.set(event.sandboxId, { at: now, suppressed: 0 });
     const row = await store.getSandbox(this.options.pool, event.sandboxId).catch(() => null);
     if (!row) return;
     this.options.log.warn({ sandboxId: row.id, code: event.refusal.code }, "refused a supervisor link");
@@ -122,7 +138,7 @@ export class Reconciler {
         type: "sandbox.link.refused",
         ownerId: row.ownerId,
         projectId: row.projectId,
-        data: { sandboxId: row.id, name: row.name, code: event.refusal.code, message: event.refusal.message },
+        data: { sandboxId: row.id, name: row.name, code: event.refusal.code, message: event.refusal.message, suppressedBefore: suppressed },
       }),
     ).catch((error) => this.options.log.error({ err: error }, "could not record a refused link"));
   }

@@ -78,9 +78,7 @@ export async function startTestServer(backend: Backend, overrides: Partial<Setti
 
 /** Deletes every live sandbox through the driver and waits until each is gone. */
 export async function removeAllSandboxes(server: RunningServer): Promise<void> {
-  const { rows } = await server.pool
-    .query<{ id: string }>("select id from sandboxes where phase <> 'deleted'")
-    .catch(() => ({ rows: [] as { id: string }[] }));
+  const { rows } = await server.pool.query<{ id: string }>("select id from sandboxes where phase <> 'deleted'").catch(() => ({ rows: [] as { id: string }[] }));
   await server.sandboxes.reconciler.stop();
   const signal = new AbortController().signal;
   // The driver releases each sandbox's host uid claim once nothing of it runs.

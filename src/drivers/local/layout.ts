@@ -197,9 +197,10 @@ export function removeSandboxFolders(paths: SandboxPaths, keepWorkspace: boolean
 /** Moves a kept workspace (of a deleted sandbox) into a new sandbox that has none yet, and
  *  gives every entry to the new owner. lchown, never chown: the entries are the old
  *  sandbox's, and a symlink among them must not redirect the change to a host file.
- *  Returns false when there is nothing to take over. */
+ *  Returns false when there is nothing to take over, and when `from` still exists (its
+ *  spec.json is there): a sandbox that was not removed keeps its workspace and its folder. */
 export function adoptKeptWorkspace(from: SandboxPaths, to: SandboxPaths, owner?: Owner): boolean {
-  if (!existsSync(from.workspace) || existsSync(to.workspace)) return false;
+  if (existsSync(from.specFile) || !existsSync(from.workspace) || existsSync(to.workspace)) return false;
   mkdirSync(to.dir, { recursive: true, mode: 0o711 });
   renameSync(from.workspace, to.workspace);
   if (owner) lchownTree(to.workspace, owner);

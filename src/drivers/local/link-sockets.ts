@@ -13,6 +13,8 @@ import { acceptLink, LinkRefusedError } from "../../supervisor/link/accept.ts";
 import type { LinkRegistry } from "../../supervisor/link/registry.ts";
 import { forceRemove } from "./layout.ts";
 
+const MAX_CONNECTIONS_PER_SANDBOX = 8;
+
 export interface LinkSocketPaths {
   linkSocket: string;
   linkToken: string;
@@ -57,6 +59,9 @@ export class LinkSockets {
         },
       );
     });
+    // The link plus a few handshakes in flight: a sandbox that opens connections in a loop
+    // cannot make the control plane hold more than this many of its sockets.
+    server.maxConnections = MAX_CONNECTIONS_PER_SANDBOX;
     server.on("error", (error) => this.log(`link socket of ${sandboxId}: ${error.message}`));
     this.#servers.set(sandboxId, server);
     forceRemove(paths.linkSocket);

@@ -60,8 +60,9 @@ type LocalStage = (typeof LOCAL_STAGES)[number];
 export interface LocalDriverOptions {
   /** Parent of all sandbox folders: `<data dir>/sandboxes`. */
   root: string;
-  /** Host folder bound read-only at /opt/outpost (bin/node, supervisor.js, native modules). */
-  outpostDir: string;
+  /** Host folder bound read-only at /opt/outpost (bin/node, supervisor.js, native modules),
+   *  or how to find one the sandbox's host uid can reach (see outpost-dir.ts). */
+  outpostDir: string | ((owner: Owner | undefined) => string);
   /** Default: found on PATH. */
   bwrapPath?: string;
   /** Reserved host uids; default 200000–299999. */
@@ -97,6 +98,8 @@ export class LocalDriver implements Driver {
   #cgroups?: CgroupSupport;
   /** Cached once bwrap works; a failure is not cached, so fixing the host needs no restart. */
   #bwrapPath?: string;
+  /** The /opt/outpost folder, as resolved at the last workspace stage. */
+  #outpostDir = "";
   /** Operations on one sandbox run one at a time in this process (an ensure still
    *  launching while a remove deletes its folders would leave a half-made sandbox). */
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -220,6 +223,7 @@ export class LocalDriver implements Driver {
       writeEtcFiles(paths.etc, etcFiles(spec.name, this.#hostFs.shell));
       const recorded: RecordedSpec = { ...spec, ...(owner ? { hostUid: owner.uid } : {}) };
       writeJsonAtomic(paths.specFile, recorded);
+      this.#outpostDir = typeof this.#options.outpostDir === "string" ? this.#options.outpostDir : this.#options.outpostDir(owner);
       this.#assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths);
       return { value: owner, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
     });
@@ -389,7 +393,7 @@ export class LocalDriver implements Driver {
       hostname: spec.name,
       sandboxId: spec.sandboxId,
       paths,
-      outpostDir: this.#options.outpostDir,
+      outpostDir: this.#outpostDir,
       host: this.#hostFs ?? probeHostFs(),
       infoFd: INFO_FD,
       blockFd: BLOCK_FD,
@@ -424,7 +428,7 @@ export class LocalDriver implements Driver {
       if (blocked) {
         const why = existsSync(path)
           ? `cannot reach ${path} (stopped at ${blocked}); fix: chmod o+x on the folders above it (or o+r on the file)`
-          : `needs ${path}, which does not exist${path.startsWith(this.#options.outpostDir) ? "; fix: npm run build" : ""}`;
+          : `needs ${path}, which does not exist${path.startsWith(this.#outpostDir) ? "; fix: npm run build" : ""}`;
         throw new DriverError("SANDBOX_PATH_UNREACHABLE", `the sandbox's host uid ${owner.uid} ${why}`, {
           details: { path, blocked, uid: owner.uid },
         });

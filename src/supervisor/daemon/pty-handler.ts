@@ -7,7 +7,7 @@
 // client never makes the supervisor buffer. The control plane cancelling the stream
 // (client gone) hangs the terminal up (SIGHUP, then SIGKILL after the grace).
 import { encodeFrame, encodeJsonFrame, FRAME, FRAMES_CONTENT_TYPE, type Frame, FrameDecoder, FrameError, frameJson } from "../frames.ts";
-import { resolveCwd, toArgv } from "./child.ts";
+import { resolveCwd, signalGroup, toArgv } from "./child.ts";
 import { invalid, SupervisorError } from "./errors.ts";
 import type { Handler } from "./http-types.ts";
 import { preferForOomKill } from "./oom.ts";
@@ -55,9 +55,10 @@ export function ptyHandler(options: { workspace: string }): Handler {
         void response.drain().then(() => pty.resume());
       }
     });
+    // The terminal's command leads its own session and process group: hang up all of it.
     const hangUp = () => {
-      pty.kill("SIGHUP");
-      setTimeout(() => pty.kill("SIGKILL"), HANGUP_GRACE_MS).unref();
+      signalGroup(pty.pid, "SIGHUP");
+      setTimeout(() => signalGroup(pty.pid, "SIGKILL"), HANGUP_GRACE_MS).unref();
     };
     request.signal.addEventListener("abort", hangUp, { once: true });
     const input = (frame: Frame) => {

@@ -111,7 +111,12 @@ export function openPty(options: OpenPtyOptions): PtyProcess {
   });
   // Held until the end, so the master never sees the slave close (see the top of the file).
   // Opened before the stream starts reading, so no hang-up can be observed in between.
-  let slave: number | null = openSync(term.pty, constants.O_RDWR | constants.O_NOCTTY);
+  let slave: number | null = null;
+  try {
+    slave = openSync(term.pty, constants.O_RDWR | constants.O_NOCTTY);
+  } catch {
+    // Not expected (the slave is ours, mode 0620); the terminal works, its last output may not.
+  }
   // A tty.ReadStream has no read-ahead (highWaterMark 0): paused means not reading.
   const stream = new ReadStream(term.fd);
   stream.on("data", (chunk: Buffer) => deliver(chunk));
@@ -127,8 +132,8 @@ export function openPty(options: OpenPtyOptions): PtyProcess {
   function finish(): void {
     if (finished || !exit || paused) return;
     // What the stream holds (a chunk read just before a pause), then what the kernel holds.
-    while (stream.readableLength > 0) {
-      stream.read();
+    while (!stream.destroyed && stream.readableLength > 0) {
+      if (stream.read() === null) break; // read() hands the chunk to the "data" listener
       if (paused) return;
     }
     if (!outputEnded) {
