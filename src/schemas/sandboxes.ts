@@ -139,3 +139,6 @@ export const signalBody = z.object({ signal: z.enum(["SIGTERM", "SIGKILL", "SIGI
 
 export type Sandbox = z.infer<typeof sandbox>;
 export type ExecRequest = z.infer<typeof execBody>;
+
+/** Verbs and create take no input yet; a body, if sent, must be `{}` (anything else is a 400, not ignored). */
+export const noBody = z.strictObject({}).nullish().describe("Nothing to send; `{}` is accepted.");

@@ -94,6 +94,17 @@ describe("outpost login-link", () => {
     assert.equal(second.headers.get("set-cookie"), null);
   });
 
+  test("a HEAD request (a link preview) does not spend the link; the browser's GET still signs in", async () => {
+    const result = await outpost("login-link");
+    const link = result.stdout.trim();
+    const head = await fetch(link, { method: "HEAD", redirect: "manual" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("set-cookie"), null);
+    const opened = await openLink(link);
+    assert.equal(opened.status, 303, "the link still works after the HEAD");
+    sessionCookieOf(opened);
+  });
+
   test("login-link --json prints the API's JSON with the URL and when it expires", async () => {
     const result = await outpost("login-link", "--json");
     assert.equal(result.code, 0, result.stderr);

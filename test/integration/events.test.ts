@@ -69,6 +69,32 @@ for (const backend of BACKENDS) {
       assert.equal(missing.body.error.code, "PROJECT_NOT_FOUND");
     });
 
+    test("a stream woken many times keeps one abort listener (no MaxListenersExceededWarning)", async () => {
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+      process.on("warning", onWarning);
+      try {
+        const names = Array.from({ length: 25 }, (_, i) => `wake-${i}`);
+        let next = 0;
+        // One project per delivered event: every one is a separate wake-up of the stream.
+        await collectSse(`${s.url}/api/v1/events?after=${await lastId(s)}`, {
+          token: s.token,
+          until: (events) => {
+            if (next < names.length && events.length >= next) void api(s, "POST", "/api/v1/projects", { body: { name: names[next++] } });
+            return names.every((n) => events.some((e) => e.data.data.name === n));
+          },
+        });
+        // Warnings are emitted on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(
+          warnings.filter((w) => /MaxListeners/.test(w)),
+          [],
+        );
+      } finally {
+        process.off("warning", onWarning);
+      }
+    });
+
     test("events written concurrently all arrive on a live stream, in id order", async () => {
       const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
       const streaming = collectSse(`${s.url}/api/v1/events?after=${await lastId(s)}`, {

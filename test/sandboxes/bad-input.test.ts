@@ -70,6 +70,22 @@ describe("sandbox routes refuse bad input", () => {
     }
   });
 
+  test("a create or verb with a body other than {} is refused and creates or changes nothing", async () => {
+    const before = (await api(s, "GET", "/api/v1/sandboxes?limit=500")).body.items.length;
+    let deep = "0";
+    for (let i = 0; i < 100_000; i++) deep = `[${deep}]`;
+    const nested = await api(s, "POST", "/api/v1/projects/guarded/sandboxes", { rawBody: deep, headers: { "content-type": "application/json" } });
+    assert.equal(nested.status, 400, JSON.stringify(nested.body));
+    const unknown = await api(s, "POST", "/api/v1/projects/guarded/sandboxes", { body: { image: "evil" } });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.error.message, /image|unrecognized|Unrecognized/);
+    const verb = await api(s, "POST", `/api/v1/sandboxes/${box.id}/stop`, { body: { force: true } });
+    assert.equal(verb.status, 400);
+    assert.equal((await api(s, "GET", `/api/v1/sandboxes/${box.id}`)).body.desired, "running", "the refused stop changed nothing");
+    assert.equal((await api(s, "GET", "/api/v1/sandboxes?limit=500")).body.items.length, before, "no sandbox was created");
+    assert.equal((await api(s, "POST", "/api/v1/projects/guarded/sandboxes", { body: {} })).status, 201, "an empty object is fine");
+  });
+
   test("exec bodies that are too large or have unknown fields change nothing", async () => {
     const big = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body: { command: "true", stdin: "x".repeat(1024 * 1024 + 1) } });
     assert.equal(big.status, 413);

@@ -46,10 +46,20 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: Ev
       const follow = request.query.follow !== "false";
 
       const stream = new SseStream(reply, request.id);
-      let wake: () => void = () => {};
-      const unsubscribe = deps.hub.subscribe(() => wake());
+      // `pending` remembers a NOTIFY that arrives while a batch is being read (it would
+      // otherwise wait for the safety poll); `wake` ends the current wait, if any. One abort
+      // listener for the stream's whole life, not one per wait.
+      let pending = false;
+      let wake: (() => void) | null = null;
+      const unsubscribe = deps.hub.subscribe(() => {
+        pending = true;
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      stream.signal.addEventListener("abort", onAbort, { once: true });
       try {
         while (!stream.signal.aborted) {
+          pending = false;
           const rows = await listEvents(deps.pool, { ownerId: owner.id, afterId: after, projectId, limit: BATCH });
           for (const row of rows) {
             await stream.send({ id: row.id, type: row.type, data: presentEvent(row) });
@@ -57,13 +67,15 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: Ev
           }
           if (rows.length === BATCH) continue;
           if (!follow) break;
+          if (pending) continue;
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, deps.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS);
-            wake = () => {
+            const done = () => {
               clearTimeout(timer);
+              wake = null;
               resolve();
             };
-            stream.signal.addEventListener("abort", wake, { once: true });
+            const timer = setTimeout(done, deps.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS);
+            wake = done;
           });
         }
       } catch (error) {
@@ -73,6 +85,7 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: Ev
           data: { code: "DATABASE_UNAVAILABLE", message: "The event stream lost the database; reconnect with Last-Event-ID." },
         });
       } finally {
+        stream.signal.removeEventListener("abort", onAbort);
         unsubscribe();
         stream.end();
       }

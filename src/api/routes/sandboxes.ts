@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam, page, projectRef } from "../../schemas/common.ts";
-import { deleteQuery, sandbox, sandboxListQuery } from "../../schemas/sandboxes.ts";
+import { deleteQuery, noBody, sandbox, sandboxListQuery } from "../../schemas/sandboxes.ts";
 import type { SandboxService } from "../../services/sandboxes.ts";
 import { currentUser } from "../auth.ts";
 
@@ -18,6 +18,7 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
         summary: "Create a sandbox for a project",
         description: "Answers at once with phase `pending`; follow `sandbox.stage` / `sandbox.phase` on the events stream.",
         params: projectRef,
+        body: noBody,
         response: { 201: sandbox, ...errorResponses },
       },
     },
@@ -54,6 +55,7 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
           summary: `${verb[0]?.toUpperCase()}${verb.slice(1)} a sandbox`,
           description: "Writes the desired state and answers 202; the reconciler does the work.",
           params: idParam,
+          body: noBody,
           response: { 202: sandbox, ...errorResponses },
         },
       },

@@ -15,6 +15,9 @@ export function sessionRoutes(app: FastifyInstance, auth: AuthService, publicUrl
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get("/login", { schema: { hide: true, querystring: z.object({ code: z.string().max(200).optional() }) } }, async (request, reply) => {
+    // Link checkers and chat previews send HEAD: only a GET (the browser following the
+    // link) may spend the one-time code.
+    if (request.method === "HEAD") return reply.code(200).type("text/html; charset=utf-8").send("");
     const sessionId = request.query.code ? await auth.openSession(request.query.code) : null;
     if (!sessionId) {
       return reply

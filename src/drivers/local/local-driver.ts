@@ -420,8 +420,8 @@ export class LocalDriver implements Driver {
       paths.workspace,
       `${paths.etc}/passwd`,
       paths.linkToken,
-      `${this.#options.outpostDir}/supervisor.js`,
-      `${this.#options.outpostDir}/bin/node`,
+      `${this.#outpostDir}/supervisor.js`,
+      `${this.#outpostDir}/bin/node`,
     ];
     for (const path of needs) {
       const blocked = firstUnreachable(path, owner, { read: true });
