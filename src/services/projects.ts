@@ -3,6 +3,7 @@
 import type pg from "pg";
 import type { SecretBox } from "../crypto/secrets.ts";
 import { notFound, OutpostError } from "../domain/errors.ts";
+import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
 import { projectEnvProblem } from "../domain/project-env.ts";
 import type { CreateProject, Project, UpdateProject } from "../schemas/projects.ts";
@@ -10,6 +11,7 @@ import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import * as store from "../store/projects.ts";
 import { countLiveSandboxes } from "../store/sandboxes.ts";
+import { replayOf } from "./idempotency.ts";
 
 export interface Page<T> {
   items: T[];
@@ -22,10 +24,16 @@ export class ProjectService {
     private readonly secrets: SecretBox,
   ) {}
 
-  async create(ownerId: string, input: CreateProject): Promise<Project> {
+  /** With an idempotency key, a repeated create answers the project the first one made. */
+  async create(ownerId: string, input: CreateProject, idempotencyKey?: string): Promise<Project> {
     return withTransaction(this.pool, async (tx) => {
+      const id = newId("project");
+      if (idempotencyKey) {
+        const earlier = await replayOf(tx, ownerId, { key: idempotencyKey, scope: "project.create", fingerprint: fingerprint("project.create", input) }, id);
+        if (earlier) return this.#present(await this.#find(tx, ownerId, earlier), await store.listEnv(tx, earlier), false);
+      }
       const row = await store.insertProject(tx, {
-        id: newId("project"),
+        id,
         ownerId,
         name: input.name,
         repoUrl: input.repoUrl ?? null,

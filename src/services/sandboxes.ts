@@ -3,6 +3,7 @@
 // events stream says when they move. Nothing here touches the machine.
 import type pg from "pg";
 import { notFound, OutpostError } from "../domain/errors.ts";
+import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
 import { desiredFor, freshStages, sandboxName, type Verb } from "../domain/sandbox-lifecycle.ts";
 import type { Sandbox } from "../schemas/sandboxes.ts";
@@ -10,6 +11,7 @@ import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import { findProject } from "../store/projects.ts";
 import * as store from "../store/sandboxes.ts";
+import { replayOf } from "./idempotency.ts";
 import { decodeCursor, encodeCursor, type Page } from "./projects.ts";
 
 export interface SandboxServiceDeps {
@@ -27,7 +29,8 @@ const CREATE_ATTEMPTS = 5;
 export class SandboxService {
   constructor(private readonly deps: SandboxServiceDeps) {}
 
-  async create(ownerId: string, projectRef: string): Promise<Sandbox> {
+  /** With an idempotency key, a repeated create answers the sandbox the first one made. */
+  async create(ownerId: string, projectRef: string, idempotencyKey?: string): Promise<Sandbox> {
     const project = await findProject(this.deps.pool, ownerId, projectRef);
     if (!project) throw notFound("project", projectRef);
     await this.deps.assertRuntimeAvailable();
@@ -37,6 +40,11 @@ export class SandboxService {
       try {
         const id = newId("sandbox");
         const row = await withTransaction(this.deps.pool, async (tx) => {
+          if (idempotencyKey) {
+            const request = { key: idempotencyKey, scope: "sandbox.create" as const, fingerprint: fingerprint("sandbox.create", project.id) };
+            const earlier = await replayOf(tx, ownerId, request, id);
+            if (earlier) return { ...(await this.#find(tx, ownerId, earlier)), replayed: true };
+          }
           const created = await store.insertSandbox(tx, {
             id,
             projectId: project.id,
@@ -46,9 +54,9 @@ export class SandboxService {
             stages: freshStages(this.deps.driverStages),
           });
           await appendEvent(tx, { type: "sandbox.created", ownerId, projectId: project.id, data: { sandboxId: created.id, name: created.name } });
-          return created;
+          return { ...created, replayed: false };
         });
-        this.deps.wake(row.id);
+        if (!row.replayed) this.deps.wake(row.id);
         return present(row);
       } catch (error) {
         if ((error as { code?: string }).code !== "23505" || attempt >= CREATE_ATTEMPTS) throw error;

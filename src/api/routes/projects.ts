@@ -6,6 +6,7 @@ import { errorResponses, listQuery, page, projectRef } from "../../schemas/commo
 import { createProjectBody, project, revealQuery, updateProjectBody } from "../../schemas/projects.ts";
 import type { ProjectService } from "../../services/projects.ts";
 import { currentUser } from "../auth.ts";
+import { IDEMPOTENCY_DESCRIPTION, idempotencyKeyOf } from "../idempotency.ts";
 
 export function projectRoutes(app: FastifyInstance, projects: ProjectService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -13,10 +14,19 @@ export function projectRoutes(app: FastifyInstance, projects: ProjectService): v
 
   r.post(
     "/api/v1/projects",
-    { schema: { tags, summary: "Create a project", body: createProjectBody, response: { 201: project, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: "Create a project",
+        description: IDEMPOTENCY_DESCRIPTION,
+        body: createProjectBody,
+        response: { 201: project, ...errorResponses },
+      },
+    },
     async (request, reply) => {
+      const key = idempotencyKeyOf(request);
       reply.code(201);
-      return projects.create(currentUser(request).id, request.body);
+      return projects.create(currentUser(request).id, request.body, key);
     },
   );
 

@@ -5,6 +5,7 @@ import { errorResponses, idParam, page, projectRef } from "../../schemas/common.
 import { deleteQuery, noBody, sandbox, sandboxListQuery } from "../../schemas/sandboxes.ts";
 import type { SandboxService } from "../../services/sandboxes.ts";
 import { currentUser } from "../auth.ts";
+import { IDEMPOTENCY_DESCRIPTION, idempotencyKeyOf } from "../idempotency.ts";
 
 export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -16,15 +17,16 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
       schema: {
         tags,
         summary: "Create a sandbox for a project",
-        description: "Answers at once with phase `pending`; follow `sandbox.stage` / `sandbox.phase` on the events stream.",
+        description: `Answers at once with phase \`pending\`; follow \`sandbox.stage\` / \`sandbox.phase\` on the events stream. ${IDEMPOTENCY_DESCRIPTION}`,
         params: projectRef,
         body: noBody,
         response: { 201: sandbox, ...errorResponses },
       },
     },
     async (request, reply) => {
+      const key = idempotencyKeyOf(request);
       reply.code(201);
-      return sandboxes.create(currentUser(request).id, request.params.id);
+      return sandboxes.create(currentUser(request).id, request.params.id, key);
     },
   );
 

@@ -35,7 +35,7 @@ export async function project(argv: string[]): Promise<number> {
   switch (verb) {
     case "create": {
       if (!ref) throw new UsageError("outpost project create needs a name");
-      const created = await api.request<Project>("POST", "/api/v1/projects", { name: ref, ...fieldsFrom(values) });
+      const created = await api.create<Project>("/api/v1/projects", { name: ref, ...fieldsFrom(values) });
       return show(created, values.json);
     }
     case "update": {

@@ -48,7 +48,7 @@ export async function sandbox(argv: string[]): Promise<number> {
     case "get":
       return show(await api.request<Sandbox>("GET", `/api/v1/sandboxes/${need("sandbox id or name")}`), values.json);
     case "create":
-      result = await api.request<Sandbox>("POST", `/api/v1/projects/${need("project id or name")}/sandboxes`);
+      result = await api.create<Sandbox>(`/api/v1/projects/${need("project id or name")}/sandboxes`);
       break;
     case "start":
     case "stop":
@@ -68,8 +68,11 @@ export async function sandbox(argv: string[]): Promise<number> {
   }
   const final = await follow(api, result, values.json);
   if (values.json) printJson(final);
-  else console.error(`${final.name} is ${final.phase}${final.error ? `: ${final.error.message}` : ""}`);
-  return final.phase === "failed" ? 1 : 0;
+  else console.error(`${final.name} is ${final.phase}`);
+  if (final.phase !== "failed") return 0;
+  // A sandbox that failed is reported like any other error: message, code, then the hint.
+  if (final.error && !values.json) throw new ApiError(0, final.error.code, final.error.message, { hint: final.error.hint });
+  return 1;
 }
 
 /** Polls the sandbox until it settles, printing each stage as it starts and ends. */
@@ -115,6 +118,7 @@ function show(s: Sandbox, json: boolean): number {
       ["desired", s.desired],
       ["stages", s.stages.map((st) => `${st.name}:${st.state}`).join(" ")],
       ["error", s.error ? `${s.error.code}: ${s.error.message}` : null],
+      ...(s.error?.hint ? [["hint", s.error.hint] as [string, string]] : []),
       ["created", s.createdAt],
     ]),
   );
