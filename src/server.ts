@@ -1,10 +1,13 @@
 // Starts the control plane: data dir → database (embedded or DATABASE_URL) → migrations →
 // admin credentials → HTTP. Returns a handle whose close() undoes it in reverse order.
+// Start-up time is mostly this process loading its modules (fastify, zod, the routes: a few
+// hundred ms of CPU), so only what opening the database needs is imported statically: the
+// embedded PostgreSQL starts first, in processes of its own (another core), and the rest is
+// imported while it does (a separate chunk of dist/, see scripts/build.mjs).
 import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { buildApp } from "./api/app.ts";
 import { dataPaths, ensureDataDir, loadSecretKey, writePrivateFile } from "./config/data-dir.ts";
 import type { Settings } from "./config/settings.ts";
 import { SecretBox } from "./crypto/secrets.ts";
@@ -13,10 +16,8 @@ import { locatePgBinaries } from "./db/binaries.ts";
 import { EmbeddedPostgres, type StartOutcome } from "./db/embedded.ts";
 import { StartupError } from "./domain/errors.ts";
 import { createLogger } from "./logger.ts";
-import { createSandboxRuntime, type RuntimeAvailability } from "./sandbox-runtime.ts";
-import { AuthService, type User } from "./services/auth.ts";
-import { EventHub } from "./services/event-hub.ts";
-import { ProjectService } from "./services/projects.ts";
+import type { RuntimeAvailability, SandboxRuntime } from "./sandbox-runtime.ts";
+import type { AuthService, User } from "./services/auth.ts";
 import { createPool } from "./store/database.ts";
 import { migrate, migrationsApplied } from "./store/migrate.ts";
 import { VERSION } from "./version.ts";
@@ -26,7 +27,7 @@ export interface RunningServer {
   loginUrl: string;
   app: FastifyInstance;
   pool: pg.Pool;
-  sandboxes: ReturnType<typeof createSandboxRuntime>;
+  sandboxes: SandboxRuntime;
   /** Whether this host could run sandboxes at start (the banner says so, with the fix). */
   sandboxAvailability: RuntimeAvailability;
   database: { kind: "embedded"; outcome: StartOutcome; server: EmbeddedPostgres } | { kind: "external" };
@@ -36,10 +37,33 @@ export interface RunningServer {
 
 export interface StartOptions {
   logger?: Logger;
+  /** Aborted (by `outpost serve` on SIGTERM/SIGINT) to give up a start midway: what has
+   *  started is stopped, the embedded database included, and StartCancelled is thrown. */
+  signal?: AbortSignal;
   eventsSafetyPollMs?: number;
   /** Reconciler re-check interval and stop grace (tests shorten them). */
   sandboxResyncMs?: number;
   sandboxStopGraceMs?: number;
+}
+
+/** startServer gave up because its `signal` was aborted; everything it started is stopped. */
+export class StartCancelled extends Error {
+  constructor(reason: unknown) {
+    super(`start-up cancelled (${String(reason)})`);
+    this.name = "StartCancelled";
+  }
+}
+
+/** The modules only needed once the database is up (the HTTP side, services, sandboxes). */
+async function importTheRest() {
+  const [{ buildApp }, { createSandboxRuntime }, { AuthService }, { EventHub }, { ProjectService }] = await Promise.all([
+    import("./api/app.ts"),
+    import("./sandbox-runtime.ts"),
+    import("./services/auth.ts"),
+    import("./services/event-hub.ts"),
+    import("./services/projects.ts"),
+  ]);
+  return { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService };
 }
 
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
@@ -56,17 +80,32 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.warn({ err: error }, "shutdown step failed"));
   };
 
+  // Checked after every step that waits: a step under way (initdb, pg_ctl start) is let
+  // finish, so that what it started can be stopped.
+  const stopIfCancelled = () => {
+    if (options.signal?.aborted) throw new StartCancelled(options.signal.reason);
+  };
+
   try {
-    const { pool, listenConnection, database } = await openDatabase(settings, paths.postgres, logger);
+    stopIfCancelled();
+    // The database's processes start first; the modules load meanwhile (see the top).
+    const opening = openDatabase(settings, paths.postgres, logger);
+    const importing = importTheRest();
+    // Awaited below, after the database: a failure meanwhile must not count as unhandled.
+    importing.catch(() => {});
+    const { pool, listenConnection, database } = await opening;
     // A start that fails after adopting a running database leaves it as it found it.
     stopDatabaseOnClose = database.kind === "embedded" && database.outcome === "started";
     cleanups.push(async () => {
       if (database.kind === "embedded" && stopDatabaseOnClose) await database.server.stop();
     });
     cleanups.push(() => pool.end());
+    stopIfCancelled();
 
+    const { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
+    stopIfCancelled();
 
     const auth = new AuthService(pool);
     const admin = await auth.ensureAdmin();
@@ -75,6 +114,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     const hub = new EventHub({ connection: listenConnection, log: logger });
     await hub.start();
     cleanups.push(() => hub.close());
+    stopIfCancelled();
 
     const projects = new ProjectService(pool, secrets);
     const sandboxes = createSandboxRuntime({
@@ -116,6 +156,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       },
     });
     cleanups.push(() => app.close());
+    stopIfCancelled();
 
     try {
       await app.listen({ host: settings.host, port: settings.port });
@@ -136,6 +177,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     const sandboxAvailability = await sandboxCheck;
     if (!sandboxAvailability.ok) logger.warn({ problem: sandboxAvailability.problem, fix: sandboxAvailability.fix }, "sandboxes cannot run on this host");
     const loginUrl = `${publicUrl()}/login?code=${await auth.createLoginCode(admin)}`;
+    // A signal from here on finds serve() waiting for it, which calls close().
+    stopIfCancelled();
     return {
       url: publicUrl(),
       loginUrl,
@@ -150,6 +193,9 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       },
     };
   } catch (error) {
+    // Cancelled is a graceful stop, which stops the database even when it was adopted
+    // (close() does the same); a failed start leaves an adopted one running.
+    if (error instanceof StartCancelled) stopDatabaseOnClose = true;
     await closeAll();
     throw error;
   }

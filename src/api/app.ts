@@ -1,17 +1,16 @@
 // Assembles the HTTP app: logging with request ids, zod validation, OpenAPI + /docs, one
 // auth check, one error shape, and the routes. Pure wiring: everything it needs is passed in.
-import { randomBytes } from "node:crypto";
 import fastifySwagger from "@fastify/swagger";
-import scalar from "@scalar/fastify-api-reference";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { OutpostError } from "../domain/errors.ts";
 import type { AuthService } from "../services/auth.ts";
 import type { EventHub } from "../services/event-hub.ts";
 import type { ProjectService } from "../services/projects.ts";
 import { registerAuth } from "./auth.ts";
-import { toErrorPayload } from "./errors.ts";
+import { answerClientError, newRequestId, sendError } from "./errors.ts";
 import { registerMetrics } from "./metrics.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -43,11 +42,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdLogLabel: "requestId",
     genReqId: (request) => {
       const incoming = request.headers["x-request-id"];
-      return typeof incoming === "string" && /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : `req_${randomBytes(8).toString("hex")}`;
+      return typeof incoming === "string" && /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : newRequestId();
     },
+    // What fails before routing answers in the documented error shape too: a path that is
+    // not valid percent-encoding here, and what node's parser refuses (an unknown method,
+    // headers over its limit, malformed HTTP) on the raw socket.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, deps.logger as FastifyBaseLogger),
     // Long-lived SSE and (later) WebSocket connections must not be cut by a request timeout.
     requestTimeout: 0,
     forceCloseConnections: true,
+    // Every route validates and serializes with zod (below). Named here as the compilers'
+    // factory too, so that Fastify does not load its default ones (ajv and
+    // fast-json-stringify: ~45 ms of every start) only to replace them. (Fastify's types
+    // describe these factories for ajv only, hence the casts.)
+    schemaController: {
+      compilersFactory: { buildValidator: (() => validatorCompiler) as never, buildSerializer: (() => serializerCompiler) as never },
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -56,17 +67,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header("x-request-id", request.id);
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const payload = toErrorPayload(error);
-    if (payload.status >= 500) request.log.error({ err: error }, "request failed");
-    else request.log.info({ code: payload.code }, payload.message);
-    reply.code(payload.status).send({ error: { code: payload.code, message: payload.message, details: payload.details, requestId: request.id } });
-  });
-  app.setNotFoundHandler((request, reply) => {
-    reply
-      .code(404)
-      .send({ error: { code: "NOT_FOUND", message: `No route ${request.method} ${request.url.split("?")[0]}.`, details: {}, requestId: request.id } });
-  });
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new OutpostError("ROUTE_NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}.`), request, reply),
+  );
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -90,9 +94,43 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  // The reference page must work offline: its bundle is served by the plugin itself, and
-  // fonts, the request proxy and telemetry (all remote by default) are turned off.
-  await app.register(scalar, {
+  // Scalar's reference page is its whole front end (4 MB of JavaScript, ~0.2 s to load, tens
+  // of MB of memory), so it is imported at the first request to /docs, not at start-up. Its
+  // plugin cannot be registered once this app listens: it gets a Fastify app of its own that
+  // never listens, and these routes, behind this app's hooks (auth, request ids), hand it
+  // the request.
+  let docsApp: Promise<FastifyInstance> | undefined;
+  const forwardToDocs = async (request: FastifyRequest, reply: FastifyReply) => {
+    docsApp ??= loadDocsApp(deps.logger.child({ component: "docs" }) as FastifyBaseLogger).catch((error) => {
+      docsApp = undefined;
+      throw error;
+    });
+    // Always GET: for a HEAD request, Fastify drops the body this handler sends.
+    const response = await (await docsApp).inject({ method: "GET", url: request.url, headers: { host: request.headers.host ?? "localhost" } });
+    if (response.statusCode === 404) return reply.callNotFound();
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name)) reply.header(name, value);
+    }
+    return reply.code(response.statusCode).send(response.rawPayload);
+  };
+  app.get("/docs", { schema: { hide: true }, logLevel: "warn" }, forwardToDocs);
+  app.get("/docs/*", { schema: { hide: true }, logLevel: "warn" }, forwardToDocs);
+  app.addHook("onClose", async () => {
+    await (await docsApp?.catch(() => undefined))?.close();
+  });
+  return app;
+}
+
+/** Headers of the docs app's answer that describe its own connection, not the content. */
+const HOP_BY_HOP = new Set(["content-length", "connection", "keep-alive", "transfer-encoding", "date"]);
+
+/** The reference page must work offline: its bundle is served by the plugin itself, and
+ *  fonts, the request proxy and telemetry (all remote by default) are turned off. */
+async function loadDocsApp(logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const { default: scalar } = await import("@scalar/fastify-api-reference");
+  // Requests are logged by the app that forwards them.
+  const docs = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  await docs.register(scalar, {
     routePrefix: "/docs",
     logLevel: "warn",
     configuration: {
@@ -107,5 +145,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       mcp: { disabled: true },
     } as never,
   });
-  return app;
+  await docs.ready();
+  return docs;
 }

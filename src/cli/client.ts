@@ -1,19 +1,26 @@
 // The CLI's HTTP client. Server URL and token come from flags, then OUTPOST_URL /
 // OUTPOST_TOKEN, then the data dir the server wrote (server.json, admin-token).
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { dataPaths } from "../config/data-dir.ts";
 import type { GlobalFlags } from "./args.ts";
 
 export class ApiError extends Error {
+  readonly requestId?: string;
+  /** The server's one line on what to do (the error body's `hint`), printed under the message. */
+  readonly hint?: string;
+
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly requestId?: string,
+    options: { requestId?: string; hint?: string } = {},
   ) {
     super(message);
     this.name = "ApiError";
+    this.requestId = options.requestId;
+    this.hint = options.hint;
   }
 }
 
@@ -49,14 +56,29 @@ export class ApiClient {
     return this.connection.url;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.fetch(method, path, body);
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const response = await this.fetch(method, path, body, headers);
     if (response.status === 204) return undefined as T;
     if (!(response.headers.get("content-type") ?? "").includes("application/json")) throw this.notOutpost(response);
     try {
       return (await response.json()) as T;
     } catch {
       throw this.notOutpost(response);
+    }
+  }
+
+  /**
+   * A create that is safe to retry: every attempt carries the same Idempotency-Key, and a
+   * connection that failed before any answer is tried once more (the server may have made
+   * the resource; the key makes the retry answer that one instead of making a second).
+   */
+  async create<T>(path: string, body?: unknown): Promise<T> {
+    const headers = { "idempotency-key": randomUUID() };
+    try {
+      return await this.request<T>("POST", path, body, headers);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === "UNREACHABLE")) throw error;
+      return this.request<T>("POST", path, body, headers);
     }
   }
 
@@ -94,9 +116,12 @@ export class ApiClient {
       throw new ApiError(0, "UNREACHABLE", `cannot reach Outpost at ${this.connection.url} (is \`npm start\` running? set --url or OUTPOST_URL)`);
     }
     if (!response.ok) {
-      const payload = (await response.json().catch(() => null)) as { error?: { code: string; message: string; requestId?: string } } | null;
+      const payload = (await response.json().catch(() => null)) as { error?: { code: string; message: string; hint?: string; requestId?: string } } | null;
       const error = payload?.error;
-      throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? response.statusText, error?.requestId);
+      throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? response.statusText, {
+        requestId: error?.requestId,
+        hint: typeof error?.hint === "string" ? error.hint : undefined,
+      });
     }
     return response;
   }

@@ -1,56 +1,22 @@
 // The one error hierarchy of Outpost. Every failure a user can see carries a stable
-// UPPER_SNAKE code from ERROR_STATUS; the API turns it into
-// `{ error: { code, message, details, requestId } }` with the status listed here, and the
-// CLI prints the message and exits 1. Adding a code means adding its status: the
-// Record type makes the compiler insist.
+// UPPER_SNAKE code from the registry (src/domain/error-registry.ts: status, hint, whether
+// to retry); the API turns it into `{ error: { code, message, hint, retryable, details,
+// requestId } }` with the code's status, and the CLI prints the message and the hint and
+// exits 1.
+import { ERRORS, type ErrorCode, type ErrorStatus } from "./error-registry.ts";
 
-export const ERROR_STATUS = {
-  // 400: the request itself is malformed
-  VALIDATION_FAILED: 400,
-  INVALID_JSON: 400,
-  INVALID_CURSOR: 400,
-  // 401/403: who is asking
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  // 404: missing, or not yours (never say which)
-  NOT_FOUND: 404,
-  PROJECT_NOT_FOUND: 404,
-  SANDBOX_NOT_FOUND: 404,
-  PROCESS_NOT_FOUND: 404,
-  // 409: conflicts with the current state
-  PROJECT_NAME_TAKEN: 409,
-  PROJECT_HAS_SANDBOXES: 409,
-  SANDBOX_WRONG_PHASE: 409,
-  // 413/415: size and media type
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  // 422: valid JSON that cannot be acted on
-  UNPROCESSABLE: 422,
-  COMMAND_NOT_FOUND: 422,
-  // 429
-  RATE_LIMITED: 429,
-  // 500: our fault
-  INTERNAL: 500,
-  SECRET_DECRYPT_FAILED: 500,
-  // 502/504: the sandbox's supervisor misbehaved or did not answer in time (that sandbox only)
-  SUPERVISOR_BAD_RESPONSE: 502,
-  PORT_NOT_LISTENING: 502,
-  SUPERVISOR_TIMEOUT: 504,
-  // 503: a dependency is down or missing on this host
-  DATABASE_UNAVAILABLE: 503,
-  NOT_READY: 503,
-  SANDBOX_RUNTIME_UNAVAILABLE: 503,
-  SUPERVISOR_UNAVAILABLE: 503,
-  SUPERVISOR_PROTOCOL_MISMATCH: 503,
-} as const satisfies Record<string, number>;
+export type { ErrorCode } from "./error-registry.ts";
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+/** Each code's HTTP status, read from the registry. */
+export const ERROR_STATUS = Object.fromEntries(Object.entries(ERRORS).map(([code, spec]) => [code, spec.status])) as {
+  readonly [C in ErrorCode]: (typeof ERRORS)[C]["status"];
+};
 
 /** Root of every error Outpost raises on purpose. `details` must never hold a secret. */
 export class OutpostError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
-  /** A one-line fix the user can apply, shown by the CLI and in start-up failures. */
+  /** A one-line fix for this very failure; shown instead of the registry's (more general) hint. */
   readonly fix?: string;
 
   constructor(code: ErrorCode, message: string, options: { details?: Record<string, unknown>; fix?: string; cause?: unknown } = {}) {
@@ -61,8 +27,8 @@ export class OutpostError extends Error {
     this.fix = options.fix;
   }
 
-  get status(): number {
-    return ERROR_STATUS[this.code];
+  get status(): ErrorStatus {
+    return ERRORS[this.code].status;
   }
 }
 

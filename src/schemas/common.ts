@@ -1,12 +1,14 @@
 // Shapes shared by every resource: the error body, list pages, ids.
 import { z } from "zod";
-import { ERROR_STATUS } from "../domain/errors.ts";
+import { ERRORS, type ErrorCode } from "../domain/error-registry.ts";
 
 export const errorBody = z
   .object({
     error: z.object({
-      code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]).describe("Stable, UPPER_SNAKE."),
+      code: z.enum(Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]]).describe("Stable, UPPER_SNAKE."),
       message: z.string().describe("For people; may change between versions."),
+      hint: z.string().describe("One line: what to do about it."),
+      retryable: z.boolean().describe("Whether sending the same request again can succeed as it is."),
       details: z.record(z.string(), z.unknown()),
       requestId: z.string(),
     }),

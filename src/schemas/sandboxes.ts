@@ -26,7 +26,16 @@ export const sandbox = z
     desired: z.enum(["running", "stopped", "deleted"]),
     stage: z.string().nullable().describe("The stage in progress (or failed), if any: a name from `stages`."),
     stages: z.array(stage),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    error: z
+      .object({
+        code: z.string(),
+        message: z.string(),
+        // Optional: errors stored before hints existed have neither.
+        hint: z.string().optional().describe("One line: what to do about it."),
+        retryable: z.boolean().optional().describe("Whether starting the sandbox again can succeed as it is."),
+        nextAttemptAt: z.string().optional().describe("When Outpost tries again by itself (retryable failures back off, jittered, up to 5 minutes apart)."),
+      })
+      .nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

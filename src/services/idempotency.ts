@@ -13,11 +13,9 @@ export async function replayOf(tx: Queryable, ownerId: string, request: Idempote
   const claim = await claimKey(tx, ownerId, request, resourceId);
   if (claim.fresh) return null;
   if (!claim.sameRequest) {
-    throw new OutpostError(
-      "UNPROCESSABLE",
-      "This Idempotency-Key was already used for a different request; send a new key for a new request (keys are kept 24 hours).",
-      { details: { idempotencyKey: request.key } },
-    );
+    throw new OutpostError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used for a different request.", {
+      details: { idempotencyKey: request.key },
+    });
   }
   return claim.resourceId;
 }

@@ -1,5 +1,6 @@
 // Sandbox rows. Users write `desired` (bumping `generation`); the reconciler writes phase,
-// stages and error, fenced by the generation it acted on.
+// stages and error, fenced by the generation it acted on and by the lease it holds (so two
+// control-plane replicas never act on one sandbox at once, migrations/0006).
 import type { Desired, Phase, Stage } from "../domain/sandbox-lifecycle.ts";
 import type { Queryable } from "./database.ts";
 
@@ -15,19 +16,36 @@ export interface SandboxRow {
   generation: number;
   phase: Phase;
   stages: Stage[];
-  error: { code: string; message: string } | null;
+  error: SandboxError | null;
   keepWorkspace: boolean;
   /** What the driver reported about its compute (e.g. the local driver's host uid). */
   driverState: Record<string, unknown>;
   restartRequested: boolean;
   workspaceFrom: string | null;
+  /** The generation whose action last finished (succeeded or failed). */
+  actedGeneration: number;
+  /** Failed attempts in a row at this generation (retryable failures only). */
+  attempts: number;
+  nextAttemptAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
+/** What went wrong, as users see it (the registry's code, message and hint). */
+export interface SandboxError {
+  code: string;
+  message: string;
+  hint?: string;
+  retryable?: boolean;
+  /** ISO time of the next automatic attempt, for retryable failures. */
+  nextAttemptAt?: string;
+}
+
+// bigint columns the code compares come back as numbers (node-postgres gives bigints as strings).
 const COLUMNS = `id, seq, project_id as "projectId", owner_id as "ownerId", name, is_primary as "isPrimary", driver, desired,
-  generation, phase, stages, error, keep_workspace as "keepWorkspace", driver_state as "driverState",
-  restart_requested as "restartRequested", workspace_from as "workspaceFrom", created_at as "createdAt", updated_at as "updatedAt"`;
+  generation::float8 as generation, phase, stages, error, keep_workspace as "keepWorkspace", driver_state as "driverState",
+  restart_requested as "restartRequested", workspace_from as "workspaceFrom", acted_generation::float8 as "actedGeneration",
+  attempts, next_attempt_at as "nextAttemptAt", created_at as "createdAt", updated_at as "updatedAt"`;
 
 export async function insertSandbox(tx: Queryable, row: Pick<SandboxRow, "id" | "projectId" | "ownerId" | "name" | "driver" | "stages">): Promise<SandboxRow> {
   // The newest workspace kept by a deleted sandbox of this project, if no one took it yet.
@@ -87,7 +105,7 @@ export async function countLiveSandboxes(db: Queryable, projectId: string): Prom
 /** A user's change of intent: bumps the generation so in-flight reconciler work is fenced off. */
 export async function setDesired(tx: Queryable, id: string, desired: Desired, extra: { keepWorkspace?: boolean; restart?: boolean } = {}): Promise<SandboxRow> {
   const { rows } = await tx.query(
-    `update sandboxes set desired = $2, generation = generation + 1, updated_at = now(),
+    `update sandboxes set desired = $2, generation = generation + 1, updated_at = now(), attempts = 0, next_attempt_at = null,
             keep_workspace = coalesce($3, keep_workspace), restart_requested = coalesce($4, restart_requested)
       where id = $1 returning ${COLUMNS}`,
     [id, desired, extra.keepWorkspace ?? null, extra.restart ?? null],
@@ -95,33 +113,94 @@ export async function setDesired(tx: Queryable, id: string, desired: Desired, ex
   return rows[0] as SandboxRow;
 }
 
-/** The reconciler's write: applies only if the generation is still the one it acted on. */
-export async function writeObserved(
-  tx: Queryable,
-  id: string,
-  generation: number,
-  fields: { phase?: Phase; stages?: Stage[]; error?: SandboxRow["error"]; driverState?: Record<string, unknown>; restartRequested?: boolean },
-): Promise<SandboxRow | null> {
+/** What the reconciler writes about a sandbox (all optional; `error: null` clears it). */
+export interface ObservedFields {
+  phase?: Phase;
+  stages?: Stage[];
+  error?: SandboxError | null;
+  driverState?: Record<string, unknown>;
+  restartRequested?: boolean;
+  /** Marks the generation acted on as finished. */
+  acted?: boolean;
+  /** A retryable failure's count and next attempt; `null` resets them. */
+  retry?: { attempts: number; nextAttemptAt: Date } | null;
+}
+
+/**
+ * The reconciler's write: applies only while the generation is the one it acted on and
+ * the lease is still `holder`'s. Null when it no longer applies (a newer intent, or another
+ * replica took over): the caller stops and the loop looks again.
+ */
+export async function writeObserved(tx: Queryable, id: string, generation: number, holder: string, fields: ObservedFields): Promise<SandboxRow | null> {
   const { rows } = await tx.query(
     `update sandboxes set
-        phase = coalesce($3, phase),
-        stages = coalesce($4, stages),
-        error = case when $5::boolean then $6::jsonb else error end,
-        driver_state = coalesce($7::jsonb, driver_state),
-        restart_requested = coalesce($8, restart_requested),
+        phase = coalesce($4, phase),
+        stages = coalesce($5, stages),
+        error = case when $6::boolean then $7::jsonb else error end,
+        driver_state = coalesce($8::jsonb, driver_state),
+        restart_requested = coalesce($9, restart_requested),
+        acted_generation = case when $10::boolean then generation else acted_generation end,
+        attempts = case when $11::boolean then coalesce($12, 0) else attempts end,
+        next_attempt_at = case when $11::boolean then $13::timestamptz else next_attempt_at end,
         updated_at = now()
-      where id = $1 and generation = $2
+      where id = $1 and generation = $2 and lease_owner = $3
       returning ${COLUMNS}`,
     [
       id,
       generation,
+      holder,
       fields.phase ?? null,
       fields.stages ? JSON.stringify(fields.stages) : null,
       "error" in fields,
       fields.error ? JSON.stringify(fields.error) : null,
       fields.driverState ? JSON.stringify(fields.driverState) : null,
       fields.restartRequested ?? null,
+      fields.acted ?? false,
+      "retry" in fields,
+      fields.retry?.attempts ?? null,
+      fields.retry?.nextAttemptAt ?? null,
     ],
   );
   return (rows[0] as SandboxRow | undefined) ?? null;
+}
+
+/**
+ * Takes or renews the lease on a sandbox for `holder` until now + ttlMs, unless another
+ * replica holds an unexpired one. Returns the row (as of the lease), or null.
+ */
+export async function takeLease(db: Queryable, id: string, holder: string, ttlMs: number): Promise<SandboxRow | null> {
+  const { rows } = await db.query(
+    `update sandboxes set lease_owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000)
+      where id = $1 and phase <> 'deleted' and (lease_owner is null or lease_owner = $2 or lease_until < now())
+      returning ${COLUMNS}`,
+    [id, holder, ttlMs],
+  );
+  return (rows[0] as SandboxRow | undefined) ?? null;
+}
+
+/** Lease holders of live sandboxes (to find those of replicas that are gone). */
+export async function leaseHolders(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ lease_owner: string }>(`select distinct lease_owner from sandboxes where lease_owner is not null`);
+  return rows.map((r) => r.lease_owner);
+}
+
+/** Drops every lease of `holder` (a replica known to be dead). */
+export async function releaseLeasesOf(db: Queryable, holder: string): Promise<number> {
+  const result = await db.query(`update sandboxes set lease_owner = null, lease_until = null where lease_owner = $1`, [holder]);
+  return result.rowCount ?? 0;
+}
+
+export async function releaseLease(db: Queryable, id: string, holder: string): Promise<void> {
+  await db.query(`update sandboxes set lease_owner = null, lease_until = null where id = $1 and lease_owner = $2`, [id, holder]);
+}
+
+export async function currentGeneration(db: Queryable, id: string): Promise<number | null> {
+  const { rows } = await db.query<{ generation: string }>(`select generation from sandboxes where id = $1`, [id]);
+  return rows[0] ? Number(rows[0].generation) : null;
+}
+
+/** Of `ids`, those the store knows as live (not deleted). */
+export async function knownLive(db: Queryable, ids: string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(`select id from sandboxes where id = any($1) and phase <> 'deleted'`, [ids]);
+  return new Set(rows.map((r) => r.id));
 }

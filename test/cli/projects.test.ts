@@ -133,6 +133,7 @@ describe("outpost project", () => {
     assert.equal(result.stdout, "");
     assert.match(result.stderr, /No project 'gamma'/);
     assert.match(result.stderr, /PROJECT_NOT_FOUND/);
+    assert.match(result.stderr, /\n {2}hint: Use an id or name that `outpost project list` shows\.\n$/, "the server's hint, on its own line");
     assert.doesNotMatch(result.stderr, STACK_FRAME);
     assert.equal((await apiJson(server, "GET", "/api/v1/projects/gamma")).status, 404);
   });
@@ -165,8 +166,7 @@ describe("errors from the server or the network exit 1 with a message", () => {
   test("an invalid project name exits 1 with the server's validation message", async () => {
     const result = await outpost("project", "create", "Bad_Name");
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /project name may contain only lowercase letters/);
-    assert.match(result.stderr, /VALIDATION_FAILED/);
+    assert.match(result.stderr, /^outpost: .*project name may contain only lowercase letters.* \(VALIDATION_FAILED, request req_\w+\)\n {2}hint: \S.*\n$/);
     assert.doesNotMatch(result.stderr, STACK_FRAME);
   });
 

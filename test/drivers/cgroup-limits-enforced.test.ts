@@ -62,11 +62,7 @@ test("the pids and memory limits hold inside the sandbox", { skip: !isRoot && "c
   assert.ok(started > 0 && started < 64, `sleeps started: ${forks.stdout} ${forks.stderr.slice(0, 300)}`);
 
   // Touching 300 MiB under a 128 MiB limit (and no swap) gets the allocating process killed.
-  const hog = await execIn(handle, [
-    "/opt/outpost/bin/node",
-    "-e",
-    "const b = Buffer.alloc(300 * 1024 * 1024, 1); console.log('survived', b.length)",
-  ]);
+  const hog = await execIn(handle, ["/opt/outpost/bin/node", "-e", "const b = Buffer.alloc(300 * 1024 * 1024, 1); console.log('survived', b.length)"]);
   t.diagnostic(`memory hog: exit ${hog.exitCode}`);
   assert.ok(!hog.stdout.includes("survived") && hog.exitCode !== 0, `the memory hog was stopped: ${JSON.stringify(hog)}`);
   // The supervisor itself is still there to say so.

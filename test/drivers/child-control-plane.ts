@@ -18,6 +18,8 @@ export interface ChildControlPlane {
 }
 
 export function childControlPlane(t: TestContext, options: LocalDriverOptions, spec: SandboxSpec, dieAt?: string): ChildControlPlane {
+  // The options cross a process boundary as JSON: no functions.
+  if (typeof options.outpostDir !== "string") throw new Error("childControlPlane needs outpostDir as a path");
   const { log: _log, ...serializable } = options;
   const child = spawn(process.execPath, ["--import", "tsx", CHILD, JSON.stringify({ options: serializable, spec, dieAt })], {
     stdio: ["ignore", "pipe", "inherit"],

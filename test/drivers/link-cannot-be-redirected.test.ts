@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { SandboxHandle } from "../../src/drivers/driver.ts";
 import type { LocalDriver } from "../../src/drivers/local/local-driver.ts";
-import type { LinkEvent } from "../../src/supervisor/link/registry.ts";
 import { outpostDirPath } from "../../src/sandbox-runtime.ts";
+import type { LinkEvent } from "../../src/supervisor/link/registry.ts";
 import { ensureOptions, execIn, hostUidOf, isRoot, shIn, specFor, testBed } from "./helpers.ts";
 
 /** A rogue "supervisor": dials the link socket, says hello as `argv[2]` with the token
@@ -151,16 +151,21 @@ test("code in sandbox A holding A's id and token can replace A's link (by design
   // must not do is speak for, or reach, any other sandbox; that is what is asserted.
   const { driver, a, b, events, waitFor } = await twoSandboxes(t);
 
-  // In the background: when its link replaces the real supervisor's, the exec that started
-  // it (carried by that link) ends with it.
-  await shIn(a, `setsid /opt/outpost/bin/node /tmp/rogue.js ${a.sandboxId} file hold > /tmp/rogue.out 2>&1 < /dev/null & echo started`).catch(() => {});
+  // A background process of A's supervisor: it outlives the link it was started through,
+  // which its own link replaces.
+  const rogue = await a.link.client.startProcess({ command: ["/opt/outpost/bin/node", "/tmp/rogue.js", a.sandboxId, "file", "hold"], name: "rogue" });
   const rogueUp = await waitFor((e) => e.type === "up" && e.info.supervisorVersion === "rogue", "up from the rogue");
   assert.equal(rogueUp.sandboxId, a.sandboxId, "the rogue's link is A's");
   // The real supervisor, whose link was replaced, dials again and takes A's link back.
   await waitFor((e) => e.type === "up" && e.info.supervisorVersion !== "rogue" && events.indexOf(e) > events.indexOf(rogueUp), "the real supervisor back");
 
   assert.equal(await hostnameVia(driver, a.sandboxId), "sbx-a");
-  assert.match((await shIn(await driver.connect(a.sandboxId), "cat /tmp/rogue.out")).stdout, /^OK \{"protocol":2\}/);
+  // It exits once the control plane dropped its link: its whole output is then journaled.
+  let said = "";
+  for await (const line of await (await driver.connect(a.sandboxId)).client.processLogs(rogue.id, { follow: true, signal: AbortSignal.timeout(15_000) })) {
+    if ("data" in line) said += Buffer.from(line.data, "base64").toString();
+  }
+  assert.match(said, /^OK \{"protocol":2\}/, "the control plane accepted the rogue's hello");
   assert.equal(await hostnameVia(driver, b.sandboxId), "sbx-b");
   assert.deepEqual(
     events.filter((e) => e.sandboxId === b.sandboxId),

@@ -52,12 +52,14 @@ test("a supervisor that never dials fails ensure with SUPERVISOR_NOT_READY after
   if (cgroups.usable) assert.deepEqual(new SandboxCgroup(cgroups, spec.sandboxId).pids(), [], "its cgroups are empty");
 });
 
-test("an aborted ensure stops waiting at once and rejects with the signal's reason", async (t) => {
+test("an ensure aborted as its supervisor stage begins rejects at once with the signal's reason and leaves no timer behind", async (t) => {
   const { driver, root } = testBed(t, { readyTimeoutMs: 60_000 });
   const spec = specFor("aborted");
   plantHook(root, spec.sandboxId, "fake-never-dial");
   const controller = new AbortController();
   const events: StageEvent[] = [];
+  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
+  const timersBefore = timers();
   const pending = driver.ensure(spec, {
     onStage: (stage, state, message) => {
       events.push({ stage, state, message });
@@ -67,4 +69,7 @@ test("an aborted ensure stops waiting at once and rejects with the signal's reas
   });
   await assert.rejects(pending, /the reconciler gave up/);
   assert.deepEqual(events.at(-1)?.state, "failed");
+  // The signal was aborted before the wait began, so the wait's own clean-up on "abort"
+  // never ran; a timer left polling would also keep this test file from ending.
+  assert.ok(timers() <= timersBefore, `timers before ${timersBefore}, after ${timers()}`);
 });

@@ -61,3 +61,20 @@ test("stop kills a sandbox whose supervisor and processes ignore SIGTERM once th
   assert.deepEqual(processesOf(root, spec.sandboxId, hostUidOf(handle)), []);
   assert.deepEqual(await driver.inspect(spec.sandboxId), { state: "stopped", linked: false });
 });
+
+test("stop also ends what appears while the sandbox is stopping, without waiting out the grace period", async (t) => {
+  const { driver, root } = testBed(t);
+  const spec = specFor("stop-late");
+  // The supervisor starts a process as it handles SIGTERM, then exits: that process was not
+  // there when the SIGTERMs went out (like a supervisor not yet forked right after a start).
+  mkdirSync(join(root, spec.sandboxId, "state"), { recursive: true });
+  writeFileSync(join(root, spec.sandboxId, "state", "fake-fork-at-sigterm"), "");
+  const handle = await driver.ensure(spec, ensureOptions());
+
+  const started = Date.now();
+  await driver.stop(spec.sandboxId, stopOptions(20_000));
+  assert.ok(Date.now() - started < 5000, `stop took ${Date.now() - started} ms`);
+  assert.match(readFileSync(join(root, spec.sandboxId, "sandbox.log"), "utf8"), /started sleep \d+ at SIGTERM/, "the late process was started");
+  assert.ok(!isPidRunning(handle.driverState.initPid as number));
+  assert.deepEqual(processesOf(root, spec.sandboxId, hostUidOf(handle)), []);
+});

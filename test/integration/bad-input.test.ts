@@ -6,6 +6,9 @@ import { api, BACKENDS, startTestServer, type TestServer } from "../helpers/serv
 function assertErrorShape(body: any, code: string): void {
   assert.equal(body?.error?.code, code, JSON.stringify(body));
   assert.equal(typeof body.error.message, "string");
+  assert.equal(typeof body.error.hint, "string");
+  assert.ok(body.error.hint.length > 0, "a hint says what to do");
+  assert.equal(typeof body.error.retryable, "boolean");
   assert.equal(typeof body.error.details, "object");
   assert.match(body.error.requestId, /^req_/);
   assert.ok(!/\n\s+at /.test(JSON.stringify(body)), "no stack trace");
@@ -125,10 +128,10 @@ for (const backend of BACKENDS) {
       assertErrorShape(res.body, "PROJECT_NOT_FOUND");
     });
 
-    test("an unknown route is NOT_FOUND in the same shape", async () => {
+    test("an unknown route is ROUTE_NOT_FOUND in the same shape", async () => {
       const res = await api(s, "GET", "/api/v1/nope");
       assert.equal(res.status, 404);
-      assertErrorShape(res.body, "NOT_FOUND");
+      assertErrorShape(res.body, "ROUTE_NOT_FOUND");
     });
 
     test("another user's project is 404 for reading, changing and deleting", async () => {

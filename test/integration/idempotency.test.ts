@@ -43,7 +43,8 @@ for (const backend of BACKENDS) {
       const before = await count();
       const other = await api(s, "POST", "/api/v1/projects", { body: { name: "second-body" }, headers });
       assert.equal(other.status, 422);
-      assert.match(other.body.error.message, /Idempotency-Key/);
+      assert.equal(other.body.error.code, "IDEMPOTENCY_KEY_REUSED");
+      assert.match(other.body.error.hint, /new Idempotency-Key/);
       assert.equal(await count(), before);
     });
 

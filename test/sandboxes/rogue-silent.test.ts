@@ -7,6 +7,7 @@
 // The tests run concurrently: each waits out the same 15 s deadline.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { readSse } from "../../src/cli/client.ts";
 import { runningSandbox } from "../helpers/sandboxes.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { waitUntil } from "../supervisor/helpers.ts";
@@ -63,6 +64,28 @@ describe("a rogue supervisor that never answers", { concurrency: true }, () => {
     const res = await call("POST", `/api/v1/sandboxes/${box.id}/exec`, { command: ["sleep", "1000"], timeoutMs: 500 });
     assert.equal(res.status, 504, JSON.stringify(res.body));
     assert.equal(res.body.error.code, "SUPERVISOR_TIMEOUT");
+  });
+
+  test("a streamed exec with timeoutMs whose supervisor says `started` and then nothing ends with a timeout error event", async () => {
+    const events: { id?: string; event: string; data: any }[] = [];
+    try {
+      const response = await fetch(`${s.url}/api/v1/sandboxes/${box.id}/exec`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${s.token}`, "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({ command: ["sleep", "1000"], timeoutMs: 500 }),
+        signal: AbortSignal.timeout(HANG_MS),
+      });
+      assert.equal(response.status, 200);
+      for await (const event of readSse(response.body as ReadableStream<Uint8Array>)) events.push(event);
+    } catch (error) {
+      if ((error as Error).name !== "TimeoutError") throw error;
+      assert.fail(`the stream did not end within ${HANG_MS} ms; events so far: ${JSON.stringify(events)}`);
+    }
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ["started", "error"],
+    );
+    assert.equal(events[1]?.data.code, "SUPERVISOR_TIMEOUT");
   });
 
   test("the control plane closes the stream it gave up on, so silent streams do not pile up on the link", async () => {

@@ -10,8 +10,10 @@
 //              a header list far over 64 KiB (GET /v1/processes/prc_bigheaders0000)
 //   silent     accepts every stream and never answers; an exec with timeoutMs gets its
 //              `started` line and then nothing
-//   malformed  out-of-range and ill-typed values, chosen per request (see MALFORMED below)
-//   flood      endless stdout for an exec, counting what the control plane let it write
+//   malformed  out-of-range and ill-typed values, one case per request: the exec's second
+//              argument or the process id names it
+//   flood      endless stdout for an exec (up to 256 MiB), counting what the control plane
+//              let it write in flood-<the exec's second argument>.json
 //   record     answers an exec like a supervisor would; only records what it is asked
 // Whatever the behaviour, the rogue records every request it receives (method, path,
 // headers, body) in /workspace/.rogue/requests.log, and the state of its streams in files
@@ -21,12 +23,12 @@
 // still answers), lets it go, and returns once its link is up; restore() kills it from the
 // host, lets the real supervisor run again (SIGCONT) and waits until it has taken the link
 // back (it redials as soon as it runs).
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { waitUntil } from "../supervisor/helpers.ts";
-import { adminToken, postmasterPid, type ServeProcess, spawnServe, waitForExit } from "../helpers/process.ts";
+import { adminToken, type ServeProcess, spawnServe } from "../helpers/process.ts";
 import { exec, waitForPhase } from "../helpers/sandboxes.ts";
-import { api, tempDir } from "../helpers/server.ts";
+import { api, freshMachineDatabase, tempDir } from "../helpers/server.ts";
+import { waitUntil } from "../supervisor/helpers.ts";
 
 /** What takeOver needs of a control plane: where its API is and where its data lives. */
 export interface ControlPlane {
@@ -84,6 +86,46 @@ const PROCESS = {
   status: "running", exitCode: null, signal: null, startedAt: "2026-01-01T00:00:00.000Z", endedAt: null,
 };
 
+// Big answers go out 1 MiB per answer per round, every answer in each round, the next round
+// once the link took the last: the control plane receives all of them side by side, the
+// most it could ever have to hold at once, rather than one after the other.
+const inLockstep = [];
+let pumping = false;
+function sendInLockstep(res, status, body) {
+  res.writeHead(status, Object.assign({}, BASE, { "content-type": "application/json" }));
+  const answer = { res, body, offset: 0, over: false };
+  res.stream.once("close", () => {
+    answer.over = true;
+  });
+  inLockstep.push(answer);
+  // Answers released together join before the first round.
+  if (!pumping) setImmediate(pump);
+  pumping = true;
+}
+async function pump() {
+  while (inLockstep.length > 0) {
+    const drained = [];
+    for (const answer of inLockstep) {
+      if (answer.over) continue;
+      const end = Math.min(answer.offset + MiB, answer.body.length);
+      const more = answer.res.write(answer.body.subarray(answer.offset, end));
+      answer.offset = end;
+      if (end === answer.body.length) {
+        answer.res.end();
+        answer.over = true;
+      } else if (!more) {
+        drained.push(new Promise((resolve) => {
+          answer.res.stream.once("drain", resolve);
+          answer.res.stream.once("close", resolve);
+        }));
+      }
+    }
+    for (let i = inLockstep.length - 1; i >= 0; i--) if (inLockstep[i].over) inLockstep.splice(i, 1);
+    await Promise.all(drained);
+  }
+  pumping = false;
+}
+
 const behaviours = {
   forge(req, res, path, body) {
     ndjson(res);
@@ -103,11 +145,11 @@ const behaviours = {
   oversized(req, res, path) {
     if (path === "/v1/exec") {
       const body = filled("error", 15 * MiB, (n) => Buffer.from('{"error":{"code":"INTERNAL","message":"' + "Q".repeat(n) + '"}}'));
-      return json(res, 500, body);
+      return sendInLockstep(res, 500, body);
     }
     if (path === "/v1/processes") {
       const body = filled("list", 20 * MiB, (n) => Buffer.from('{"items":[],"padding":"' + "P".repeat(n) + '"}'));
-      return json(res, 200, body);
+      return sendInLockstep(res, 200, body);
     }
     if (path === "/v1/processes/prc_bigheaders0000") {
       // 48 headers of 4 KiB each: 192 KiB of header list, in few enough pairs that only the
@@ -133,6 +175,20 @@ const behaviours = {
     if (path === "/v1/exec") {
       const which = body && Array.isArray(body.command) ? body.command[1] : "";
       const started = line({ type: "started", pid: 4242 });
+      if (which === "frame-too-big") {
+        // Binary frames: a started frame, then a stdout frame that claims (and has) 2 MiB,
+        // twice the protocol's frame cap.
+        res.writeHead(200, Object.assign({}, BASE, { "content-type": "application/vnd.outpost.frames" }));
+        const frame = (type, payload) => {
+          const header = Buffer.alloc(5);
+          header[0] = type;
+          header.writeUInt32BE(payload.length, 1);
+          return Buffer.concat([header, payload]);
+        };
+        res.write(frame(3, Buffer.from(JSON.stringify({ pid: 4242 }))));
+        res.write(frame(1, filled("frame", 2 * MiB, (n) => Buffer.alloc(n, 0x41))));
+        return res.end(frame(4, Buffer.from(JSON.stringify({ exitCode: 0, signal: null, timedOut: false, durationMs: 1 }))));
+      }
       ndjson(res);
       switch (which) {
         case "exit-code-huge":
@@ -182,11 +238,13 @@ const behaviours = {
     notFound(res);
   },
 
-  flood(req, res, path) {
+  flood(req, res, path, body) {
     if (path !== "/v1/exec") return notFound(res);
     ndjson(res);
+    // The exec's second argument names the file its state goes to: flood-<name>.json.
+    const name = String((body && Array.isArray(body.command) && body.command[1]) || "").replace(/[^a-z0-9]/g, "") || "default";
     const state = { written: 0, waiting: false, done: false, closed: false };
-    const report = () => note("flood.json", state);
+    const report = () => note("flood-" + name + ".json", state);
     res.stream.once("close", () => {
       state.closed = true;
       report();
@@ -241,9 +299,20 @@ const server = http2.createServer({ maxSendHeaderBlockLength: 4 * MiB, maxSessio
     try {
       body = JSON.parse(text);
     } catch {}
-    behaviours[behaviour](req, res, path, body);
+    const answer = () => behaviours[behaviour](req, res, path, body);
+    if (fs.existsSync(DIR + "/hold")) held.push(answer);
+    else answer();
   });
 });
+
+// While the test keeps a "hold" file here, answers wait until it writes "release": then all
+// go out at once, so the control plane receives them together, not one after the other.
+const held = [];
+setInterval(() => {
+  if (held.length === 0 || !fs.existsSync(DIR + "/release")) return;
+  fs.rmSync(DIR + "/release", { force: true });
+  for (const answer of held.splice(0)) answer();
+}, 10).unref();
 server.on("session", (session) => session.on("error", () => {}));
 
 let links = 0;
@@ -318,6 +387,9 @@ export interface Rogue {
   records(name: string): any[];
   /** A file the rogue wrote whole (JSON), or undefined while it has not. */
   state(name: string): any;
+  /** Starts `count` calls with `start` and has the rogue hold its answers until it has
+   *  received all of them, then answer them at once; resolves with the calls' results. */
+  together<T>(count: number, start: () => Promise<T>): Promise<T[]>;
   /** Kills the rogue, lets the real supervisor run again and waits until it has the link back. */
   restore(): Promise<void>;
 }
@@ -376,15 +448,31 @@ export async function takeOver(server: ControlPlane, sandboxId: string, behaviou
   });
   if (processState(supervisor) !== "T") throw new Error(`the real supervisor (${supervisor}) is not stopped: ${processState(supervisor)}`);
 
+  /** A file of JSON lines the rogue appends to, parsed. */
+  const records = (name: string) => (read(name) ?? "").split("\n").flatMap((text) => (text ? [JSON.parse(text)] : []));
+  const requests = () => records("requests.log");
   let restored = false;
   return {
     sandboxId,
     dir,
-    requests: () => (read("requests.log") ?? "").split("\n").filter(Boolean).map((text) => JSON.parse(text)),
-    records: (name) => (read(name) ?? "").split("\n").filter(Boolean).map((text) => JSON.parse(text)),
+    requests,
+    records,
     state: (name) => {
       const text = read(name);
       return text === undefined ? undefined : JSON.parse(text);
+    },
+    async together(count, start) {
+      writeFileSync(join(dir, "hold"), "");
+      const before = requests().length;
+      const calls = Promise.all(Array.from({ length: count }, start));
+      calls.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+      try {
+        await waitUntil(`the rogue has received ${count} requests`, () => requests().length - before >= count);
+      } finally {
+        rmSync(join(dir, "hold"), { force: true });
+        writeFileSync(join(dir, "release"), "");
+      }
+      return calls;
     },
     async restore() {
       if (restored) return;
@@ -440,7 +528,8 @@ export function resetPeakMemory(pid: number): void {
 }
 
 /** A control plane in a process of its own (`outpost serve`): its memory is its own, and
- *  its log (pino, to stdout) is collected. */
+ *  its log (pino, to stdout) is collected. Its state is in a fresh database on the
+ *  machine's PostgreSQL (quicker to start than the embedded one). */
 export interface ServedControlPlane extends ControlPlane {
   pid: number;
   /** Everything the server has logged so far. */
@@ -450,10 +539,12 @@ export interface ServedControlPlane extends ControlPlane {
 
 export async function serveControlPlane(env: Record<string, string> = {}): Promise<ServedControlPlane> {
   const dataDir = tempDir();
+  const database = await freshMachineDatabase();
   let serve: ServeProcess;
   try {
-    serve = await spawnServe(dataDir, { OUTPOST_LOG_LEVEL: "info", ...env });
+    serve = await spawnServe(dataDir, { OUTPOST_LOG_LEVEL: "info", DATABASE_URL: database.url, ...env });
   } catch (error) {
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
@@ -472,18 +563,12 @@ export async function serveControlPlane(env: Record<string, string> = {}): Promi
       for (const box of items) await api({ url: serve.url, token }, "DELETE", `/api/v1/sandboxes/${box.id}`).catch(() => {});
       for (const box of items) await waitForPhase({ url: serve.url, token }, box.id, ["deleted"]).catch(() => {});
       serve.child.kill("SIGTERM");
-      await serve.exited;
-      const postmaster = postmasterPid(dataDir);
-      if (postmaster) {
-        process.kill(postmaster, "SIGINT");
-        await waitForExit(postmaster).catch(() => {});
-      }
+      // Bounded: a control plane that does not stop must fail the test, not hang it.
+      const exited = await Promise.race([serve.exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 30_000).unref())]);
+      if (!exited) serve.child.kill("SIGKILL");
+      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
+      if (!exited) throw new Error(`outpost serve did not exit within 30 s of SIGTERM; its log ends:\n${serve.output().slice(-4000)}`);
     },
   };
-}
-
-/** The uid that owns the sandbox's files on the host (its processes run as it too). */
-export function sandboxHostUid(dataDir: string, sandboxId: string): number {
-  return statSync(join(dataDir, "sandboxes", sandboxId, "workspace")).uid;
 }

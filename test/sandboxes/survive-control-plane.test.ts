@@ -9,6 +9,14 @@ import { adminToken, postmasterPid, type ServeProcess, spawnServe, waitForExit }
 import { exec, hostPidsOfUid, runningSandbox, waitForPhase } from "../helpers/sandboxes.ts";
 import { api, tempDir } from "../helpers/server.ts";
 
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
 describe("sandboxes survive the control plane", () => {
   const dataDir = tempDir();
   let serve: ServeProcess | undefined;
@@ -39,13 +47,15 @@ describe("sandboxes survive the control plane", () => {
     });
     processId = started.body.id;
     const uid = statSync(join(dataDir, "sandboxes", box.id, "workspace")).uid;
-    const pidsBefore = hostPidsOfUid(uid);
+    // The ticker's `sleep 0.2` children come and go by themselves: only long-lived processes count.
+    const longLived = () => hostPidsOfUid(uid).filter((pid) => commOf(pid) !== "sleep");
+    const pidsBefore = longLived();
 
     serve.child.kill("SIGKILL");
     await serve.exited;
     if (process.getuid?.() === 0) {
-      const survivors = hostPidsOfUid(uid);
-      assert.ok(survivors.length > 0 && pidsBefore.every((pid) => survivors.includes(pid)), "every sandbox process survived");
+      const survivors = longLived();
+      assert.ok(survivors.length > 0 && pidsBefore.every((pid) => survivors.includes(pid)), `every sandbox process survived: ${pidsBefore} → ${survivors}`);
     }
 
     serve = await spawnServe(dataDir);

@@ -1,6 +1,10 @@
 // `outpost serve` (what `npm start` runs): start the control plane in the foreground.
-import { loadSettings } from "../../config/settings.ts";
-import { startServer } from "../../server.ts";
+// SIGTERM and SIGINT are handled from the first line of serve() on, before anything starts:
+// Kubernetes sends SIGTERM during rollouts, often just as /readyz first answers, and Node's
+// default handler would kill the process and leave its PostgreSQL running. A signal at any
+// moment stops whatever has started, the embedded database included, and exits 0; a second
+// signal exits at once, for a shutdown that hangs.
+// The server's modules are imported inside serve(): `outpost --help` loads this file too.
 import { parse } from "../args.ts";
 
 export const serveHelp = `outpost serve [--port N] [--host ADDR] [--data-dir DIR]
@@ -8,12 +12,47 @@ export const serveHelp = `outpost serve [--port N] [--host ADDR] [--data-dir DIR
 
 export async function serve(argv: string[]): Promise<number> {
   const { values } = parse(argv, { port: { type: "string" }, host: { type: "string" } });
+  const stopRequested = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopRequested.signal.aborted) {
+      stopRequested.abort(signal);
+      return;
+    }
+    process.stderr.write(`outpost: ${signal} again: exiting without waiting (the embedded PostgreSQL, if running, is adopted at the next start)\n`);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  const [{ loadSettings }, { createLogger }, { startServer, StartCancelled }] = await Promise.all([
+    import("../../config/settings.ts"),
+    import("../../logger.ts"),
+    import("../../server.ts"),
+  ]);
   const settings = loadSettings(process.env, {
     ...(values.port !== undefined ? { port: Number(values.port) } : {}),
     ...(values.host !== undefined ? { host: values.host } : {}),
     ...(values["data-dir"] !== undefined ? { dataDir: values["data-dir"] } : {}),
   });
-  const server = await startServer(settings);
+  const logger = createLogger(settings.logLevel);
+  const stopping = () => logger.info({ signal: stopRequested.signal.reason }, "shutting down");
+
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(settings, { logger, signal: stopRequested.signal });
+  } catch (error) {
+    if (!(error instanceof StartCancelled)) throw error;
+    // startServer has stopped what it started.
+    stopping();
+    return 0;
+  }
+  if (stopRequested.signal.aborted) {
+    // The signal came after startServer's last check: no banner for a server that stops.
+    stopping();
+    await server.close();
+    return 0;
+  }
+
   // Outpost runs without bubblewrap (projects, API, docs); say so at once, with the fix,
   // rather than let the first sandbox be the surprise.
   const sandboxes = server.sandboxAvailability;
@@ -33,14 +72,8 @@ export async function serve(argv: string[]): Promise<number> {
   ];
   process.stderr.write(`${banner.join("\n")}\n`);
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      server.app.log.info({ signal }, "shutting down");
-      resolve();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
+  await new Promise((resolve) => stopRequested.signal.addEventListener("abort", resolve, { once: true }));
+  stopping();
   await server.close();
   return 0;
 }

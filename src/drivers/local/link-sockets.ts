@@ -22,6 +22,8 @@ export interface LinkSocketPaths {
 
 export class LinkSockets {
   readonly #servers = new Map<string, Server>();
+  /** Listens in progress, so that concurrent callers (start() and an ensure) share one. */
+  readonly #pending = new Map<string, Promise<void>>();
 
   constructor(
     private readonly registry: LinkRegistry,
@@ -36,6 +38,14 @@ export class LinkSockets {
    *  one left by a killed control plane refuses connections until then. */
   async listen(sandboxId: string, paths: LinkSocketPaths): Promise<void> {
     if (this.#servers.has(sandboxId)) return;
+    const pending = this.#pending.get(sandboxId);
+    if (pending) return pending;
+    const listening = this.#listen(sandboxId, paths).finally(() => this.#pending.delete(sandboxId));
+    this.#pending.set(sandboxId, listening);
+    return listening;
+  }
+
+  async #listen(sandboxId: string, paths: LinkSocketPaths): Promise<void> {
     const token = Buffer.from(readFileSync(paths.linkToken, "utf8").trim());
     const server = createServer((socket) => {
       acceptLink(socket, {
@@ -63,20 +73,15 @@ export class LinkSockets {
     // cannot make the control plane hold more than this many of its sockets.
     server.maxConnections = MAX_CONNECTIONS_PER_SANDBOX;
     server.on("error", (error) => this.log(`link socket of ${sandboxId}: ${error.message}`));
-    this.#servers.set(sandboxId, server);
     forceRemove(paths.linkSocket);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(paths.linkSocket, () => {
-          server.off("error", reject);
-          resolve();
-        });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(paths.linkSocket, () => {
+        server.off("error", reject);
+        resolve();
       });
-    } catch (error) {
-      this.#servers.delete(sandboxId);
-      throw error;
-    }
+    });
+    this.#servers.set(sandboxId, server);
     // The folder guards who may connect; the socket itself must be connectable by the
     // sandbox's uid (connect() needs write permission on the socket file).
     chmodSync(paths.linkSocket, 0o666);

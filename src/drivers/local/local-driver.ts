@@ -98,8 +98,6 @@ export class LocalDriver implements Driver {
   #cgroups?: CgroupSupport;
   /** Cached once bwrap works; a failure is not cached, so fixing the host needs no restart. */
   #bwrapPath?: string;
-  /** The /opt/outpost folder, as resolved at the last workspace stage. */
-  #outpostDir = "";
   /** Operations on one sandbox run one at a time in this process (an ensure still
    *  launching while a remove deletes its folders would leave a half-made sandbox). */
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -214,7 +212,7 @@ export class LocalDriver implements Driver {
       }
     };
 
-    const owner = await stage("workspace", async () => {
+    const { owner, outpostDir } = await stage("workspace", async () => {
       this.#hostFs ??= probeHostFs();
       prepareRoot(this.root);
       const owner = this.#ownerFor(spec.sandboxId, paths);
@@ -223,9 +221,9 @@ export class LocalDriver implements Driver {
       writeEtcFiles(paths.etc, etcFiles(spec.name, this.#hostFs.shell));
       const recorded: RecordedSpec = { ...spec, ...(owner ? { hostUid: owner.uid } : {}) };
       writeJsonAtomic(paths.specFile, recorded);
-      this.#outpostDir = typeof this.#options.outpostDir === "string" ? this.#options.outpostDir : this.#options.outpostDir(owner);
-      this.#assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths);
-      return { value: owner, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
+      const outpostDir = typeof this.#options.outpostDir === "string" ? this.#options.outpostDir : this.#options.outpostDir(owner);
+      this.#assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths, outpostDir);
+      return { value: { owner, outpostDir }, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
     });
 
     const isolated = await stage<Isolated>("isolation", async () => {
@@ -264,7 +262,7 @@ export class LocalDriver implements Driver {
       writeJsonAtomic(paths.launchingFile, { startedAt: new Date().toISOString() });
       const launched = await launch({
         bwrapPath,
-        args: this.#argv(spec, paths),
+        args: this.#argv(spec, paths, outpostDir),
         marker: sandboxMarker(this.root, spec.sandboxId),
         logPath: paths.log,
         statusPath: paths.statusFile,
@@ -323,14 +321,27 @@ export class LocalDriver implements Driver {
       // The sandbox's pid-1 (bwrap's reaper) ignores signals it has no handler for, and
       // only exits once every process inside is gone, so SIGTERM the whole tree under it
       // (the supervisor is namespace pid 2; daemons it left behind were re-parented to
-      // pid-1). Whatever still runs after the grace period is SIGKILLed below.
-      for (const pid of descendantsOf(runtime.init.pid)) signalPid(pid, "SIGTERM");
-      await pollUntil(() => (isRunning(runtime.init) ? undefined : true), { signal, timeoutMs: graceMs ?? this.#options.stopGraceMs ?? 10_000 }).catch(
-        (error) => {
-          if (!(error instanceof PollTimeout)) throw error;
-          this.#log(`sandbox ${sandboxId} ignored SIGTERM; killing it`);
-        },
-      );
+      // pid-1). Whatever still runs after the grace period is SIGKILLed below. Right after
+      // a start pid-1 may not have forked the supervisor yet: processes that appear during
+      // the grace get their SIGTERM too (once each), or the stop would wait it out.
+      const terminated = new Set<number>();
+      const terminate = () => {
+        for (const pid of descendantsOf(runtime.init.pid)) {
+          if (terminated.has(pid)) continue;
+          terminated.add(pid);
+          signalPid(pid, "SIGTERM");
+        }
+      };
+      terminate();
+      const ended = () => {
+        if (!isRunning(runtime.init)) return true;
+        terminate();
+        return undefined;
+      };
+      await pollUntil(ended, { signal, timeoutMs: graceMs ?? this.#options.stopGraceMs ?? 10_000 }).catch((error) => {
+        if (!(error instanceof PollTimeout)) throw error;
+        this.#log(`sandbox ${sandboxId} ignored SIGTERM; killing it`);
+      });
     }
     await this.#sockets.close(sandboxId, "the sandbox was stopped");
     await this.#killEverything(sandboxId, paths, runtime, signal);
@@ -388,12 +399,12 @@ export class LocalDriver implements Driver {
     return runtime && isLive(runtime) ? runtime : null;
   }
 
-  #argv(spec: SandboxSpec, paths: SandboxPaths): string[] {
+  #argv(spec: SandboxSpec, paths: SandboxPaths, outpostDir: string): string[] {
     return bwrapArgs({
       hostname: spec.name,
       sandboxId: spec.sandboxId,
       paths,
-      outpostDir: this.#outpostDir,
+      outpostDir,
       host: this.#hostFs ?? probeHostFs(),
       infoFd: INFO_FD,
       blockFd: BLOCK_FD,
@@ -415,20 +426,14 @@ export class LocalDriver implements Driver {
 
   /** bwrap runs as the sandbox's uid, so that uid must reach everything it binds (and a
    *  missing /opt/outpost is better reported here than as a bwrap mount error). */
-  #assertReachable(owner: Owner, paths: SandboxPaths): void {
-    const needs = [
-      paths.workspace,
-      `${paths.etc}/passwd`,
-      paths.linkToken,
-      `${this.#outpostDir}/supervisor.js`,
-      `${this.#outpostDir}/bin/node`,
-    ];
+  #assertReachable(owner: Owner, paths: SandboxPaths, outpostDir: string): void {
+    const needs = [paths.workspace, `${paths.etc}/passwd`, paths.linkToken, `${outpostDir}/supervisor.js`, `${outpostDir}/bin/node`];
     for (const path of needs) {
       const blocked = firstUnreachable(path, owner, { read: true });
       if (blocked) {
         const why = existsSync(path)
           ? `cannot reach ${path} (stopped at ${blocked}); fix: chmod o+x on the folders above it (or o+r on the file)`
-          : `needs ${path}, which does not exist${path.startsWith(this.#outpostDir) ? "; fix: npm run build" : ""}`;
+          : `needs ${path}, which does not exist${path.startsWith(outpostDir) ? "; fix: npm run build" : ""}`;
         throw new DriverError("SANDBOX_PATH_UNREACHABLE", `the sandbox's host uid ${owner.uid} ${why}`, {
           details: { path, blocked, uid: owner.uid },
         });

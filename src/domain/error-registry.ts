@@ -1,0 +1,189 @@
+// The registry of every error code a user can see, wherever it shows up: the API's error
+// body, a stream's `error` event, a sandbox's `error` (driver failures), the CLI. Each code
+// has its HTTP status, a one-line hint saying what to do (the message says what happened;
+// the hint never repeats it), and whether sending the same request again can succeed
+// without anyone changing anything. Pure data and one pure function, no dependencies, so
+// every layer can import it.
+//
+// Adding a code is one entry here; the compiler then knows it everywhere (ErrorCode, the
+// OpenAPI enum, the supervisor mapping). Codes other parts raise under their own names
+// (the supervisor's, the drivers') are registered under those same names, and tests check
+// that none is missing.
+
+/** The statuses an error may answer with; a typo is a compile error. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 415 | 422 | 429 | 431 | 500 | 501 | 502 | 503 | 504;
+
+export interface ErrorSpec {
+  status: ErrorStatus;
+  /** One line, imperative: what the user should do next. */
+  hint: string;
+  /** True only when retrying the very same request can succeed (a dependency was down, a deadline passed). */
+  retryable: boolean;
+}
+
+const RESTART = "`outpost sandbox restart <sandbox>`";
+
+export const ERRORS = {
+  // 400: the request itself is malformed
+  VALIDATION_FAILED: { status: 400, hint: "Fix the request (details.issues names each bad field); the API reference is at /docs.", retryable: false },
+  INVALID_JSON: { status: 400, hint: "Send a valid JSON body with Content-Type: application/json.", retryable: false },
+  INVALID_CURSOR: { status: 400, hint: "Pass the previous page's nextCursor unchanged, or leave cursor out to start from the first page.", retryable: false },
+  INVALID_REQUEST: { status: 400, hint: "Send a well-formed HTTP/1.1 request; a proxy in between may be altering it.", retryable: false },
+  BAD_URL: { status: 400, hint: "Percent-encode each path segment correctly (encodeURIComponent), e.g. %20 for a space.", retryable: false },
+  // 401/403: who is asking
+  UNAUTHENTICATED: { status: 401, hint: "With the CLI pass --token or set OUTPOST_TOKEN; in a browser, sign in with `outpost login-link`.", retryable: false },
+  FORBIDDEN: { status: 403, hint: "Call the API with a bearer token instead of a browser session cookie.", retryable: false },
+  // 404: missing, or not yours (never say which)
+  NOT_FOUND: { status: 404, hint: "Check the id or name: it may have been deleted, or belong to another user.", retryable: false },
+  ROUTE_NOT_FOUND: { status: 404, hint: "Check the method and path against the API reference at /docs.", retryable: false },
+  PROJECT_NOT_FOUND: { status: 404, hint: "Use an id or name that `outpost project list` shows.", retryable: false },
+  SANDBOX_NOT_FOUND: { status: 404, hint: "Use an id or name that `outpost sandbox list --all` shows.", retryable: false },
+  PROCESS_NOT_FOUND: { status: 404, hint: "Use a process id that `outpost process list <sandbox>` shows.", retryable: false },
+  // 405/408: the HTTP exchange, before any route
+  METHOD_NOT_ALLOWED: { status: 405, hint: "Use one of the methods the API reference at /docs lists for this path.", retryable: false },
+  REQUEST_TIMEOUT: { status: 408, hint: "Send the request's headers promptly; check the network or proxy between you and Outpost.", retryable: true },
+  // 409: conflicts with the current state
+  PROJECT_NAME_TAKEN: { status: 409, hint: "Pick another name, or use the existing project.", retryable: false },
+  PROJECT_HAS_SANDBOXES: { status: 409, hint: "Delete the project's sandboxes first (`outpost sandbox list --project <project>`).", retryable: false },
+  SANDBOX_WRONG_PHASE: {
+    status: 409,
+    hint: "Wait until `outpost sandbox get <sandbox>` shows it running, or start it with `outpost sandbox start`.",
+    retryable: false,
+  },
+  PROCESS_NOT_RUNNING: { status: 409, hint: "The process has already exited: read how with `outpost process get`, or start it again.", retryable: false },
+  // 413/415/431: size and media type
+  PAYLOAD_TOO_LARGE: { status: 413, hint: "Keep the request body under 1 MiB; split large input over several requests.", retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: "Send the body as JSON with Content-Type: application/json.", retryable: false },
+  HEADERS_TOO_LARGE: { status: 431, hint: "Keep all headers together under 16 KiB: drop large cookies or custom headers.", retryable: false },
+  // 422: valid JSON that cannot be acted on
+  UNPROCESSABLE: { status: 422, hint: "Change what the message names; the same request will be refused again.", retryable: false },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    hint: "Send a new Idempotency-Key for a new request; a key names one request for 24 hours.",
+    retryable: false,
+  },
+  COMMAND_NOT_FOUND: {
+    status: 422,
+    hint: "Check the command's spelling and the sandbox's PATH, or install the command in the sandbox first.",
+    retryable: false,
+  },
+  COMMAND_NOT_EXECUTABLE: { status: 422, hint: "Make the file executable (chmod +x) or run it through its interpreter (e.g. sh script.sh).", retryable: false },
+  CWD_NOT_FOUND: {
+    status: 422,
+    hint: "Create the folder first, or pass a cwd that exists in the sandbox (relative paths start at the workspace).",
+    retryable: false,
+  },
+  // 429
+  RATE_LIMITED: { status: 429, hint: "Slow down, then send the request again.", retryable: true },
+  // 500: our fault, or the host's
+  INTERNAL: { status: 500, hint: "The server log has the details (under the requestId, if there is one); report it if it keeps happening.", retryable: false },
+  SECRET_DECRYPT_FAILED: {
+    status: 500,
+    hint: "Start Outpost with the data dir whose secret.key stored the value, or set the variable again.",
+    retryable: false,
+  },
+  INVALID_SANDBOX_SPEC: {
+    status: 500,
+    hint: "Check the server's sandbox settings (uid range, sandboxes root, limits) that the message names.",
+    retryable: false,
+  },
+  SANDBOX_START_FAILED: {
+    status: 500,
+    hint: "Read the failed stage's message and the server log, then `outpost sandbox start <sandbox>` to try again.",
+    retryable: false,
+  },
+  SANDBOX_STOP_FAILED: {
+    status: 500,
+    hint: "Send the verb again; if it keeps failing, the server log and the host's kernel log (dmesg) say why.",
+    retryable: false,
+  },
+  // 501
+  PTY_UNAVAILABLE: {
+    status: 501,
+    hint: "Run the command without a terminal, or run `npm run build` on the server host and restart the sandbox.",
+    retryable: false,
+  },
+  // 502/504: the sandbox's supervisor misbehaved or did not answer in time (that sandbox only)
+  SUPERVISOR_BAD_RESPONSE: { status: 502, hint: `Send the request again; if it keeps failing, restart the sandbox (${RESTART}).`, retryable: false },
+  PORT_NOT_LISTENING: { status: 502, hint: "Start the server inside the sandbox, or check which port it listens on.", retryable: false },
+  SUPERVISOR_TIMEOUT: { status: 504, hint: `Send the request again; if it keeps timing out, restart the sandbox (${RESTART}).`, retryable: true },
+  SUPERVISOR_NOT_READY: {
+    status: 504,
+    hint: "The host may be overloaded: check its load, then `outpost sandbox start <sandbox>` to try again.",
+    retryable: true,
+  },
+  // 503: a dependency is down or missing on this host
+  DATABASE_UNAVAILABLE: { status: 503, hint: "Retry shortly; if it persists, check that PostgreSQL runs (`outpost doctor`).", retryable: true },
+  NOT_READY: { status: 503, hint: "Retry shortly: Outpost is still starting (GET /readyz says what it waits for).", retryable: true },
+  SANDBOX_RUNTIME_UNAVAILABLE: { status: 503, hint: "Run `outpost doctor` on the server host and apply the fix it prints.", retryable: false },
+  SUPERVISOR_UNAVAILABLE: { status: 503, hint: `Retry shortly; if it persists, restart the sandbox (${RESTART}).`, retryable: true },
+  SUPERVISOR_PROTOCOL_MISMATCH: { status: 503, hint: `Restart the sandbox so it runs this Outpost version's supervisor (${RESTART}).`, retryable: false },
+  SHUTTING_DOWN: { status: 503, hint: "The sandbox is stopping or restarting: retry once `outpost sandbox get <sandbox>` shows it running.", retryable: true },
+  BWRAP_MISSING: { status: 503, hint: "On the server host: apt-get install -y bubblewrap", retryable: false },
+  BWRAP_FAILED: {
+    status: 503,
+    hint: "Run `outpost doctor` on the server host: bubblewrap must be 0.8 or newer, on a host that allows namespaces.",
+    retryable: false,
+  },
+  USERNS_DENIED: { status: 503, hint: "Allow unprivileged user namespaces on the server host (`outpost doctor` prints the setting).", retryable: false },
+  CGROUP_SETUP_FAILED: {
+    status: 503,
+    hint: "Check that Outpost can write its cgroup on the server host (`outpost doctor`), then start the sandbox again.",
+    retryable: false,
+  },
+  SANDBOX_PATH_UNREACHABLE: {
+    status: 503,
+    hint: "Let sandbox uids pass the folders above the data dir (chmod o+x), or move OUTPOST_DATA_DIR under /var/lib.",
+    retryable: false,
+  },
+  HOST_UIDS_EXHAUSTED: { status: 503, hint: "Delete sandboxes you no longer need: each one holds a host uid until it is deleted.", retryable: false },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const isErrorCode = (code: unknown): code is ErrorCode => typeof code === "string" && Object.hasOwn(ERRORS, code);
+
+/** Stored and shown messages are bounded: a driver's log tail or a rogue supervisor's text can be long. */
+export const MAX_DESCRIBED_MESSAGE_CHARS = 4000;
+
+export interface DescribedError {
+  code: ErrorCode;
+  message: string;
+  hint: string;
+  retryable: boolean;
+}
+
+/**
+ * Any thrown thing as a registered code, a bounded message, a hint and whether to retry.
+ * A code that is not registered (ENOENT, a pg SQLSTATE, junk) becomes `fallback`: INTERNAL
+ * by default, SANDBOX_START_FAILED where the context knows better. A `fix` on the error
+ * (OutpostError, StartupError) is more specific than the registry's hint and wins.
+ */
+export function describeError(error: unknown, fallback: ErrorCode = "INTERNAL"): DescribedError {
+  const fields = typeof error === "object" && error !== null ? (error as { code?: unknown; fix?: unknown }) : {};
+  const code = isErrorCode(fields.code) ? fields.code : fallback;
+  const spec: ErrorSpec = ERRORS[code];
+  const fix = typeof fields.fix === "string" && fields.fix.trim() ? oneLine(fields.fix) : undefined;
+  return { code, message: boundMessage(messageOf(error)), hint: fix ?? spec.hint, retryable: spec.retryable };
+}
+
+function messageOf(error: unknown): string {
+  try {
+    const message = typeof error === "object" && error !== null && "message" in error ? (error as { message: unknown }).message : error;
+    const text = typeof message === "string" ? message : String(message);
+    return text.trim() ? text : "(no message)";
+  } catch {
+    // An object without a usable toString (Object.create(null), a throwing getter).
+    return "(an error that cannot be shown as text)";
+  }
+}
+
+function boundMessage(message: string): string {
+  if (message.length <= MAX_DESCRIBED_MESSAGE_CHARS) return message;
+  let end = MAX_DESCRIBED_MESSAGE_CHARS - 1;
+  // Never cut a character in half: a lone surrogate is not valid text.
+  if (/[\uD800-\uDBFF]/.test(message.charAt(end - 1))) end--;
+  return `${message.slice(0, end)}…`;
+}
+
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ").trim();

@@ -1,0 +1,292 @@
+// What the reconcile loop does for a sandbox (one pass = one action toward the desired
+// state, each idempotent because drivers adopt what exists). Writes of observed state and
+// their events commit together, fenced by the generation acted on and this replica's lease.
+//   running  → provision (driver.ensure, which adopts) or, when running, check for drift:
+//              compute gone → `sandbox.lost` and provision again (files stay); link down →
+//              linkGraceMs to reconnect, then restart
+//   stopped  → driver.stop, or, when stopped, stop again compute that came back
+//   deleted  → driver.remove
+// Failures: typed by the error registry. Retryable ones (and every failed stop or remove:
+// intent to stop must win eventually) back off, jittered and capped, with the next attempt
+// shown on the sandbox; others wait in `failed` for the user's next verb (a new generation).
+// A failed sandbox holds no compute. Compute the driver lists that the store does not know
+// (orphans) is reported and, after orphanGraceMs, stopped — never deleted: a store restored
+// from a backup must not wipe every sandbox made since.
+import type pg from "pg";
+import type { Logger } from "pino";
+import { describeError, type ErrorCode } from "../domain/error-registry.ts";
+import { freshStages, READY_STAGE, type Stage, type StageState, withStage } from "../domain/sandbox-lifecycle.ts";
+import type { Driver, SandboxSpec } from "../drivers/driver.ts";
+import { withTransaction } from "../store/database.ts";
+import { appendEvent } from "../store/events.ts";
+import * as store from "../store/sandboxes.ts";
+import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+import type { Clock, PassContext, PassResult, ResourceKind } from "./loop.ts";
+
+type Row = store.SandboxRow;
+
+export interface SandboxKindOptions {
+  pool: pg.Pool;
+  driver: Driver;
+  log: Logger;
+  clock: Clock;
+  /** Grace for processes when stopping (ms). */
+  stopGraceMs?: number;
+  /** Limits applied to every sandbox (where the substrate allows). */
+  limits?: SandboxSpec["limits"];
+  /** How long a running sandbox's supervisor may stay disconnected before a restart (ms). */
+  linkGraceMs?: number;
+  backoff?: BackoffPolicy;
+  /** How long compute the store does not know may run before it is stopped (ms). */
+  orphanGraceMs?: number;
+}
+
+export class SandboxKind implements ResourceKind<Row> {
+  readonly name = "sandbox";
+  /** Orphaned compute, by id: when this replica first saw it. */
+  readonly #orphans = new Map<string, number>();
+
+  constructor(private readonly options: SandboxKindOptions) {}
+
+  liveIds(): Promise<string[]> {
+    return store.liveSandboxIds(this.options.pool);
+  }
+
+  lease(id: string, holder: string, ttlMs: number): Promise<Row | null> {
+    return store.takeLease(this.options.pool, id, holder, ttlMs);
+  }
+
+  release(id: string, holder: string): Promise<void> {
+    return store.releaseLease(this.options.pool, id, holder);
+  }
+
+  generation(id: string): Promise<number | null> {
+    return store.currentGeneration(this.options.pool, id);
+  }
+
+  async pass(row: Row, context: PassContext): Promise<PassResult> {
+    const wait = this.#untilDue(row);
+    if (wait !== null) return wait === Number.POSITIVE_INFINITY ? {} : { againAfterMs: wait };
+    switch (row.desired) {
+      case "running":
+        if (row.restartRequested) return this.#restart(row, context);
+        if (row.phase === "running") return this.#verifyRunning(row, context);
+        return this.#provision(row, context);
+      case "stopped":
+        if (row.phase === "stopped") return this.#verifyStopped(row, context);
+        return this.#stop(row, context);
+      case "deleted":
+        return this.#remove(row, context);
+    }
+  }
+
+  /** Compute the driver has that the store does not know as live: reported, then stopped. */
+  async sweep(signal: AbortSignal): Promise<void> {
+    const listed = await this.options.driver.list();
+    const known = await store.knownLive(this.options.pool, listed);
+    const now = this.options.clock.now();
+    const grace = this.options.orphanGraceMs ?? 10 * 60_000;
+    for (const id of [...this.#orphans.keys()]) if (!listed.includes(id) || known.has(id)) this.#orphans.delete(id);
+    for (const id of listed) {
+      if (known.has(id)) continue;
+      const firstSeen = this.#orphans.get(id);
+      if (firstSeen === undefined) {
+        this.#orphans.set(id, now);
+        this.options.log.warn({ sandboxId: id, stopInMs: grace }, "the driver has a sandbox the store does not know; it will be stopped (its files are kept)");
+        continue;
+      }
+      if (now - firstSeen < grace) continue;
+      const seen = await this.options.driver.inspect(id);
+      if (seen.state !== "running") continue;
+      this.options.log.warn({ sandboxId: id }, "stopping a sandbox the store does not know (its files are kept)");
+      await this.options.driver.stop(id, { signal, graceMs: this.options.stopGraceMs });
+    }
+  }
+
+  /** How many orphans this replica has seen (for /metrics). */
+  get orphanCount(): number {
+    return this.#orphans.size;
+  }
+
+  /**
+   * Null when the sandbox is due for a pass: a newer intent than the last action, no failure
+   * pending, or a retryable failure whose next attempt has come. Otherwise how long until it
+   * is (infinite for a failure only the user can unblock, with a new verb).
+   */
+  #untilDue(row: Row): number | null {
+    if (row.actedGeneration < row.generation) return null;
+    if (row.nextAttemptAt) {
+      const wait = row.nextAttemptAt.getTime() - this.options.clock.now();
+      return wait <= 0 ? null : wait;
+    }
+    return row.phase === "failed" ? Number.POSITIVE_INFINITY : null;
+  }
+
+  async #provision(row: Row, { signal, holder }: PassContext): Promise<PassResult> {
+    let stages: Stage[] = freshStages(this.options.driver.stages);
+    if (!(await this.#write(row, holder, { phase: "provisioning", stages, error: null }, "sandbox.phase"))) return {};
+    const report = async (name: string, state: StageState, message?: string) => {
+      stages = withStage(stages, name, state, new Date().toISOString(), message);
+      await this.#write(row, holder, { stages }, "sandbox.stage", { stage: name, state, ...(message ? { message } : {}) });
+    };
+    // Stage reports arrive as callbacks; writing them in order keeps the events in order.
+    let reports = Promise.resolve();
+    try {
+      const handle = await this.options.driver.ensure(this.#spec(row), {
+        signal,
+        onStage: (name, state, message) => {
+          reports = reports.then(() => report(name, state, message));
+        },
+      });
+      await reports;
+      await report(READY_STAGE, "done", handle.unenforcedLimits.length ? `not enforced on this host: ${handle.unenforcedLimits.join(", ")}` : undefined);
+      await this.#write(row, holder, { phase: "running", stages, error: null, driverState: handle.driverState, acted: true, retry: null }, "sandbox.phase");
+      return {};
+    } catch (error) {
+      await reports.catch(() => {});
+      if (signal.aborted) return {};
+      const running = stages.find((s) => s.state === "running")?.name ?? READY_STAGE;
+      stages = withStage(stages, running, "failed", new Date().toISOString(), describeError(error).message);
+      // A failed sandbox holds no compute: whatever the failed start left is stopped.
+      await this.options.driver.stop(row.id, { signal, graceMs: 0 }).catch((stopError) => {
+        this.options.log.warn({ sandboxId: row.id, err: stopError }, "could not stop a sandbox that failed to start");
+      });
+      return this.#fail(row, holder, error, "SANDBOX_START_FAILED", { stages });
+    }
+  }
+
+  async #verifyRunning(row: Row, context: PassContext): Promise<PassResult> {
+    const { signal } = context;
+    const seen = await this.options.driver.inspect(row.id);
+    if (seen.state === "running") {
+      if (seen.linked) return {};
+      const grace = this.options.linkGraceMs ?? 15_000;
+      const back = await this.options.driver.connect(row.id, { signal, timeoutMs: grace }).then(
+        () => true,
+        () => false,
+      );
+      if (back || signal.aborted) return {};
+      await this.#lost(row, `its supervisor did not reconnect within ${grace} ms; restarting the sandbox`, false);
+      await this.options.driver.stop(row.id, { signal, graceMs: this.options.stopGraceMs });
+    } else {
+      await this.#lost(row, seen.lastExit?.reason ?? `its compute is ${seen.state}`, seen.lastExit?.oomKilled ?? false);
+    }
+    return this.#provision(row, context);
+  }
+
+  /** A stopped sandbox whose compute came back (someone started it by hand) is stopped again. */
+  async #verifyStopped(row: Row, context: PassContext): Promise<PassResult> {
+    const seen = await this.options.driver.inspect(row.id);
+    if (seen.state !== "running") return {};
+    this.options.log.warn({ sandboxId: row.id }, "a stopped sandbox is running again; stopping it");
+    return this.#stop(row, context);
+  }
+
+  /** Records why a running sandbox stopped being one (before it is provisioned again). */
+  async #lost(row: Row, reason: string, oomKilled: boolean): Promise<void> {
+    this.options.log.warn({ sandboxId: row.id, reason }, "running sandbox lost; starting it again");
+    await withTransaction(this.options.pool, (tx) =>
+      appendEvent(tx, { type: "sandbox.lost", ownerId: row.ownerId, projectId: row.projectId, data: { sandboxId: row.id, name: row.name, reason, oomKilled } }),
+    );
+  }
+
+  async #restart(row: Row, context: PassContext): Promise<PassResult> {
+    if (!(await this.#write(row, context.holder, { phase: "stopping", restartRequested: false }, "sandbox.phase"))) return {};
+    try {
+      await this.options.driver.stop(row.id, { signal: context.signal, graceMs: this.options.stopGraceMs });
+    } catch (error) {
+      if (context.signal.aborted) return {};
+      return this.#fail(row, context.holder, error, "SANDBOX_STOP_FAILED", {}, true);
+    }
+    return this.#provision(row, context);
+  }
+
+  async #stop(row: Row, { signal, holder }: PassContext): Promise<PassResult> {
+    if (row.phase !== "stopping" && !(await this.#write(row, holder, { phase: "stopping" }, "sandbox.phase"))) return {};
+    try {
+      await this.options.driver.stop(row.id, { signal, graceMs: this.options.stopGraceMs });
+      await this.#write(
+        row,
+        holder,
+        { phase: "stopped", stages: freshStages(this.options.driver.stages), error: null, acted: true, retry: null },
+        "sandbox.phase",
+      );
+      return {};
+    } catch (error) {
+      if (signal.aborted) return {};
+      return this.#fail(row, holder, error, "SANDBOX_STOP_FAILED", {}, true);
+    }
+  }
+
+  async #remove(row: Row, { signal, holder }: PassContext): Promise<PassResult> {
+    if (row.phase !== "deleting" && !(await this.#write(row, holder, { phase: "deleting" }, "sandbox.phase"))) return {};
+    try {
+      await this.options.driver.remove(row.id, { keepWorkspace: row.keepWorkspace, signal, graceMs: this.options.stopGraceMs });
+      await this.#write(row, holder, { phase: "deleted", acted: true, retry: null }, "sandbox.phase");
+      return {};
+    } catch (error) {
+      if (signal.aborted) return {};
+      // A delete keeps its phase (deleting) and is retried: only the error is shown.
+      return this.#fail(row, holder, error, "SANDBOX_STOP_FAILED", {}, true, "deleting");
+    }
+  }
+
+  /**
+   * Records a failure with its registered code, hint and whether (and when) it is retried.
+   * `alwaysRetry` for stop and remove: the user asked for less compute, and that must
+   * happen eventually.
+   */
+  async #fail(
+    row: Row,
+    holder: string,
+    error: unknown,
+    fallback: ErrorCode,
+    fields: store.ObservedFields,
+    alwaysRetry = false,
+    phase: Row["phase"] = "failed",
+  ): Promise<PassResult> {
+    const described = describeError(error, fallback);
+    const retryable = described.retryable || alwaysRetry;
+    const attempts = row.actedGeneration === row.generation ? row.attempts + 1 : 1;
+    const delay = retryable ? backoffDelay(attempts, this.options.backoff ?? DEFAULT_BACKOFF) : undefined;
+    const nextAttemptAt = delay === undefined ? undefined : new Date(this.options.clock.now() + delay);
+    this.options.log.warn({ sandboxId: row.id, code: described.code, msg: described.message.slice(0, 2000), nextAttemptAt }, "sandbox action failed");
+    await this.#write(
+      row,
+      holder,
+      {
+        ...fields,
+        phase,
+        error: { ...described, retryable, ...(nextAttemptAt ? { nextAttemptAt: nextAttemptAt.toISOString() } : {}) },
+        acted: true,
+        retry: nextAttemptAt ? { attempts, nextAttemptAt } : null,
+      },
+      "sandbox.phase",
+    );
+    return delay === undefined ? {} : { againAfterMs: delay };
+  }
+
+  #spec(row: Row): SandboxSpec {
+    return {
+      sandboxId: row.id,
+      name: row.name,
+      ...(row.workspaceFrom ? { workspaceFrom: row.workspaceFrom } : {}),
+      ...(this.options.limits ? { limits: this.options.limits } : {}),
+    };
+  }
+
+  /** Writes observed state and its event in one transaction, only while intent and lease hold. */
+  async #write(row: Row, holder: string, fields: store.ObservedFields, type: string, extra: Record<string, unknown> = {}): Promise<Row | null> {
+    return withTransaction(this.options.pool, async (tx) => {
+      const updated = await store.writeObserved(tx, row.id, row.generation, holder, fields);
+      if (!updated) return null;
+      await appendEvent(tx, {
+        type,
+        ownerId: row.ownerId,
+        projectId: row.projectId,
+        data: { sandboxId: row.id, name: row.name, phase: updated.phase, ...(updated.error && fields.error ? { error: updated.error } : {}), ...extra },
+      });
+      return updated;
+    });
+  }
+}
