@@ -10,6 +10,7 @@ import { processRoutes } from "./api/routes/processes.ts";
 import { sandboxRoutes } from "./api/routes/sandboxes.ts";
 import { SupervisorProvider } from "./api/supervisor-access.ts";
 import { dataPaths } from "./config/data-dir.ts";
+import type { Capacity } from "./domain/capacity.ts";
 import { OutpostError } from "./domain/errors.ts";
 import { LocalDriver } from "./drivers/local/local-driver.ts";
 import { resolveOutpostDir } from "./drivers/local/outpost-dir.ts";
@@ -23,6 +24,8 @@ export interface SandboxRuntimeOptions {
   dataDir: string;
   bwrapPath?: string;
   limits?: { cpus?: number; memoryBytes?: number; pids?: number };
+  /** The installation-wide cap on running sandboxes. */
+  capacity?: Capacity;
   logger: Logger;
   resyncMs?: number;
   stopGraceMs?: number;
@@ -67,6 +70,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     resyncMs: options.resyncMs,
     stopGraceMs: options.stopGraceMs,
     limits: options.limits,
+    capacity: options.capacity,
   });
 
   // A host without bubblewrap still runs Outpost; creating a sandbox then says what to

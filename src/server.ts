@@ -63,9 +63,11 @@ async function importTheRest() {
     import("./services/event-hub.ts"),
     import("./services/projects.ts"),
   ]);
+  T("imports done");
   return { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService };
 }
 
+const T = (what: string) => process.env.OUTPOST_TRACE && process.stderr.write(`T ${performance.now().toFixed(0)} ${what}\n`);
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(settings.logLevel);
   const paths = dataPaths(settings.dataDir);
@@ -89,11 +91,14 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   try {
     stopIfCancelled();
     // The database's processes start first; the modules load meanwhile (see the top).
+    T("begin");
     const opening = openDatabase(settings, paths.postgres, logger);
     const importing = importTheRest();
+    T("db spawned");
     // Awaited below, after the database: a failure meanwhile must not count as unhandled.
     importing.catch(() => {});
     const { pool, listenConnection, database } = await opening;
+    T("db open");
     // A start that fails after adopting a running database leaves it as it found it.
     stopDatabaseOnClose = database.kind === "embedded" && database.outcome === "started";
     cleanups.push(async () => {
@@ -103,8 +108,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     stopIfCancelled();
 
     const { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService } = await importing;
+    T("imported");
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
+    T("migrated");
     stopIfCancelled();
 
     const auth = new AuthService(pool);
@@ -113,6 +120,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
     const hub = new EventHub({ connection: listenConnection, log: logger });
     await hub.start();
+    T("hub");
     cleanups.push(() => hub.close());
     stopIfCancelled();
 
@@ -123,6 +131,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       dataDir: settings.dataDir,
       bwrapPath: settings.bwrapPath,
       limits: { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids },
+      capacity: { maxSandboxes: settings.maxSandboxes, maxMemoryBytes: settings.maxSandboxMemoryMb * 1024 * 1024 },
       logger,
       resyncMs: options.sandboxResyncMs,
       stopGraceMs: options.sandboxStopGraceMs,
@@ -156,6 +165,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       },
     });
     cleanups.push(() => app.close());
+    T("buildApp");
     stopIfCancelled();
 
     try {
@@ -171,6 +181,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     const port = typeof address === "object" && address ? address.port : settings.port;
     const host = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host;
     url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    T("listening");
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
     await sandboxes.start();

@@ -1,6 +1,7 @@
 // Outpost's settings, read once from the environment and validated by this zod schema,
 // which is the spec: every field says what it is for. Pass the parsed object down;
 // nothing else in the code reads process.env.
+import { totalmem } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { StartupError } from "../domain/errors.ts";
@@ -23,6 +24,14 @@ export const settingsSchema = z
     sandboxCpus: z.coerce.number().positive().max(1024).describe("CPU cores each sandbox may use (OUTPOST_SANDBOX_CPUS, default 2)."),
     sandboxMemoryMb: z.coerce.number().int().min(64).describe("Memory per sandbox in MiB (OUTPOST_SANDBOX_MEMORY_MB, default 4096)."),
     sandboxPids: z.coerce.number().int().min(32).describe("Processes and threads per sandbox (OUTPOST_SANDBOX_PIDS, default 4096)."),
+    maxSandboxes: z.coerce.number().int().min(1).describe("Sandboxes that may run at once on this installation (OUTPOST_MAX_SANDBOXES, default 64)."),
+    maxSandboxMemoryMb: z.coerce
+      .number()
+      .int()
+      .min(64)
+      .describe(
+        "The memory limits of all running sandboxes together, in MiB (OUTPOST_MAX_SANDBOX_MEMORY_MB; default twice this host's memory: limits are ceilings, not reservations).",
+      ),
     bwrapPath: z.string().optional().describe("The bubblewrap binary sandboxes run with (OUTPOST_BWRAP); default: bwrap on PATH."),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).describe("pino log level (OUTPOST_LOG_LEVEL)."),
     publicUrl: z.string().url().optional().describe("The URL people open, when it differs from http://host:port (OUTPOST_PUBLIC_URL)."),
@@ -45,6 +54,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     sandboxCpus: env.OUTPOST_SANDBOX_CPUS || "2",
     sandboxMemoryMb: env.OUTPOST_SANDBOX_MEMORY_MB || "4096",
     sandboxPids: env.OUTPOST_SANDBOX_PIDS || "4096",
+    maxSandboxes: env.OUTPOST_MAX_SANDBOXES || "64",
+    maxSandboxMemoryMb: env.OUTPOST_MAX_SANDBOX_MEMORY_MB || String(Math.floor((2 * totalmem()) / (1024 * 1024))),
     logLevel: env.OUTPOST_LOG_LEVEL || "info",
     publicUrl: env.OUTPOST_PUBLIC_URL || undefined,
     ...overrides,
@@ -71,6 +82,8 @@ const ENV_NAMES: Record<string, string> = {
   sandboxCpus: "OUTPOST_SANDBOX_CPUS",
   sandboxMemoryMb: "OUTPOST_SANDBOX_MEMORY_MB",
   sandboxPids: "OUTPOST_SANDBOX_PIDS",
+  maxSandboxes: "OUTPOST_MAX_SANDBOXES",
+  maxSandboxMemoryMb: "OUTPOST_MAX_SANDBOX_MEMORY_MB",
   logLevel: "OUTPOST_LOG_LEVEL",
   publicUrl: "OUTPOST_PUBLIC_URL",
 };

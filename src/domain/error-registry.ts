@@ -113,6 +113,11 @@ export const ERRORS = {
     retryable: true,
   },
   // 503: a dependency is down or missing on this host
+  SANDBOX_CAPACITY_REACHED: {
+    status: 503,
+    hint: "Stop or delete a running sandbox (it starts by itself once there is room), or raise OUTPOST_MAX_SANDBOXES / OUTPOST_MAX_SANDBOX_MEMORY_MB.",
+    retryable: true,
+  },
   DATABASE_UNAVAILABLE: { status: 503, hint: "Retry shortly; if it persists, check that PostgreSQL runs (`outpost doctor`).", retryable: true },
   NOT_READY: { status: 503, hint: "Retry shortly: Outpost is still starting (GET /readyz says what it waits for).", retryable: true },
   SANDBOX_RUNTIME_UNAVAILABLE: { status: 503, hint: "Run `outpost doctor` on the server host and apply the fix it prints.", retryable: false },

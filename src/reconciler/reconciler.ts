@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type pg from "pg";
 import type { Logger } from "pino";
+import type { Capacity } from "../domain/capacity.ts";
 import type { Driver, SandboxSpec } from "../drivers/driver.ts";
 import { withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
@@ -41,6 +42,8 @@ export interface ReconcilerOptions {
   backoff?: BackoffPolicy;
   /** Compute the store does not know is stopped after this long (ms; default 10 minutes). */
   orphanGraceMs?: number;
+  /** The installation-wide cap on running sandboxes. */
+  capacity?: Capacity;
 }
 
 const REFUSAL_EVENT_INTERVAL_MS = 60_000;
@@ -74,6 +77,7 @@ export class Reconciler {
       linkGraceMs: options.linkGraceMs,
       backoff: options.backoff,
       orphanGraceMs: options.orphanGraceMs,
+      capacity: options.capacity,
     });
     this.#loop = new ReconcileLoop(this.#kind, {
       holder: options.holder ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,

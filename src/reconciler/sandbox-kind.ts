@@ -14,7 +14,9 @@
 // from a backup must not wipe every sandbox made since.
 import type pg from "pg";
 import type { Logger } from "pino";
+import { type Capacity, capacityProblem } from "../domain/capacity.ts";
 import { describeError, type ErrorCode } from "../domain/error-registry.ts";
+import { OutpostError } from "../domain/errors.ts";
 import { freshStages, READY_STAGE, type Stage, type StageState, withStage } from "../domain/sandbox-lifecycle.ts";
 import type { Driver, SandboxSpec } from "../drivers/driver.ts";
 import { withTransaction } from "../store/database.ts";
@@ -39,6 +41,8 @@ export interface SandboxKindOptions {
   backoff?: BackoffPolicy;
   /** How long compute the store does not know may run before it is stopped (ms). */
   orphanGraceMs?: number;
+  /** The installation-wide cap; none when absent. */
+  capacity?: Capacity;
 }
 
 export class SandboxKind implements ResourceKind<Row> {
@@ -124,7 +128,16 @@ export class SandboxKind implements ResourceKind<Row> {
 
   async #provision(row: Row, { signal, holder }: PassContext): Promise<PassResult> {
     let stages: Stage[] = freshStages(this.options.driver.stages);
-    if (!(await this.#write(row, holder, { phase: "provisioning", stages, error: null }, "sandbox.phase"))) return {};
+    const begun = await this.#beginProvision(row, holder, stages);
+    if (begun === "gone") return {};
+    if (begun !== "begun")
+      return this.#fail(
+        row,
+        holder,
+        new OutpostError("SANDBOX_CAPACITY_REACHED", `Sandbox ${row.name} cannot start: ${begun}.`),
+        "SANDBOX_CAPACITY_REACHED",
+        {},
+      );
     const report = async (name: string, state: StageState, message?: string) => {
       stages = withStage(stages, name, state, new Date().toISOString(), message);
       await this.#write(row, holder, { stages }, "sandbox.stage", { stage: name, state, ...(message ? { message } : {}) });
@@ -153,6 +166,32 @@ export class SandboxKind implements ResourceKind<Row> {
       });
       return this.#fail(row, holder, error, "SANDBOX_START_FAILED", { stages });
     }
+  }
+
+  /**
+   * Moves the sandbox to provisioning, unless the installation is full: the count of
+   * sandboxes holding compute is taken under a lock in the same transaction as the write,
+   * so concurrent provisions (on any replica) cannot pass the cap together.
+   */
+  async #beginProvision(row: Row, holder: string, stages: Stage[]): Promise<"begun" | "gone" | string> {
+    const capacity = this.options.capacity;
+    return withTransaction(this.options.pool, async (tx) => {
+      if (capacity) {
+        const count = await store.lockAndCountRunning(tx, row.id);
+        const memory = this.options.limits?.memoryBytes ?? 0;
+        const problem = capacityProblem(capacity, { count, memoryBytes: count * memory }, memory);
+        if (problem) return problem;
+      }
+      const updated = await store.writeObserved(tx, row.id, row.generation, holder, { phase: "provisioning", stages, error: null });
+      if (!updated) return "gone";
+      await appendEvent(tx, {
+        type: "sandbox.phase",
+        ownerId: row.ownerId,
+        projectId: row.projectId,
+        data: { sandboxId: row.id, name: row.name, phase: updated.phase },
+      });
+      return "begun";
+    });
   }
 
   async #verifyRunning(row: Row, context: PassContext): Promise<PassResult> {

@@ -178,6 +178,19 @@ export async function takeLease(db: Queryable, id: string, holder: string, ttlMs
   return (rows[0] as SandboxRow | undefined) ?? null;
 }
 
+/**
+ * How many other sandboxes hold compute (provisioning, running or stopping), under a
+ * transaction-scoped lock so that two provisions never both take the last place.
+ */
+export async function lockAndCountRunning(tx: Queryable, exceptId: string): Promise<number> {
+  await tx.query(`select pg_advisory_xact_lock(hashtext('outpost.sandbox-capacity'))`);
+  const { rows } = await tx.query<{ n: number }>(
+    `select count(*)::int as n from sandboxes where id <> $1 and phase in ('provisioning', 'running', 'stopping')`,
+    [exceptId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /** Lease holders of live sandboxes (to find those of replicas that are gone). */
 export async function leaseHolders(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ lease_owner: string }>(`select distinct lease_owner from sandboxes where lease_owner is not null`);

@@ -45,7 +45,7 @@ interface Bed {
   settle(id: string): Promise<void>;
 }
 
-function bed(options: { driver?: MemoryDriver; clock?: FakeClock; holder?: string; orphanGraceMs?: number } = {}): Bed {
+function bed(options: { driver?: MemoryDriver; clock?: FakeClock; holder?: string; orphanGraceMs?: number; maxSandboxes?: number } = {}): Bed {
   const driver = options.driver ?? new MemoryDriver();
   const clock = options.clock ?? new FakeClock();
   const reconciler = new Reconciler({
@@ -57,6 +57,7 @@ function bed(options: { driver?: MemoryDriver; clock?: FakeClock; holder?: strin
     resyncMs: 60_000,
     orphanGraceMs: options.orphanGraceMs ?? 600_000,
     backoff: { baseMs: 1000, capMs: 60_000 },
+    ...(options.maxSandboxes ? { capacity: { maxSandboxes: options.maxSandboxes, maxMemoryBytes: Number.MAX_SAFE_INTEGER } } : {}),
   });
   return {
     driver,
@@ -217,5 +218,27 @@ describe("reconciler", () => {
     assert.equal(orphans.driver.count("stop", "sbx_orphan"), 1);
     assert.equal(orphans.driver.count("remove", "sbx_orphan"), 0, "its storage is never deleted");
     assert.equal(orphans.driver.boxes.get("sbx_orphan")?.state, "stopped");
+  });
+
+  test("past the installation's cap a sandbox waits with a clear error, and starts once there is room", async () => {
+    const running = Number((await pool.query("select count(*) from sandboxes where phase in ('provisioning', 'running', 'stopping')")).rows[0].count);
+    const capped = bed({ maxSandboxes: running + 1 });
+    const first = await newSandbox();
+    const second = await newSandbox();
+    await capped.settle(first);
+    await capped.settle(second);
+    assert.equal((await row(first)).phase, "running");
+    const waiting = await row(second);
+    assert.equal(waiting.phase, "failed");
+    assert.equal(waiting.error?.code, "SANDBOX_CAPACITY_REACHED");
+    assert.match(waiting.error?.message ?? "", /already run/);
+    assert.match(waiting.error?.hint ?? "", /OUTPOST_MAX_SANDBOXES/);
+    assert.ok(waiting.error?.nextAttemptAt, "it is retried by itself");
+    assert.equal(capped.driver.count("ensure", second), 0, "nothing was started for it");
+    await verb(first, "deleted");
+    await capped.settle(first);
+    capped.clock.advance(Date.parse(waiting.error?.nextAttemptAt ?? "") - capped.clock.now());
+    await capped.reconciler.idle(second);
+    assert.equal((await row(second)).phase, "running");
   });
 });

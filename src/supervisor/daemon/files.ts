@@ -2,7 +2,7 @@
 // or a crash never sees half a file, and process ids.
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 // Pure and dependency-free, so the bundled daemon may share it with the control plane.
-import { randomLowerAlnum } from "../../domain/ids.ts";
+import { randomLowerAlnum } from "../../random.ts";
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   const temp = `${path}.tmp`;
