@@ -33,7 +33,16 @@ export interface DuplexRequest {
   first(stream: Duplex): void;
 }
 
+/** Bytes a transport lets its callers hold at once (answers being read), across streams. */
+export interface ByteBudget {
+  /** False (and nothing taken) when `bytes` more would pass the budget. */
+  take(bytes: number): boolean;
+  give(bytes: number): void;
+}
+
 export interface SupervisorTransport {
+  /** Shared by every call on this transport (one sandbox's link); none means unbounded. */
+  readonly budget?: ByteBudget;
   /** Resolves once the status line and headers arrived; rejects with a code'd error when the supervisor cannot be reached. */
   request(request: TransportRequest): Promise<TransportResponse>;
   /** A stream with bytes both ways (PTYs, tunnels); resolves once the answer's headers arrived. */

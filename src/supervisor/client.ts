@@ -13,7 +13,7 @@
 // Aborting the signal, or leaving the loop early, closes the connection; for exec the
 // supervisor then kills the command's process group.
 import type { Duplex } from "node:stream";
-import type { SupervisorTransport, TransportResponse } from "./client-transport.ts";
+import type { ByteBudget, SupervisorTransport, TransportResponse } from "./client-transport.ts";
 import { asErrorBody, asExecEvent, asHealth, asLogLine, asProcess, asProcessList } from "./client-validate.ts";
 import { encodeFrame, encodeJsonFrame, FRAME, FRAMES_CONTENT_TYPE, type Frame, FrameDecoder, FrameError, frameJson } from "./frames.ts";
 import { SUPPORTED_PROTOCOLS } from "./link/versions.ts";
@@ -57,8 +57,11 @@ export class SupervisorClientError extends Error {
 
 /** JSON answers are small (the largest is the process list); anything bigger is not a supervisor. */
 const MAX_JSON_RESPONSE_BYTES = 16 * 1024 * 1024;
-/** A stream line holds one pipe read (≤ 64 KiB) in base64; generous headroom. */
-const MAX_LINE_BYTES = 4 * 1024 * 1024;
+/** An error answer holds a code and a message (kept to 1000 characters): anything bigger is not one. */
+const MAX_ERROR_RESPONSE_BYTES = 64 * 1024;
+/** A stream line holds one pipe read (≤ 64 KiB, a frame at most 1 MiB) in base64: 1.5 MiB bounds
+ * what one stream of one sandbox can make the control plane hold while a line is incomplete. */
+const MAX_LINE_BYTES = 1536 * 1024;
 
 /** How long the supervisor has to answer a request (headers; whole body for JSON answers). */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 15_000;
@@ -265,7 +268,7 @@ export class SupervisorClient {
     const onAbort = () => response.close();
     deadline.signal.addEventListener("abort", onAbort, { once: true });
     try {
-      return await readJson(response);
+      return await readJson(response, response.status >= 400 ? MAX_ERROR_RESPONSE_BYTES : MAX_JSON_RESPONSE_BYTES, this.transport.budget);
     } catch (error) {
       if (deadline.signal.aborted) throw deadline.signal.reason;
       throw error;
@@ -385,17 +388,27 @@ export class SupervisorClient {
   }
 }
 
-async function readJson(response: TransportResponse): Promise<unknown> {
+/**
+ * Reads a JSON answer of at most `limit` bytes. The bytes held count against the link's
+ * buffer budget (shared by every stream of one sandbox), so many concurrent large answers
+ * from one sandbox cannot grow the control plane's memory past it.
+ */
+async function readJson(response: TransportResponse, limit: number, budget: ByteBudget | undefined): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of response.body) {
       size += chunk.length;
-      if (size > MAX_JSON_RESPONSE_BYTES) throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `response larger than ${MAX_JSON_RESPONSE_BYTES} bytes`);
+      if (size > limit) throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `the supervisor's answer is larger than ${limit} bytes`);
+      if (budget && !budget.take(chunk.length)) {
+        size -= chunk.length;
+        throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", "the sandbox's answers in flight are larger than the link allows");
+      }
       chunks.push(chunk);
     }
   } finally {
     response.close();
+    budget?.give(size);
   }
   try {
     return JSON.parse(Buffer.concat(chunks, size).toString("utf8"));
@@ -461,7 +474,10 @@ function broken(what: string, cause?: unknown): SupervisorClientError {
   return new SupervisorClientError("SUPERVISOR_STREAM_BROKEN", `The supervisor's ${what} stream ended before its final line${reason}.`, undefined, { cause });
 }
 
-function badResponse(what: string, value: unknown): SupervisorClientError {
-  const text = JSON.stringify(value) ?? String(value);
-  return new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: unexpected shape ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`);
+/**
+ * The answer did not fit the protocol. The message names where, never what: the value is
+ * the sandbox's, and echoing it would carry its text into API answers and logs.
+ */
+function badResponse(what: string, _value: unknown): SupervisorClientError {
+  return new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: the sandbox's supervisor answered something that does not follow the protocol.`);
 }

@@ -44,12 +44,15 @@ import {
   sandboxMarker,
   sandboxPaths,
 } from "./layout.ts";
+import { KeyedQueue } from "./keyed-queue.ts";
+import { killEverything, terminate } from "./kill.ts";
 import { LinkSockets } from "./link-sockets.ts";
 import { PollTimeout, pollUntil } from "./poll.ts";
 import { checkBubblewrap } from "./preflight.ts";
 import { bootId, descendantsOf, identityOf, isRunning, pidsWithArgs, runningPidsOfUid, signalPid } from "./processes.ts";
 import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
 import { seccompFilter } from "./seccomp.ts";
+import { waitForSupervisor } from "./wait-for-supervisor.ts";
 import { HostUidClaims } from "./uid-claims.ts";
 import { SANDBOX_ID, validateSpec } from "./validate-spec.ts";
 
@@ -98,9 +101,8 @@ export class LocalDriver implements Driver {
   #cgroups?: CgroupSupport;
   /** Cached once bwrap works; a failure is not cached, so fixing the host needs no restart. */
   #bwrapPath?: string;
-  /** Operations on one sandbox run one at a time in this process (an ensure still
-   *  launching while a remove deletes its folders would leave a half-made sandbox). */
-  readonly #queues = new Map<string, Promise<unknown>>();
+  /** Operations on one sandbox run one at a time in this process. */
+  readonly #queue = new KeyedQueue();
 
   constructor(options: LocalDriverOptions) {
     if (!isAbsolute(options.root)) throw new DriverError("INVALID_SANDBOX_SPEC", `the sandboxes root must be an absolute path, not ${options.root}`);
@@ -293,7 +295,15 @@ export class LocalDriver implements Driver {
 
     const link = await stage("supervisor", async () => {
       try {
-        const link = await this.#waitForSupervisor(spec.sandboxId, paths, isolated, signal);
+        const link = await waitForSupervisor({
+          sandboxId: spec.sandboxId,
+          links: this.#links,
+          runtime: isolated.runtime,
+          launched: isolated.launched,
+          logPath: paths.log,
+          timeoutMs: this.#options.readyTimeoutMs ?? 30_000,
+          signal,
+        });
         return { value: link, message: `connected (protocol ${link.info.protocol}, supervisor ${link.info.supervisorVersion})` };
       } catch (error) {
         // A failed start leaves nothing running (bwrap reports the supervisor's exit while
@@ -318,30 +328,8 @@ export class LocalDriver implements Driver {
   async #stop(sandboxId: string, paths: SandboxPaths, { signal, graceMs }: StopOptions): Promise<void> {
     const runtime = readRuntime(paths.runtimeFile);
     if (runtime && isLive(runtime)) {
-      // The sandbox's pid-1 (bwrap's reaper) ignores signals it has no handler for, and
-      // only exits once every process inside is gone, so SIGTERM the whole tree under it
-      // (the supervisor is namespace pid 2; daemons it left behind were re-parented to
-      // pid-1). Whatever still runs after the grace period is SIGKILLed below. Right after
-      // a start pid-1 may not have forked the supervisor yet: processes that appear during
-      // the grace get their SIGTERM too (once each), or the stop would wait it out.
-      const terminated = new Set<number>();
-      const terminate = () => {
-        for (const pid of descendantsOf(runtime.init.pid)) {
-          if (terminated.has(pid)) continue;
-          terminated.add(pid);
-          signalPid(pid, "SIGTERM");
-        }
-      };
-      terminate();
-      const ended = () => {
-        if (!isRunning(runtime.init)) return true;
-        terminate();
-        return undefined;
-      };
-      await pollUntil(ended, { signal, timeoutMs: graceMs ?? this.#options.stopGraceMs ?? 10_000 }).catch((error) => {
-        if (!(error instanceof PollTimeout)) throw error;
-        this.#log(`sandbox ${sandboxId} ignored SIGTERM; killing it`);
-      });
+      const ended = await terminate(runtime, { signal, graceMs: graceMs ?? this.#options.stopGraceMs ?? 10_000 });
+      if (!ended) this.#log(`sandbox ${sandboxId} ignored SIGTERM; killing it`);
     }
     await this.#sockets.close(sandboxId, "the sandbox was stopped");
     await this.#killEverything(sandboxId, paths, runtime, signal);
@@ -368,19 +356,8 @@ export class LocalDriver implements Driver {
     return { reason, oomKilled: oomKills > 0 };
   }
 
-  async #exclusive<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(sandboxId) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const settled = run.then(
-      () => {},
-      () => {},
-    );
-    this.#queues.set(sandboxId, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.#queues.get(sandboxId) === settled) this.#queues.delete(sandboxId);
-    }
+  #exclusive<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
+    return this.#queue.run(sandboxId, work);
   }
 
   get #killTimeout(): number {
@@ -441,75 +418,11 @@ export class LocalDriver implements Driver {
     }
   }
 
-  /** Resolves with the supervisor's link once it dialled in and answered; fails early when
-   *  the sandbox exits first. The exit is an event while we are bwrap's parent; for an
-   *  adopted sandbox the recorded pid-1 is checked on a slow timer. */
-  async #waitForSupervisor(sandboxId: string, paths: SandboxPaths, isolated: Isolated, signal: AbortSignal): Promise<SupervisorLink> {
-    const timeoutMs = this.#options.readyTimeoutMs ?? 30_000;
-    const giveUp = new AbortController();
-    const both = AbortSignal.any([signal, giveUp.signal]);
-    // Cleared in `finally`, not on `both`'s abort event: a signal that was already aborted
-    // (the caller gave up in onStage) never fires it, and the timer would poll forever.
-    let timer: NodeJS.Timeout | undefined;
-    const exited = new Promise<never>((_resolve, reject) => {
-      const fail = (how: string, exitCode?: number | null) =>
-        reject(startFailed(`the sandbox exited before its supervisor connected (${how})`, paths.log, { exitCode }));
-      isolated.launched?.exited.then((exit) => fail(exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`, exit.code));
-      timer = setInterval(() => {
-        if (!isRunning(isolated.runtime.init)) fail("unknown status");
-      }, 250);
-    });
-    exited.catch(() => {});
-    try {
-      const session = await Promise.race([this.#links.wait(sandboxId, { signal: both, timeoutMs }), exited]);
-      const link = { client: new SupervisorClient({ transport: session }), info: session.info };
-      await Promise.race([link.client.assertCompatible(both), exited]);
-      return link;
-    } catch (error) {
-      if (signal.aborted || isDriverError(error)) throw error;
-      const tail = logTail(paths.log);
-      throw new DriverError(
-        "SUPERVISOR_NOT_READY",
-        `the supervisor did not connect and answer within ${timeoutMs} ms (${(error as Error).message})${tail ? `; log tail:\n${tail}` : ""}`,
-        { details: { logTail: tail, log: paths.log } },
-      );
-    } finally {
-      clearInterval(timer);
-      giveUp.abort();
-    }
-  }
-
-  /** SIGKILLs every process of the sandbox through every handle we have on it — the
-   *  recorded pids, bwrap processes found by their marker (a launch that was never
-   *  recorded), the cgroups, and the sandbox's own host uid — and waits until none is
-   *  left. The uid sweep relies on the promise of one uid per sandbox on this machine. */
+  /** Kills whatever is left of the sandbox (kill.ts), with its own host uid for the last sweep. */
   async #killEverything(sandboxId: string, paths: SandboxPaths, runtime: RuntimeInfo | null, signal: AbortSignal): Promise<void> {
     const hostUid = this.#isRoot ? readSpec(paths.specFile)?.hostUid : undefined;
-    const uidSweep = hostUid !== undefined && isInRange(hostUid, this.#range) ? hostUid : undefined;
-    const recorded = runtime && runtime.bootId === bootId() ? [runtime.init, runtime.bwrap] : [];
-    const strays = () => pidsWithArgs(markerArgs(sandboxMarker(this.root, sandboxId)));
-    const leftovers = () => [
-      ...recorded.filter((identity) => isRunning(identity)).map((identity) => identity.pid),
-      ...strays(),
-      ...(uidSweep === undefined ? [] : runningPidsOfUid(uidSweep)),
-    ];
-    const cgroups = this.cgroupSupport();
-    if (leftovers().length === 0 && (!cgroups.usable || new SandboxCgroup(cgroups, sandboxId).pids().length === 0)) return;
-
-    this.#log(`killing what is left of sandbox ${sandboxId}`);
-    if (cgroups.usable) await new SandboxCgroup(cgroups, sandboxId).killAll({ signal, timeoutMs: this.#killTimeout });
-    await pollUntil(
-      () => {
-        const left = [...new Set(leftovers())];
-        // Killing a namespace's pid-1 makes the kernel kill every process inside it.
-        for (const pid of left) signalPid(pid, "SIGKILL");
-        return left.length === 0 ? true : undefined;
-      },
-      { signal, timeoutMs: this.#killTimeout },
-    ).catch((error) => {
-      if (!(error instanceof PollTimeout)) throw error;
-      throw new DriverError("SANDBOX_STOP_FAILED", `processes ${leftovers().join(", ")} of sandbox ${sandboxId} survived SIGKILL`, { details: { sandboxId } });
-    });
+    const context = { root: this.root, cgroups: this.cgroupSupport(), hostUid, uidRange: this.#range, killTimeoutMs: this.#killTimeout, log: this.#log };
+    await killEverything(context, sandboxId, runtime, signal);
   }
 }
 

@@ -40,8 +40,12 @@ export interface DuplexStream {
   stream: Duplex;
 }
 
+/** JSON answers of one link being read at once, all streams together. */
+const LINK_BUFFER_BUDGET_BYTES = 32 * 1024 * 1024;
+
 export class LinkSession implements SupervisorTransport {
   readonly info: LinkInfo;
+  readonly budget = new CountingBudget(LINK_BUFFER_BUDGET_BYTES);
   /** Resolves with the reason once the link is gone (never rejects). */
   readonly closed: Promise<string>;
   readonly #session: ClientHttp2Session;
@@ -160,6 +164,21 @@ export class LinkSession implements SupervisorTransport {
     } catch {
       clearTimeout(timer);
     }
+  }
+}
+
+class CountingBudget {
+  #held = 0;
+  constructor(private readonly limit: number) {}
+
+  take(bytes: number): boolean {
+    if (this.#held + bytes > this.limit) return false;
+    this.#held += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.#held = Math.max(0, this.#held - bytes);
   }
 }
 
