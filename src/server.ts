@@ -63,11 +63,9 @@ async function importTheRest() {
     import("./services/event-hub.ts"),
     import("./services/projects.ts"),
   ]);
-  T("imports done");
   return { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService };
 }
 
-const T = (what: string) => process.env.OUTPOST_TRACE && process.stderr.write(`T ${performance.now().toFixed(0)} ${what}\n`);
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(settings.logLevel);
   const paths = dataPaths(settings.dataDir);
@@ -91,14 +89,11 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   try {
     stopIfCancelled();
     // The database's processes start first; the modules load meanwhile (see the top).
-    T("begin");
     const opening = openDatabase(settings, paths.postgres, logger);
     const importing = importTheRest();
-    T("db spawned");
     // Awaited below, after the database: a failure meanwhile must not count as unhandled.
     importing.catch(() => {});
     const { pool, listenConnection, database } = await opening;
-    T("db open");
     // A start that fails after adopting a running database leaves it as it found it.
     stopDatabaseOnClose = database.kind === "embedded" && database.outcome === "started";
     cleanups.push(async () => {
@@ -108,10 +103,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     stopIfCancelled();
 
     const { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService } = await importing;
-    T("imported");
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
-    T("migrated");
     stopIfCancelled();
 
     const auth = new AuthService(pool);
@@ -120,7 +113,6 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
     const hub = new EventHub({ connection: listenConnection, log: logger });
     await hub.start();
-    T("hub");
     cleanups.push(() => hub.close());
     stopIfCancelled();
 
@@ -165,7 +157,6 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       },
     });
     cleanups.push(() => app.close());
-    T("buildApp");
     stopIfCancelled();
 
     try {
@@ -181,7 +172,6 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     const port = typeof address === "object" && address ? address.port : settings.port;
     const host = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host;
     url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    T("listening");
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
     await sandboxes.start();

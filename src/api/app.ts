@@ -8,15 +8,19 @@ import type { Logger } from "pino";
 import { OutpostError } from "../domain/errors.ts";
 import type { AuthService } from "../services/auth.ts";
 import type { EventHub } from "../services/event-hub.ts";
+import { MemberService } from "../services/members.ts";
 import type { ProjectService } from "../services/projects.ts";
+import { UserService } from "../services/users.ts";
 import { registerAuth } from "./auth.ts";
 import { answerClientError, newRequestId, sendError } from "./errors.ts";
 import { registerMetrics } from "./metrics.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { homeRoutes } from "./routes/home.ts";
+import { memberRoutes } from "./routes/members.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { sessionRoutes } from "./routes/session.ts";
+import { userRoutes } from "./routes/users.ts";
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -89,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   homeRoutes(app);
   sessionRoutes(app, deps.auth, deps.publicUrl);
   projectRoutes(app, deps.projects);
+  memberRoutes(app, new MemberService(deps.pool));
+  userRoutes(app, new UserService(deps.pool, deps.auth));
   eventRoutes(app, { pool: deps.pool, hub: deps.hub, projects: deps.projects, safetyPollMs: deps.eventsSafetyPollMs });
   deps.extraRoutes?.(app);
 

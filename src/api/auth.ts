@@ -1,6 +1,7 @@
 // One authentication check for every request but the probes and the login link: REST,
 // SSE, the docs and (later) WebSocket terminals and previews all pass through here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Principal } from "../domain/authorization.ts";
 import { OutpostError } from "../domain/errors.ts";
 import { type AuthService, SESSION_COOKIE, type User } from "../services/auth.ts";
 import { readCookie } from "./cookies.ts";
@@ -65,6 +66,12 @@ function sameOrigin(request: FastifyRequest): boolean {
 export function currentUser(request: FastifyRequest): User {
   if (!request.user) throw new OutpostError("UNAUTHENTICATED", "Not signed in.");
   return request.user;
+}
+
+/** The authenticated user as services see them: who acts, and whether they are an admin. */
+export function currentPrincipal(request: FastifyRequest): Principal {
+  const user = currentUser(request);
+  return { userId: user.id, isAdmin: user.isAdmin };
 }
 
 const SIGN_IN_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Outpost — sign in</title></head>

@@ -1,6 +1,7 @@
-// How API routes reach a sandbox's supervisor: find the sandbox (yours, running), ask the
-// driver for its link, hand commands the project's environment, and turn the supervisor's
+// How API routes reach a sandbox's supervisor: find the sandbox (one the caller may do this
+// to, running), ask the driver for its link, hand commands the project's environment, and turn the supervisor's
 // errors into Outpost's error hierarchy.
+import type { Principal, ProjectAction } from "../domain/authorization.ts";
 import { type DescribedError, describeError, type ErrorCode } from "../domain/error-registry.ts";
 import { OutpostError } from "../domain/errors.ts";
 import type { Driver } from "../drivers/driver.ts";
@@ -48,6 +49,12 @@ export interface SandboxConnection {
   environment(requested?: Record<string, string>): Promise<Record<string, string>>;
 }
 
+/** The actions that go through a sandbox's supervisor. */
+export type SupervisorAction = Extract<
+  ProjectAction,
+  "sandbox.exec" | "sandbox.process.read" | "sandbox.process.manage" | "sandbox.terminal" | "sandbox.preview" | "sandbox.files.read" | "sandbox.files.write"
+>;
+
 export class SupervisorProvider {
   constructor(
     private readonly sandboxes: SandboxService,
@@ -55,8 +62,9 @@ export class SupervisorProvider {
     private readonly projectEnvironment: (projectId: string) => Promise<Record<string, string>>,
   ) {}
 
-  async forSandbox(ownerId: string, ref: string): Promise<SandboxConnection> {
-    const row = await this.sandboxes.row(ownerId, ref);
+  /** What a route does through the link decides the role it needs (authorize() reads the table). */
+  async forSandbox(principal: Principal, ref: string, action: SupervisorAction): Promise<SandboxConnection> {
+    const row = await this.sandboxes.row(principal, ref, action);
     assertRunning(row);
     const link = await this.call(() => this.driver.connect(row.id));
     return {

@@ -36,6 +36,10 @@ const COMMANDS: Record<string, LoadCommand> = {
     const { events, eventsHelp } = await import("./commands/events.ts");
     return { run: events, help: eventsHelp };
   },
+  user: async () => {
+    const { user, userHelp } = await import("./commands/user.ts");
+    return { run: user, help: userHelp };
+  },
   "login-link": async () => {
     const { loginLink, loginLinkHelp } = await import("./commands/login-link.ts");
     return { run: loginLink, help: loginLinkHelp };

@@ -39,11 +39,20 @@ export const ERRORS = {
   PROJECT_NOT_FOUND: { status: 404, hint: "Use an id or name that `outpost project list` shows.", retryable: false },
   SANDBOX_NOT_FOUND: { status: 404, hint: "Use an id or name that `outpost sandbox list --all` shows.", retryable: false },
   PROCESS_NOT_FOUND: { status: 404, hint: "Use a process id that `outpost process list <sandbox>` shows.", retryable: false },
+  USER_NOT_FOUND: { status: 404, hint: "Use a user id or name that `outpost user list` shows (an admin can run it).", retryable: false },
+  MEMBER_NOT_FOUND: { status: 404, hint: "Use a user id that `outpost project member list <project>` shows.", retryable: false },
   // 405/408: the HTTP exchange, before any route
   METHOD_NOT_ALLOWED: { status: 405, hint: "Use one of the methods the API reference at /docs lists for this path.", retryable: false },
   REQUEST_TIMEOUT: { status: 408, hint: "Send the request's headers promptly; check the network or proxy between you and Outpost.", retryable: true },
   // 409: conflicts with the current state
   PROJECT_NAME_TAKEN: { status: 409, hint: "Pick another name, or use the existing project.", retryable: false },
+  PROJECT_NAME_AMBIGUOUS: { status: 409, hint: "Use the project's id instead of its name: details.ids lists the candidates.", retryable: false },
+  PROJECT_LAST_OWNER: {
+    status: 409,
+    hint: "Make another member owner first (`outpost project member add <project> <user id> --role owner`), or delete the project.",
+    retryable: false,
+  },
+  USER_NAME_TAKEN: { status: 409, hint: "Pick another name, or use the existing user (`outpost user list`).", retryable: false },
   PROJECT_HAS_SANDBOXES: { status: 409, hint: "Delete the project's sandboxes first (`outpost sandbox list --project <project>`).", retryable: false },
   SANDBOX_WRONG_PHASE: {
     status: 409,

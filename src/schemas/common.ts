@@ -46,6 +46,7 @@ export const text = (max: number) =>
 export const errorResponses = {
   400: errorBody,
   401: errorBody,
+  403: errorBody,
   404: errorBody,
   409: errorBody,
   413: errorBody,

@@ -1,17 +1,21 @@
 // Project use cases. Each mutation and its event commit in one transaction, so the events
-// stream never tells of a change that was rolled back, nor misses one that was made.
+// stream never tells of a change that was rolled back, nor misses one that was made. Every
+// method takes the acting principal; authorize() (through resolveProject) decides.
 import type pg from "pg";
 import type { SecretBox } from "../crypto/secrets.ts";
-import { notFound, OutpostError } from "../domain/errors.ts";
+import type { Principal } from "../domain/authorization.ts";
+import { OutpostError } from "../domain/errors.ts";
 import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
 import { projectEnvProblem } from "../domain/project-env.ts";
 import type { CreateProject, Project, UpdateProject } from "../schemas/projects.ts";
 import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
+import { setMember } from "../store/members.ts";
 import * as store from "../store/projects.ts";
 import { countLiveSandboxes } from "../store/sandboxes.ts";
 import { replayOf } from "./idempotency.ts";
+import { resolveProject } from "./project-access.ts";
 
 export interface Page<T> {
   items: T[];
@@ -24,13 +28,17 @@ export class ProjectService {
     private readonly secrets: SecretBox,
   ) {}
 
-  /** With an idempotency key, a repeated create answers the project the first one made. */
-  async create(ownerId: string, input: CreateProject, idempotencyKey?: string): Promise<Project> {
+  /**
+   * Any signed-in user may create a project; they become its first owner. With an
+   * idempotency key, a repeated create answers the project the first one made.
+   */
+  async create(principal: Principal, input: CreateProject, idempotencyKey?: string): Promise<Project> {
+    const ownerId = principal.userId;
     return withTransaction(this.pool, async (tx) => {
       const id = newId("project");
       if (idempotencyKey) {
         const earlier = await replayOf(tx, ownerId, { key: idempotencyKey, scope: "project.create", fingerprint: fingerprint("project.create", input) }, id);
-        if (earlier) return this.#present(await this.#find(tx, ownerId, earlier), await store.listEnv(tx, earlier), false);
+        if (earlier) return this.#present(await resolveProject(tx, principal, earlier, "project.read"), await store.listEnv(tx, earlier), false);
       }
       const row = await store.insertProject(tx, {
         id,
@@ -42,6 +50,7 @@ export class ProjectService {
         egress: input.egress ?? { allow: [] },
         database: input.database ?? "none",
       });
+      await setMember(tx, row.id, ownerId, "owner");
       for (const [name, value] of Object.entries(input.env ?? {})) {
         await store.setEnv(tx, row.id, name, this.secrets.seal(value, envContext(row.id, name)));
       }
@@ -50,27 +59,28 @@ export class ProjectService {
     });
   }
 
-  async get(ownerId: string, ref: string, reveal = false): Promise<Project> {
-    const row = await this.#find(this.pool, ownerId, ref);
+  async get(principal: Principal, ref: string, reveal = false): Promise<Project> {
+    const row = await resolveProject(this.pool, principal, ref, reveal ? "project.env.reveal" : "project.read");
     return this.#present(row, await store.listEnv(this.pool, row.id), reveal);
   }
 
-  /** Resolves an id or name to the project's id (for filters such as `?project=`). */
-  async resolveId(ownerId: string, ref: string): Promise<string> {
-    return (await this.#find(this.pool, ownerId, ref)).id;
+  /** Resolves an id or name to the id of a project the caller may read (for filters such as `?project=`). */
+  async resolveId(principal: Principal, ref: string): Promise<string> {
+    return (await resolveProject(this.pool, principal, ref, "project.read")).id;
   }
 
-  async list(ownerId: string, limit: number, cursor: string | undefined): Promise<Page<Project>> {
+  /** The projects the caller is a member of. */
+  async list(principal: Principal, limit: number, cursor: string | undefined): Promise<Page<Project>> {
     const afterSeq = cursor === undefined ? 0 : decodeCursor(cursor);
-    const rows = await store.listProjects(this.pool, ownerId, afterSeq, limit + 1);
+    const rows = await store.listProjects(this.pool, principal.userId, afterSeq, limit + 1);
     const items = await Promise.all(rows.slice(0, limit).map(async (row) => this.#present(row, await store.listEnv(this.pool, row.id), false)));
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return { items, nextCursor: last ? encodeCursor(last.seq) : null };
   }
 
-  async update(ownerId: string, ref: string, patch: UpdateProject): Promise<Project> {
+  async update(principal: Principal, ref: string, patch: UpdateProject): Promise<Project> {
     return withTransaction(this.pool, async (tx) => {
-      const current = await this.#find(tx, ownerId, ref, true);
+      const current = await resolveProject(tx, principal, ref, "project.update", true);
       const { env, ...fields } = patch;
       if (env) assertEnvFits(applyEnvPatch(await this.#environment(tx, current.id), env));
       const row = await store.updateProject(tx, current.id, fields);
@@ -79,14 +89,14 @@ export class ProjectService {
         else await store.setEnv(tx, row.id, name, this.secrets.seal(value, envContext(row.id, name)));
       }
       const changed = [...Object.keys(fields), ...(env ? ["env"] : [])];
-      await appendEvent(tx, { type: "project.updated", ownerId, projectId: row.id, data: { name: row.name, changed } });
+      await appendEvent(tx, { type: "project.updated", ownerId: principal.userId, projectId: row.id, data: { name: row.name, changed } });
       return this.#present(row, await store.listEnv(tx, row.id), false);
     });
   }
 
-  async delete(ownerId: string, ref: string): Promise<void> {
+  async delete(principal: Principal, ref: string): Promise<void> {
     await withTransaction(this.pool, async (tx) => {
-      const row = await this.#find(tx, ownerId, ref, true);
+      const row = await resolveProject(tx, principal, ref, "project.delete", true);
       const live = await countLiveSandboxes(tx, row.id);
       if (live > 0) {
         throw new OutpostError("PROJECT_HAS_SANDBOXES", `Project '${row.name}' still has ${live} sandbox(es); delete them first.`, {
@@ -97,7 +107,7 @@ export class ProjectService {
       await tx.query("update sandboxes set workspace_from = null where project_id = $1", [row.id]);
       await tx.query("delete from sandboxes where project_id = $1 and phase = 'deleted'", [row.id]);
       await store.deleteProject(tx, row.id);
-      await appendEvent(tx, { type: "project.deleted", ownerId, projectId: row.id, data: { name: row.name } });
+      await appendEvent(tx, { type: "project.deleted", ownerId: principal.userId, projectId: row.id, data: { name: row.name } });
     });
   }
 
@@ -109,12 +119,6 @@ export class ProjectService {
   async #environment(db: Queryable, projectId: string): Promise<Record<string, string>> {
     const rows = await store.listEnv(db, projectId);
     return Object.fromEntries(rows.map((r) => [r.name, this.secrets.open(r.valueEnc, envContext(projectId, r.name))]));
-  }
-
-  async #find(db: Queryable, ownerId: string, ref: string, forUpdate = false) {
-    const row = await store.findProject(db, ownerId, ref, forUpdate);
-    if (!row) throw notFound("project", ref);
-    return row;
   }
 
   #present(row: store.ProjectRow, env: store.EnvRow[], reveal: boolean): Project {

@@ -1,7 +1,9 @@
 // Sandbox use cases. A user verb only writes the desired state (and an event) in one
 // transaction, then wakes the reconciler; the response says where things stand and the
-// events stream says when they move. Nothing here touches the machine.
+// events stream says when they move. Nothing here touches the machine. Every method takes
+// the acting principal; authorize() decides on their role in the sandbox's project.
 import type pg from "pg";
+import { type Principal, type ProjectAction, requireAllowed } from "../domain/authorization.ts";
 import { notFound, OutpostError } from "../domain/errors.ts";
 import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
@@ -9,9 +11,9 @@ import { desiredFor, freshStages, sandboxName, type Verb } from "../domain/sandb
 import type { Sandbox } from "../schemas/sandboxes.ts";
 import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
-import { findProject } from "../store/projects.ts";
 import * as store from "../store/sandboxes.ts";
 import { replayOf } from "./idempotency.ts";
+import { resolveProject } from "./project-access.ts";
 import { decodeCursor, encodeCursor, type Page } from "./projects.ts";
 
 export interface SandboxServiceDeps {
@@ -30,9 +32,9 @@ export class SandboxService {
   constructor(private readonly deps: SandboxServiceDeps) {}
 
   /** With an idempotency key, a repeated create answers the sandbox the first one made. */
-  async create(ownerId: string, projectRef: string, idempotencyKey?: string): Promise<Sandbox> {
-    const project = await findProject(this.deps.pool, ownerId, projectRef);
-    if (!project) throw notFound("project", projectRef);
+  async create(principal: Principal, projectRef: string, idempotencyKey?: string): Promise<Sandbox> {
+    const ownerId = principal.userId;
+    const project = await resolveProject(this.deps.pool, principal, projectRef, "sandbox.create");
     await this.deps.assertRuntimeAvailable();
     // A random name can collide with a concurrent create; the unique constraint catches it
     // and we simply draw again.
@@ -43,7 +45,7 @@ export class SandboxService {
           if (idempotencyKey) {
             const request = { key: idempotencyKey, scope: "sandbox.create" as const, fingerprint: fingerprint("sandbox.create", project.id) };
             const earlier = await replayOf(tx, ownerId, request, id);
-            if (earlier) return { ...(await this.#find(tx, ownerId, earlier)), replayed: true };
+            if (earlier) return { ...(await this.#find(tx, principal, earlier, "sandbox.read")), replayed: true };
           }
           const created = await store.insertSandbox(tx, {
             id,
@@ -64,32 +66,29 @@ export class SandboxService {
     }
   }
 
-  async get(ownerId: string, ref: string): Promise<Sandbox> {
-    return present(await this.#find(this.deps.pool, ownerId, ref));
+  async get(principal: Principal, ref: string): Promise<Sandbox> {
+    return present(await this.#find(this.deps.pool, principal, ref, "sandbox.read"));
   }
 
-  /** The row itself, for routes that talk to the sandbox's supervisor. */
-  async row(ownerId: string, ref: string): Promise<store.SandboxRow> {
-    return this.#find(this.deps.pool, ownerId, ref);
+  /** The row itself, for routes that talk to the sandbox's supervisor, if the caller may do `action` there. */
+  async row(principal: Principal, ref: string, action: ProjectAction): Promise<store.SandboxRow> {
+    return this.#find(this.deps.pool, principal, ref, action);
   }
 
-  async list(ownerId: string, options: { projectRef?: string; includeDeleted: boolean; limit: number; cursor?: string }): Promise<Page<Sandbox>> {
-    let projectId: string | undefined;
-    if (options.projectRef) {
-      const project = await findProject(this.deps.pool, ownerId, options.projectRef);
-      if (!project) throw notFound("project", options.projectRef);
-      projectId = project.id;
-    }
+  /** The sandboxes of the projects the caller is a member of. */
+  async list(principal: Principal, options: { projectRef?: string; includeDeleted: boolean; limit: number; cursor?: string }): Promise<Page<Sandbox>> {
+    const projectId = options.projectRef ? (await resolveProject(this.deps.pool, principal, options.projectRef, "sandbox.read")).id : undefined;
     const afterSeq = options.cursor === undefined ? 0 : decodeCursor(options.cursor);
-    const rows = await store.listSandboxes(this.deps.pool, { ownerId, projectId, includeDeleted: options.includeDeleted }, afterSeq, options.limit + 1);
+    const filter = { userId: principal.userId, projectId, includeDeleted: options.includeDeleted };
+    const rows = await store.listSandboxes(this.deps.pool, filter, afterSeq, options.limit + 1);
     const last = rows.length > options.limit ? rows[options.limit - 1] : undefined;
     return { items: rows.slice(0, options.limit).map(present), nextCursor: last ? encodeCursor(last.seq) : null };
   }
 
   /** start | stop | restart | delete: writes the desired state; the reconciler does the rest. */
-  async act(ownerId: string, ref: string, verb: Verb, options: { keepWorkspace?: boolean } = {}): Promise<Sandbox> {
+  async act(principal: Principal, ref: string, verb: Verb, options: { keepWorkspace?: boolean } = {}): Promise<Sandbox> {
     const row = await withTransaction(this.deps.pool, async (tx) => {
-      const current = await this.#find(tx, ownerId, ref, true);
+      const current = await this.#find(tx, principal, ref, "sandbox.lifecycle", true);
       const desired = desiredFor(verb, current.phase);
       const updated = await store.setDesired(tx, current.id, desired, {
         ...(verb === "delete" ? { keepWorkspace: options.keepWorkspace ?? false } : {}),
@@ -97,7 +96,7 @@ export class SandboxService {
       });
       await appendEvent(tx, {
         type: "sandbox.desired",
-        ownerId,
+        ownerId: principal.userId,
         projectId: current.projectId,
         data: { sandboxId: current.id, name: current.name, verb, desired },
       });
@@ -107,9 +106,10 @@ export class SandboxService {
     return present(row);
   }
 
-  async #find(db: Queryable, ownerId: string, ref: string, forUpdate = false): Promise<store.SandboxRow> {
-    const row = await store.findSandbox(db, ownerId, ref, forUpdate);
+  async #find(db: Queryable, principal: Principal, ref: string, action: ProjectAction, forUpdate = false): Promise<store.SandboxRow> {
+    const row = await store.findSandbox(db, principal.userId, ref, forUpdate);
     if (!row) throw notFound("sandbox", ref);
+    requireAllowed(principal, action, { kind: "sandbox", ref, role: row.role, project: { id: row.projectId, name: row.projectName } });
     return row;
   }
 }

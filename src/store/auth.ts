@@ -18,6 +18,31 @@ export async function insertUser(db: Queryable, user: UserRow): Promise<UserRow>
   return (await findUserByName(db, user.name)) as UserRow;
 }
 
+/** A user as the admin API shows it. */
+export interface UserRecord extends UserRow {
+  seq: number;
+  createdAt: Date;
+}
+
+const USER_COLUMNS = `id, seq, name, is_admin as "isAdmin", created_at as "createdAt"`;
+
+/** A new user; null when the name is taken. */
+export async function createUser(db: Queryable, user: { id: string; name: string }): Promise<UserRecord | null> {
+  const { rows } = await db.query(`insert into users (id, name) values ($1, $2) on conflict (name) do nothing returning ${USER_COLUMNS}`, [user.id, user.name]);
+  return (rows[0] as UserRecord | undefined) ?? null;
+}
+
+/** By id or by name (both unique). */
+export async function findUser(db: Queryable, ref: string): Promise<UserRecord | null> {
+  const { rows } = await db.query(`select ${USER_COLUMNS} from users where id = $1 or name = $1`, [ref]);
+  return (rows[0] as UserRecord | undefined) ?? null;
+}
+
+export async function listUsers(db: Queryable, afterSeq: number, limit: number): Promise<UserRecord[]> {
+  const { rows } = await db.query(`select ${USER_COLUMNS} from users where seq > $1 order by seq limit $2`, [afterSeq, limit]);
+  return rows as UserRecord[];
+}
+
 export async function insertToken(db: Queryable, token: { id: string; userId: string; name: string; hash: Buffer }): Promise<void> {
   await db.query("insert into api_tokens (id, user_id, name, token_hash) values ($1, $2, $3, $4) on conflict (token_hash) do nothing", [
     token.id,

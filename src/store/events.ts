@@ -19,6 +19,7 @@ export interface EventRow {
 
 export interface NewEvent {
   type: string;
+  /** The user who acted (the reconciler: the sandbox's creator). */
   ownerId: string;
   projectId?: string | null;
   data: Record<string, unknown>;
@@ -37,20 +38,25 @@ export async function appendEvent(tx: Queryable, event: NewEvent): Promise<Event
 }
 
 export interface EventQuery {
-  ownerId: string;
+  /** Whose stream: the events of projects they are a member of (and of deleted ones they acted in). */
+  userId: string;
   afterId: number;
   projectId?: string;
   limit: number;
 }
 
 export async function listEvents(db: Queryable, query: EventQuery): Promise<EventRow[]> {
+  // Membership decides while the project exists. Once it is gone (and its members with it),
+  // owner_id, the user who acted, keeps e.g. `project.deleted` in the deleter's stream.
   const { rows } = await db.query(
     `select id, type, owner_id as "ownerId", project_id as "projectId", data, created_at as "createdAt"
-       from events
-      where owner_id = $1 and id > $2 and ($3::text is null or project_id = $3)
+       from events e
+      where id > $2 and ($3::text is null or project_id = $3)
+        and (project_id in (select m.project_id from project_members m where m.user_id = $1)
+             or (owner_id = $1 and not exists (select 1 from projects p where p.id = e.project_id)))
       order by id
       limit $4`,
-    [query.ownerId, query.afterId, query.projectId ?? null, query.limit],
+    [query.userId, query.afterId, query.projectId ?? null, query.limit],
   );
   return rows as EventRow[];
 }

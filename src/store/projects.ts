@@ -1,5 +1,7 @@
-// Projects and their encrypted environment. Every query is scoped by owner: a project that
-// is not yours is indistinguishable from one that does not exist.
+// Projects and their encrypted environment. Lookups return the caller's role on each
+// project (project_members, migrations/0007) for src/domain/authorization.ts to decide on;
+// lists show only the projects the caller is a member of.
+import type { Role } from "../domain/authorization.ts";
 import { OutpostError } from "../domain/errors.ts";
 import type { Queryable } from "./database.ts";
 
@@ -17,6 +19,9 @@ export interface ProjectRow {
   updatedAt: Date;
 }
 
+/** A project as one user sees it: with their role there (null: none). */
+export type VisibleProject = ProjectRow & { role: Role | null };
+
 export interface EnvRow {
   name: string;
   valueEnc: string;
@@ -24,6 +29,8 @@ export interface EnvRow {
 
 const COLUMNS = `id, seq, owner_id as "ownerId", name, repo_url as "repoUrl", default_branch as "defaultBranch",
   instructions, egress, database, created_at as "createdAt", updated_at as "updatedAt"`;
+const P_COLUMNS = `p.id, p.seq, p.owner_id as "ownerId", p.name, p.repo_url as "repoUrl", p.default_branch as "defaultBranch",
+  p.instructions, p.egress, p.database, p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
 
 export type ProjectFields = Pick<ProjectRow, "repoUrl" | "defaultBranch" | "instructions" | "egress" | "database">;
 
@@ -46,24 +53,35 @@ export async function insertProject(tx: Queryable, project: { id: string; ownerI
     return rows[0] as ProjectRow;
   } catch (error) {
     if ((error as { code?: string; constraint?: string }).code === "23505") {
-      throw new OutpostError("PROJECT_NAME_TAKEN", `A project named '${project.name}' already exists.`, { details: { name: project.name } });
+      throw new OutpostError("PROJECT_NAME_TAKEN", `You already have a project named '${project.name}'.`, { details: { name: project.name } });
     }
     throw error;
   }
 }
 
-/** By id or by name, for this owner only; `forUpdate` locks the row for the transaction. */
-export async function findProject(db: Queryable, ownerId: string, ref: string, forUpdate = false): Promise<ProjectRow | null> {
-  const { rows } = await db.query(`select ${COLUMNS} from projects where owner_id = $1 and (id = $2 or name = $2)${forUpdate ? " for update" : ""}`, [
-    ownerId,
-    ref,
-  ]);
-  return (rows[0] as ProjectRow | undefined) ?? null;
+/**
+ * The project with this id (whoever's it is: the caller's role says whether they may see
+ * it), or the projects with this name that `userId` is a member of: names are unique per
+ * creator only, so a name may match several. `forUpdate` locks the rows for the transaction.
+ */
+export async function findProjects(db: Queryable, userId: string, ref: string, forUpdate = false): Promise<VisibleProject[]> {
+  const { rows } = await db.query(
+    `select ${P_COLUMNS} from projects p left join project_members m on m.project_id = p.id and m.user_id = $1
+      where p.id = $2 or (p.name = $2 and m.role is not null)
+      order by p.seq${forUpdate ? " for update of p" : ""}`,
+    [userId, ref],
+  );
+  return rows as VisibleProject[];
 }
 
-export async function listProjects(db: Queryable, ownerId: string, afterSeq: number, limit: number): Promise<ProjectRow[]> {
-  const { rows } = await db.query(`select ${COLUMNS} from projects where owner_id = $1 and seq > $2 order by seq limit $3`, [ownerId, afterSeq, limit]);
-  return rows as ProjectRow[];
+/** The projects `userId` is a member of, in creation order. */
+export async function listProjects(db: Queryable, userId: string, afterSeq: number, limit: number): Promise<VisibleProject[]> {
+  const { rows } = await db.query(
+    `select ${P_COLUMNS} from projects p join project_members m on m.project_id = p.id and m.user_id = $1
+      where p.seq > $2 order by p.seq limit $3`,
+    [userId, afterSeq, limit],
+  );
+  return rows as VisibleProject[];
 }
 
 export async function updateProject(tx: Queryable, id: string, fields: Partial<ProjectFields>): Promise<ProjectRow> {

@@ -1,6 +1,7 @@
 // Sandbox rows. Users write `desired` (bumping `generation`); the reconciler writes phase,
 // stages and error, fenced by the generation it acted on and by the lease it holds (so two
 // control-plane replicas never act on one sandbox at once, migrations/0006).
+import type { Role } from "../domain/authorization.ts";
 import type { Desired, Phase, Stage } from "../domain/sandbox-lifecycle.ts";
 import type { Queryable } from "./database.ts";
 
@@ -63,12 +64,19 @@ export async function insertSandbox(tx: Queryable, row: Pick<SandboxRow, "id" | 
   return rows[0] as SandboxRow;
 }
 
-export async function findSandbox(db: Queryable, ownerId: string, ref: string, forUpdate = false): Promise<SandboxRow | null> {
-  const { rows } = await db.query(`select ${COLUMNS} from sandboxes where owner_id = $1 and (id = $2 or name = $2)${forUpdate ? " for update" : ""}`, [
-    ownerId,
-    ref,
-  ]);
-  return (rows[0] as SandboxRow | undefined) ?? null;
+/** A sandbox as one user sees it: with their role on its project (null: none). */
+export type VisibleSandbox = SandboxRow & { role: Role | null; projectName: string };
+
+/** By id or name (both unique), with `userId`'s role on its project for authorize() to decide on. */
+export async function findSandbox(db: Queryable, userId: string, ref: string, forUpdate = false): Promise<VisibleSandbox | null> {
+  const { rows } = await db.query(
+    `select ${COLUMNS},
+            (select m.role from project_members m where m.project_id = sandboxes.project_id and m.user_id = $1) as role,
+            (select p.name from projects p where p.id = sandboxes.project_id) as "projectName"
+       from sandboxes where id = $2 or name = $2${forUpdate ? " for update" : ""}`,
+    [userId, ref],
+  );
+  return (rows[0] as VisibleSandbox | undefined) ?? null;
 }
 
 export async function getSandbox(db: Queryable, id: string): Promise<SandboxRow | null> {
@@ -78,15 +86,17 @@ export async function getSandbox(db: Queryable, id: string): Promise<SandboxRow 
 
 export async function listSandboxes(
   db: Queryable,
-  filter: { ownerId: string; projectId?: string; includeDeleted: boolean },
+  filter: { userId: string; projectId?: string; includeDeleted: boolean },
   afterSeq: number,
   limit: number,
 ): Promise<SandboxRow[]> {
+  // Only sandboxes of projects the user is a member of.
   const { rows } = await db.query(
-    `select ${COLUMNS} from sandboxes
-      where owner_id = $1 and ($2::text is null or project_id = $2) and ($3 or phase <> 'deleted') and seq > $4
-      order by seq limit $5`,
-    [filter.ownerId, filter.projectId ?? null, filter.includeDeleted, afterSeq, limit],
+    `select ${COLUMNS} from sandboxes s
+      where s.project_id in (select project_id from project_members where user_id = $1)
+        and ($2::text is null or s.project_id = $2) and ($3 or s.phase <> 'deleted') and s.seq > $4
+      order by s.seq limit $5`,
+    [filter.userId, filter.projectId ?? null, filter.includeDeleted, afterSeq, limit],
   );
   return rows as SandboxRow[];
 }

@@ -113,3 +113,12 @@ export async function api<T = any>(
   } catch {}
   return { status: response.status, headers: response.headers, body: parsed as T };
 }
+
+/** A user who is not an admin, with an API token, made through the admin API. */
+export async function createUser(server: { url: string; token: string }, name: string): Promise<{ id: string; token: string }> {
+  const user = await api(server, "POST", "/api/v1/users", { body: { name } });
+  if (user.status !== 201) throw new Error(`creating user ${name} failed: ${JSON.stringify(user.body)}`);
+  const minted = await api(server, "POST", `/api/v1/users/${user.body.id}/tokens`, { body: { name: "test" } });
+  if (minted.status !== 201) throw new Error(`minting a token for ${name} failed: ${JSON.stringify(minted.body)}`);
+  return { id: user.body.id, token: minted.body.token };
+}

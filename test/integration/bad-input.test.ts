@@ -1,7 +1,7 @@
 // Bad input gets a clear 4xx in the documented error shape and changes nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { api, BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { api, BACKENDS, createUser, startTestServer, type TestServer } from "../helpers/server.ts";
 
 function assertErrorShape(body: any, code: string): void {
   assert.equal(body?.error?.code, code, JSON.stringify(body));
@@ -161,11 +161,7 @@ function manyVars(count: number, value: string, from = 0): Record<string, string
   return Object.fromEntries(Array.from({ length: count }, (_, i) => [`V${from + i}`, value]));
 }
 
-/** A second user with a token, made through the services (there is no user API yet). */
+/** A second user with a token, made through the admin API. */
 async function otherUser(s: TestServer): Promise<string> {
-  const { AuthService } = await import("../../src/services/auth.ts");
-  const auth = new AuthService(s.server.pool);
-  await s.server.pool.query("insert into users (id, name) values ('usr_other0000000000', 'mallory') on conflict do nothing");
-  const { token } = await auth.createToken({ id: "usr_other0000000000", name: "mallory", isAdmin: false }, "test");
-  return token;
+  return (await createUser(s, "mallory")).token;
 }

@@ -46,6 +46,9 @@ describe("HTTP surface", () => {
       ["GET", "/api/v1/events"],
       ["GET", "/api/v1/openapi.json"],
       ["POST", "/api/v1/login-links"],
+      ["GET", "/api/v1/projects/x/members"],
+      ["GET", "/api/v1/users"],
+      ["POST", "/api/v1/users"],
       ["GET", "/metrics"],
     ]) {
       for (const bad of [null, "opt_wrong", "not a token at all"]) {

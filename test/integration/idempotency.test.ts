@@ -3,7 +3,7 @@
 // refused; a malformed key is a 400 that creates nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { api, BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { api, BACKENDS, createUser, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const key = (name: string) => ({ "idempotency-key": `${name}-${process.pid}-${Math.random().toString(36).slice(2)}` });
 
@@ -65,9 +65,7 @@ for (const backend of BACKENDS) {
     test("keys are per user: another user's key of the same text is theirs", async () => {
       const headers = key("per-user");
       const mine = await api(s, "POST", "/api/v1/projects", { body: { name: "mine-by-key" }, headers });
-      await s.server.pool.query("insert into users (id, name) values ('usr_idem00000000000', 'idem-other') on conflict do nothing");
-      const { AuthService } = await import("../../src/services/auth.ts");
-      const other = (await new AuthService(s.server.pool).createToken({ id: "usr_idem00000000000", name: "idem-other", isAdmin: false }, "t")).token;
+      const other = (await createUser(s, "idem-other")).token;
       const theirs = await api(s, "POST", "/api/v1/projects", { body: { name: "theirs-by-key" }, headers, token: other });
       assert.equal(theirs.status, 201);
       assert.notEqual(theirs.body.id, mine.body.id);

@@ -2,9 +2,8 @@
 // user's sandbox is indistinguishable from a missing one.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { AuthService } from "../../src/services/auth.ts";
 import { runningSandbox } from "../helpers/sandboxes.ts";
-import { api, startTestServer, type TestServer } from "../helpers/server.ts";
+import { api, createUser, startTestServer, type TestServer } from "../helpers/server.ts";
 
 describe("sandbox routes refuse bad input", () => {
   let s: TestServer;
@@ -14,8 +13,7 @@ describe("sandbox routes refuse bad input", () => {
     s = await startTestServer("embedded");
     await api(s, "POST", "/api/v1/projects", { body: { name: "guarded" } });
     box = await runningSandbox(s, "guarded");
-    await s.server.pool.query("insert into users (id, name) values ('usr_mallory000000000', 'mallory')");
-    mallory = (await new AuthService(s.server.pool).createToken({ id: "usr_mallory000000000", name: "mallory", isAdmin: false }, "t")).token;
+    mallory = (await createUser(s, "mallory")).token;
   });
   after(async () => s?.close());
 

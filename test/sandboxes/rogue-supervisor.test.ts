@@ -5,7 +5,8 @@
 // token: a newer link replaces the older one). Whatever then answers, the control plane's
 // streams stay well-formed: a chunk of "output" cannot smuggle in events of its own (a
 // forged exit, say) for the client.
-// The other rogue-*.test.ts files cover sizes, deadlines, malformed values and isolation.
+// The other rogue-*.test.ts files cover sizes, deadlines, malformed values, slow readers
+// and isolation; rogue.ts is the rogue.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

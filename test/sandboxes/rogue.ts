@@ -415,9 +415,13 @@ export function supervisorHostPid(sandboxId: string): number {
   return pids[0] as number;
 }
 
-/** One letter of /proc/<pid>/status's State (R, S, T for stopped, Z …). */
+/** One letter of /proc/<pid>/status's State (R, S, T for stopped, Z …); "" once it is gone. */
 export function processState(pid: number): string {
-  return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "?";
+  try {
+    return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
+  } catch {
+    return "";
+  }
 }
 
 export async function takeOver(server: ControlPlane, sandboxId: string, behaviour: Behaviour): Promise<Rogue> {
@@ -441,12 +445,19 @@ export async function takeOver(server: ControlPlane, sandboxId: string, behaviou
     }
   };
   writeFileSync(join(dir, "go"), "");
-  await waitUntil(`the rogue (${behaviour}) holds the link of ${sandboxId}`, () => {
-    const failed = read("failed") ?? read("refused");
-    if (failed !== undefined) throw new Error(`the rogue could not take the link over: ${failed}`);
-    return read("linked") !== undefined;
-  });
-  if (processState(supervisor) !== "T") throw new Error(`the real supervisor (${supervisor}) is not stopped: ${processState(supervisor)}`);
+  try {
+    await waitUntil(`the rogue (${behaviour}) holds the link of ${sandboxId}`, () => {
+      const failed = read("failed") ?? read("refused");
+      if (failed !== undefined) throw new Error(`the rogue could not take the link over: ${failed}`);
+      return read("linked") !== undefined;
+    });
+    if (processState(supervisor) !== "T") throw new Error(`the real supervisor (${supervisor}) is not stopped: ${processState(supervisor)}`);
+  } catch (error) {
+    // Leave the sandbox as it was, so the test's cleanup finds a supervisor that answers.
+    signal(roguePid, "SIGKILL");
+    signal(supervisor, "SIGCONT");
+    throw error;
+  }
 
   /** A file of JSON lines the rogue appends to, parsed. */
   const records = (name: string) => (read(name) ?? "").split("\n").flatMap((text) => (text ? [JSON.parse(text)] : []));
@@ -479,11 +490,9 @@ export async function takeOver(server: ControlPlane, sandboxId: string, behaviou
       restored = true;
       // First the rogue, or the two would take the link from each other; it stays a zombie
       // until its parent, the real supervisor, runs again and reaps it.
-      try {
-        process.kill(roguePid, "SIGKILL");
-      } catch {}
-      await waitUntil("the rogue is dead", () => !isAlive(roguePid) || processState(roguePid) === "Z");
-      process.kill(supervisor, "SIGCONT");
+      signal(roguePid, "SIGKILL");
+      await waitUntil("the rogue is dead", () => ["", "Z"].includes(processState(roguePid)));
+      signal(supervisor, "SIGCONT");
       // Its link was dropped when the rogue's replaced it; it dials again as soon as it runs.
       await waitUntil(
         `the real supervisor of ${sandboxId} answers again`,
@@ -506,13 +515,11 @@ function parentOf(pid: number): number {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Sends a signal to a process that may be gone already. */
+function signal(pid: number, name: NodeJS.Signals): void {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+    process.kill(pid, name);
+  } catch {}
 }
 
 /** Resident memory of a process in MiB: now (VmRSS) and at its peak (VmHWM). */

@@ -10,7 +10,7 @@ import { eventsQuery } from "../../schemas/events.ts";
 import type { EventHub } from "../../services/event-hub.ts";
 import type { ProjectService } from "../../services/projects.ts";
 import { type EventRow, listEvents } from "../../store/events.ts";
-import { currentUser } from "../auth.ts";
+import { currentPrincipal } from "../auth.ts";
 import { resumeAfter, SseStream } from "../sse.ts";
 
 const BATCH = 500;
@@ -32,16 +32,17 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: Ev
       schema: {
         tags: ["events"],
         summary: "Stream events (Server-Sent Events)",
-        description: "`event:` is the type (noun.verb), `id:` the event id, `data:` the Event as JSON. Send `Last-Event-ID` to resume.",
+        description:
+          "The events of the projects you are a member of. `event:` is the type (noun.verb), `id:` the event id, `data:` the Event as JSON. Send `Last-Event-ID` to resume.",
         querystring: eventsQuery,
         produces: ["text/event-stream"],
         response: errorResponses,
       },
     },
     async (request, reply) => {
-      const owner = currentUser(request);
+      const principal = currentPrincipal(request);
       // Resolve the filter before the stream opens, so a bad project is a plain 404.
-      const projectId = request.query.project ? await deps.projects.resolveId(owner.id, request.query.project) : undefined;
+      const projectId = request.query.project ? await deps.projects.resolveId(principal, request.query.project) : undefined;
       let after = resumeAfter(request.headers["last-event-id"], request.query.after);
       const follow = request.query.follow !== "false";
 
@@ -60,7 +61,7 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: Ev
       try {
         while (!stream.signal.aborted) {
           pending = false;
-          const rows = await listEvents(deps.pool, { ownerId: owner.id, afterId: after, projectId, limit: BATCH });
+          const rows = await listEvents(deps.pool, { userId: principal.userId, afterId: after, projectId, limit: BATCH });
           for (const row of rows) {
             await stream.send({ id: row.id, type: row.type, data: presentEvent(row) });
             after = row.id;

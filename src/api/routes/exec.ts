@@ -10,7 +10,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { execBody, execResult } from "../../schemas/sandboxes.ts";
 import { FRAME, FRAMES_CONTENT_TYPE } from "../../supervisor/frames.ts";
-import { currentUser } from "../auth.ts";
+import { currentPrincipal } from "../auth.ts";
 import { FrameStream } from "../frame-stream.ts";
 import { cleanBase64, SseStream } from "../sse.ts";
 import type { SupervisorProvider } from "../supervisor-access.ts";
@@ -33,7 +33,7 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
       },
     },
     async (request, reply) => {
-      const { client, environment } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client, environment } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.exec");
       const command = { ...request.body, env: await environment(request.body.env) };
       const accept = request.headers.accept ?? "";
       const wantsStream = accept.includes("text/event-stream");

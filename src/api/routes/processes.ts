@@ -9,7 +9,7 @@ import { z } from "zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { logsQuery, processBody, processParams, processResource, signalBody } from "../../schemas/sandboxes.ts";
 import type { LogRecord } from "../../supervisor/protocol.ts";
-import { currentUser } from "../auth.ts";
+import { currentPrincipal } from "../auth.ts";
 import { cleanBase64, resumeAfter, SseStream } from "../sse.ts";
 import type { SupervisorProvider } from "../supervisor-access.ts";
 
@@ -21,7 +21,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
     "/api/v1/sandboxes/:id/processes",
     { schema: { tags, summary: "Start a background process", params: idParam, body: processBody, response: { 201: processResource, ...errorResponses } } },
     async (request, reply) => {
-      const { client, environment } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client, environment } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.manage");
       const env = await environment(request.body.env);
       reply.code(201);
       return supervisors.call(() => client.startProcess({ ...request.body, env }));
@@ -39,7 +39,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request) => {
-      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.read");
       return supervisors.call(() => client.listProcesses());
     },
   );
@@ -48,7 +48,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
     "/api/v1/sandboxes/:id/processes/:processId",
     { schema: { tags, summary: "Get a background process", params: processParams, response: { 200: processResource, ...errorResponses } } },
     async (request) => {
-      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.read");
       return supervisors.call(() => client.getProcess(request.params.processId));
     },
   );
@@ -65,7 +65,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request, reply) => {
-      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.manage");
       reply.code(202);
       return supervisors.call(() => client.signalProcess(request.params.processId, request.body.signal));
     },
@@ -86,7 +86,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request, reply) => {
-      const { client } = await supervisors.forSandbox(currentUser(request).id, request.params.id);
+      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.read");
       const after = resumeAfter(request.headers["last-event-id"], request.query.after);
       const follow = request.query.follow !== "false";
       const controller = new AbortController();

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { errorResponses, listQuery, page, projectRef } from "../../schemas/common.ts";
 import { createProjectBody, project, revealQuery, updateProjectBody } from "../../schemas/projects.ts";
 import type { ProjectService } from "../../services/projects.ts";
-import { currentUser } from "../auth.ts";
+import { currentPrincipal } from "../auth.ts";
 import { IDEMPOTENCY_DESCRIPTION, idempotencyKeyOf } from "../idempotency.ts";
 
 export function projectRoutes(app: FastifyInstance, projects: ProjectService): void {
@@ -26,14 +26,14 @@ export function projectRoutes(app: FastifyInstance, projects: ProjectService): v
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
       reply.code(201);
-      return projects.create(currentUser(request).id, request.body, key);
+      return projects.create(currentPrincipal(request), request.body, key);
     },
   );
 
   r.get(
     "/api/v1/projects",
-    { schema: { tags, summary: "List your projects", querystring: listQuery, response: { 200: page(project), ...errorResponses } } },
-    async (request) => projects.list(currentUser(request).id, request.query.limit, request.query.cursor),
+    { schema: { tags, summary: "List the projects you are a member of", querystring: listQuery, response: { 200: page(project), ...errorResponses } } },
+    async (request) => projects.list(currentPrincipal(request), request.query.limit, request.query.cursor),
   );
 
   r.get(
@@ -41,20 +41,20 @@ export function projectRoutes(app: FastifyInstance, projects: ProjectService): v
     {
       schema: { tags, summary: "Get a project by id or name", params: projectRef, querystring: revealQuery, response: { 200: project, ...errorResponses } },
     },
-    async (request) => projects.get(currentUser(request).id, request.params.id, request.query.reveal === "true"),
+    async (request) => projects.get(currentPrincipal(request), request.params.id, request.query.reveal === "true"),
   );
 
   r.patch(
     "/api/v1/projects/:id",
     { schema: { tags, summary: "Update a project", params: projectRef, body: updateProjectBody, response: { 200: project, ...errorResponses } } },
-    async (request) => projects.update(currentUser(request).id, request.params.id, request.body),
+    async (request) => projects.update(currentPrincipal(request), request.params.id, request.body),
   );
 
   r.delete(
     "/api/v1/projects/:id",
     { schema: { tags, summary: "Delete a project", params: projectRef, response: { 204: z.null().describe("Deleted"), ...errorResponses } } },
     async (request, reply) => {
-      await projects.delete(currentUser(request).id, request.params.id);
+      await projects.delete(currentPrincipal(request), request.params.id);
       reply.code(204);
       return null;
     },

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam, page, projectRef } from "../../schemas/common.ts";
 import { deleteQuery, noBody, sandbox, sandboxListQuery } from "../../schemas/sandboxes.ts";
 import type { SandboxService } from "../../services/sandboxes.ts";
-import { currentUser } from "../auth.ts";
+import { currentPrincipal } from "../auth.ts";
 import { IDEMPOTENCY_DESCRIPTION, idempotencyKeyOf } from "../idempotency.ts";
 
 export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): void {
@@ -26,15 +26,22 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
       reply.code(201);
-      return sandboxes.create(currentUser(request).id, request.params.id, key);
+      return sandboxes.create(currentPrincipal(request), request.params.id, key);
     },
   );
 
   r.get(
     "/api/v1/sandboxes",
-    { schema: { tags, summary: "List your sandboxes", querystring: sandboxListQuery, response: { 200: page(sandbox), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: "List the sandboxes of projects you are a member of",
+        querystring: sandboxListQuery,
+        response: { 200: page(sandbox), ...errorResponses },
+      },
+    },
     async (request) =>
-      sandboxes.list(currentUser(request).id, {
+      sandboxes.list(currentPrincipal(request), {
         projectRef: request.query.project,
         includeDeleted: request.query.includeDeleted === "true",
         limit: request.query.limit,
@@ -45,7 +52,7 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
   r.get(
     "/api/v1/sandboxes/:id",
     { schema: { tags, summary: "Get a sandbox by id or name", params: idParam, response: { 200: sandbox, ...errorResponses } } },
-    async (request) => sandboxes.get(currentUser(request).id, request.params.id),
+    async (request) => sandboxes.get(currentPrincipal(request), request.params.id),
   );
 
   for (const verb of ["start", "stop", "restart"] as const) {
@@ -63,7 +70,7 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
       },
       async (request, reply) => {
         reply.code(202);
-        return sandboxes.act(currentUser(request).id, request.params.id, verb);
+        return sandboxes.act(currentPrincipal(request), request.params.id, verb);
       },
     );
   }
@@ -82,7 +89,7 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
     },
     async (request, reply) => {
       reply.code(202);
-      return sandboxes.act(currentUser(request).id, request.params.id, "delete", { keepWorkspace: request.query.keepWorkspace === "true" });
+      return sandboxes.act(currentPrincipal(request), request.params.id, "delete", { keepWorkspace: request.query.keepWorkspace === "true" });
     },
   );
 }

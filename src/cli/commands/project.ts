@@ -1,15 +1,17 @@
-// `outpost project create|list|get|update|delete`.
+// `outpost project create|list|get|update|delete`, and `outpost project member …`.
 import { readFileSync } from "node:fs";
 import type { Project } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
 import { keyValues, printJson, table } from "../output.ts";
+import { memberHelp, projectMember } from "./project-member.ts";
 
 export const projectHelp = `outpost project create <name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--allow DOMAIN]... [--database postgres]
 outpost project list
 outpost project get <id|name> [--reveal]
 outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--unset-env KEY]... [--allow DOMAIN]...
-outpost project delete <id|name>`;
+outpost project delete <id|name>
+${memberHelp}`;
 
 const FIELD_OPTIONS = {
   repo: { type: "string" },
@@ -20,10 +22,13 @@ const FIELD_OPTIONS = {
   allow: { type: "string", multiple: true },
   database: { type: "string" },
   reveal: { type: "boolean", default: false },
+  role: { type: "string" },
 } as const;
 
 export async function project(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, FIELD_OPTIONS);
+  if (positionals[0] === "member") return projectMember(positionals.slice(1), values);
+  if (values.role !== undefined) throw new UsageError("--role goes with `outpost project member add`");
   const [verb, ref, ...extra] = positionals;
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
   const api = new ApiClient(resolveConnection(values));
@@ -74,7 +79,7 @@ export async function project(argv: string[]): Promise<number> {
       if (!values.json) console.log(`deleted project ${ref}`);
       return 0;
     default:
-      throw new UsageError(verb ? `unknown verb 'project ${verb}'` : "outpost project needs a verb: create, list, get, update, delete");
+      throw new UsageError(verb ? `unknown verb 'project ${verb}'` : "outpost project needs a verb: create, list, get, update, delete, member");
   }
 }
 

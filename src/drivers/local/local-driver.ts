@@ -31,6 +31,8 @@ import { etcFiles, writeEtcFiles } from "./etc-files.ts";
 import { readExitStatus } from "./exit-status.ts";
 import { type HostFs, probeHostFs } from "./host-fs.ts";
 import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, type UidRange } from "./host-users.ts";
+import { KeyedQueue } from "./keyed-queue.ts";
+import { killEverything, terminate } from "./kill.ts";
 import { BLOCK_FD, INFO_FD, type Launched, launch, logTail, markerArgs, SECCOMP_FD, STATUS_FD, startFailed } from "./launcher.ts";
 import {
   adoptKeptWorkspace,
@@ -44,17 +46,15 @@ import {
   sandboxMarker,
   sandboxPaths,
 } from "./layout.ts";
-import { KeyedQueue } from "./keyed-queue.ts";
-import { killEverything, terminate } from "./kill.ts";
 import { LinkSockets } from "./link-sockets.ts";
 import { PollTimeout, pollUntil } from "./poll.ts";
 import { checkBubblewrap } from "./preflight.ts";
 import { bootId, descendantsOf, identityOf, isRunning, pidsWithArgs, runningPidsOfUid, signalPid } from "./processes.ts";
 import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
 import { seccompFilter } from "./seccomp.ts";
-import { waitForSupervisor } from "./wait-for-supervisor.ts";
 import { HostUidClaims } from "./uid-claims.ts";
 import { SANDBOX_ID, validateSpec } from "./validate-spec.ts";
+import { waitForSupervisor } from "./wait-for-supervisor.ts";
 
 export const LOCAL_STAGES = ["workspace", "isolation", "supervisor"] as const;
 const SUPERVISOR_OOM_SCORE_ADJ = -500;

@@ -28,7 +28,8 @@ export async function waitForSupervisor({ sandboxId, links, runtime, launched, l
   // (the caller gave up in onStage) never fires it, and the timer would poll forever.
   let timer: NodeJS.Timeout | undefined;
   const exited = new Promise<never>((_resolve, reject) => {
-    const fail = (how: string, exitCode?: number | null) => reject(startFailed(`the sandbox exited before its supervisor connected (${how})`, logPath, { exitCode }));
+    const fail = (how: string, exitCode?: number | null) =>
+      reject(startFailed(`the sandbox exited before its supervisor connected (${how})`, logPath, { exitCode }));
     launched?.exited.then((exit) => fail(exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`, exit.code));
     timer = setInterval(() => {
       if (!isRunning(runtime.init)) fail("unknown status");

@@ -1,0 +1,309 @@
+// Authorization on every route, with real users made through the admin API: alice owns a
+// project, bob is a viewer there, carol an editor, dave has no role and the admin (who
+// manages users) is no member either. The routes come from the OpenAPI document, so a new
+// route fails this test until it says which role it needs here.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { runningSandbox } from "../helpers/sandboxes.ts";
+import { type ApiResponse, api, startTestServer, type TestServer } from "../helpers/server.ts";
+
+type Who = "dave" | "admin" | "bob" | "carol" | "alice";
+type Role = "viewer" | "editor" | "owner";
+/** Weakest first, so that every allowed attempt comes after the refused ones. */
+const PEOPLE: Who[] = ["dave", "admin", "bob", "carol", "alice"];
+const ROLE_OF: Record<Who, Role | null> = { dave: null, admin: null, bob: "viewer", carol: "editor", alice: "owner" };
+const RANK: Record<Role, number> = { viewer: 1, editor: 2, owner: 3 };
+
+type Params = Record<string, string>;
+
+interface Case {
+  /** The weakest role that may use the route; "admin" for admin-only routes, "anyone" for every signed-in user. */
+  needs: Role | "admin" | "anyone";
+  /** The status of an allowed attempt. */
+  ok: number;
+  query?: string;
+  /** Sent by every attempt (refused ones must change nothing: it is aimed at the shared fixtures). */
+  body?: unknown;
+  /** For attempts that may succeed and would change the shared fixtures: their own parameters and body. */
+  fresh?: () => Promise<{ params?: Params; body?: unknown }>;
+  /** Routes anyone may call: the answer must mention the project (or its sandbox) only to its members. */
+  shows?: true;
+}
+
+describe("authorization on every route", () => {
+  let s: TestServer;
+  const tokens = {} as Record<Who, string>;
+  const ids = {} as Record<Who, string>;
+  let project: { id: string; name: string };
+  let box: { id: string; name: string };
+  let idle: { id: string };
+  let processId: string;
+  let counter = 0;
+
+  const as = (who: Who, method: string, path: string, body?: unknown) => api(s, method, path, { token: tokens[who], body });
+  const ok = async (who: Who, method: string, path: string, body?: unknown, status = [200, 201, 202, 204]) => {
+    const res = await as(who, method, path, body);
+    assert.ok(status.includes(res.status), `${who}: ${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  };
+  const newUser = async (name = `user${++counter}`) => (await ok("admin", "POST", "/api/v1/users", { name })) as { id: string; name: string };
+  /** A project of alice's where bob is a viewer and carol an editor. */
+  const sharedProject = async () => {
+    const created = await ok("alice", "POST", "/api/v1/projects", { name: `proj${++counter}` });
+    await ok("alice", "POST", `/api/v1/projects/${created.id}/members`, { userId: ids.bob, role: "viewer" });
+    await ok("alice", "POST", `/api/v1/projects/${created.id}/members`, { userId: ids.carol, role: "editor" });
+    return created as { id: string; name: string };
+  };
+  const sleeper = async () => (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/processes`, { command: ["sleep", "600"] })).id as string;
+
+  before(async () => {
+    s = await startTestServer("embedded");
+    tokens.admin = s.token;
+    ids.admin = (await api(s, "GET", "/api/v1/users")).body.items.find((u: { isAdmin: boolean }) => u.isAdmin).id;
+    for (const who of ["alice", "bob", "carol", "dave"] as const) {
+      ids[who] = (await newUser(who)).id;
+      tokens[who] = (await ok("admin", "POST", `/api/v1/users/${ids[who]}/tokens`, { name: "test" })).token;
+    }
+    project = await sharedProject();
+    box = await runningSandbox({ url: s.url, token: tokens.alice }, project.id);
+    idle = await ok("alice", "POST", `/api/v1/projects/${project.id}/sandboxes`);
+    processId = await sleeper();
+  });
+  after(async () => s?.close());
+
+  /** Which role each route needs, with what to send. Keyed by `METHOD /path` as in the OpenAPI document. */
+  const CASES = (): Record<string, Case[]> => ({
+    "POST /api/v1/login-links": [{ needs: "anyone", ok: 201 }],
+    "POST /api/v1/projects": [{ needs: "anyone", ok: 201, fresh: async () => ({ body: { name: `mine${++counter}` } }) }],
+    "GET /api/v1/projects": [{ needs: "anyone", ok: 200, shows: true }],
+    "GET /api/v1/projects/{id}": [
+      { needs: "viewer", ok: 200 },
+      { needs: "editor", ok: 200, query: "?reveal=true" },
+    ],
+    "PATCH /api/v1/projects/{id}": [{ needs: "editor", ok: 200, body: { instructions: "Be tidy." } }],
+    "DELETE /api/v1/projects/{id}": [{ needs: "owner", ok: 204, fresh: async () => ({ params: { id: (await sharedProject()).id } }) }],
+    "GET /api/v1/projects/{id}/members": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/projects/{id}/members": [
+      // Refused attempts try to make dave an owner.
+      { needs: "owner", ok: 201, body: { userId: ids.dave, role: "owner" }, fresh: async () => ({ body: { userId: (await newUser()).id, role: "viewer" } }) },
+    ],
+    "DELETE /api/v1/projects/{id}/members/{userId}": [
+      {
+        needs: "owner",
+        ok: 204,
+        fresh: async () => {
+          const user = await newUser();
+          await ok("alice", "POST", `/api/v1/projects/${project.id}/members`, { userId: user.id, role: "viewer" });
+          return { params: { userId: user.id } };
+        },
+      },
+    ],
+    "POST /api/v1/projects/{id}/sandboxes": [{ needs: "editor", ok: 201, fresh: async () => ({ params: { id: (await sharedProject()).id } }) }],
+    "GET /api/v1/sandboxes": [
+      { needs: "anyone", ok: 200, shows: true },
+      { needs: "viewer", ok: 200, query: `?project=${project.id}` },
+    ],
+    "GET /api/v1/sandboxes/{id}": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/sandboxes/{id}/start": [{ needs: "editor", ok: 202, fresh: async () => ({ params: { id: idle.id } }) }],
+    "POST /api/v1/sandboxes/{id}/stop": [{ needs: "editor", ok: 202, fresh: async () => ({ params: { id: idle.id } }) }],
+    "POST /api/v1/sandboxes/{id}/restart": [{ needs: "editor", ok: 202, fresh: async () => ({ params: { id: idle.id } }) }],
+    "DELETE /api/v1/sandboxes/{id}": [
+      { needs: "editor", ok: 202, fresh: async () => ({ params: { id: (await ok("alice", "POST", `/api/v1/projects/${project.id}/sandboxes`)).id } }) },
+    ],
+    "POST /api/v1/sandboxes/{id}/exec": [
+      { needs: "editor", ok: 200, body: { command: "echo pwned > /workspace/pwned" }, fresh: async () => ({ body: { command: "true" } }) },
+    ],
+    "POST /api/v1/sandboxes/{id}/processes": [
+      { needs: "editor", ok: 201, body: { command: "echo pwned > /workspace/pwned" }, fresh: async () => ({ body: { command: ["true"] } }) },
+    ],
+    "GET /api/v1/sandboxes/{id}/processes": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/sandboxes/{id}/processes/{processId}": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/sandboxes/{id}/processes/{processId}/signal": [
+      { needs: "editor", ok: 202, body: { signal: "SIGKILL" }, fresh: async () => ({ params: { processId: await sleeper() } }) },
+    ],
+    "GET /api/v1/sandboxes/{id}/processes/{processId}/logs": [{ needs: "viewer", ok: 200, query: "?follow=false" }],
+    "GET /api/v1/events": [
+      { needs: "anyone", ok: 200, query: "?follow=false", shows: true },
+      { needs: "viewer", ok: 200, query: `?follow=false&project=${project.id}` },
+    ],
+    "GET /api/v1/users": [{ needs: "admin", ok: 200 }],
+    "POST /api/v1/users": [{ needs: "admin", ok: 201, body: { name: "mallory" }, fresh: async () => ({ body: { name: `user${++counter}` } }) }],
+    // Refused attempts try to mint a token for alice.
+    "POST /api/v1/users/{id}/tokens": [{ needs: "admin", ok: 201, body: { name: "stolen" }, fresh: async () => ({ params: { id: (await newUser()).id } }) }],
+  });
+
+  test("each person gets exactly what their role allows on every route of the OpenAPI document", async () => {
+    const doc = (await api(s, "GET", "/api/v1/openapi.json")).body as { paths: Record<string, Record<string, unknown>> };
+    const cases = CASES();
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods)
+        .filter((m) => ["get", "post", "put", "patch", "delete"].includes(m))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    assert.deepEqual(
+      routes.filter((route) => !cases[route]),
+      [],
+      "routes without a case here: add one saying which role each needs",
+    );
+    assert.deepEqual(
+      Object.keys(cases).filter((route) => !routes.includes(route)),
+      [],
+      "cases for routes that no longer exist",
+    );
+
+    const shared: Params = { processId };
+    for (const route of routes) {
+      const [method, template] = route.split(" ") as [string, string];
+      const own: Params = template.startsWith("/api/v1/users/")
+        ? { id: ids.alice }
+        : { id: template.startsWith("/api/v1/sandboxes/") ? box.id : project.id, userId: ids.bob };
+      for (const c of cases[route] ?? []) {
+        const label = `${route}${c.query ?? ""}`;
+        for (const who of PEOPLE) {
+          const allowed = mayUse(c.needs, who);
+          const fresh = allowed && c.fresh ? await c.fresh() : {};
+          const params = { ...shared, ...own, ...fresh.params };
+          const body = "body" in fresh ? fresh.body : c.body;
+          const url = `${fill(template, params)}${c.query ?? ""}`;
+          const res = await as(who, method, url, body);
+          const said = `${who} (${ROLE_OF[who] ?? "no role"}): ${label} → ${res.status} ${typeof res.body === "string" ? res.body.slice(0, 200) : JSON.stringify(res.body)}`;
+          if (allowed) {
+            assert.equal(res.status, c.ok, said);
+            if (c.shows)
+              assert.equal(text(res).includes(project.id) || text(res).includes(box.id), ROLE_OF[who] !== null, `${said}: shows the project to members only`);
+          } else if (c.needs === "admin" || ROLE_OF[who] !== null) {
+            assert.equal(res.status, 403, said);
+            assert.equal(res.body.error.code, "FORBIDDEN", said);
+            assert.match(res.body.error.hint, c.needs === "admin" ? /admin/ : new RegExp(`--role ${c.needs}\\b`), said);
+          } else {
+            // Indistinguishable from a reference to nothing at all.
+            const missing = await as("alice", method, url.replaceAll(project.id, "prj_nothing000000000").replaceAll(box.id, "sbx_nothing000000000"), body);
+            assert.equal(res.status, 404, said);
+            assert.deepEqual([res.body.error.code, res.body.error.hint], [missing.body.error.code, missing.body.error.hint], said);
+          }
+        }
+      }
+    }
+
+    // What the refused attempts aimed at is as it was.
+    assert.equal((await as("alice", "GET", `/api/v1/projects/${project.id}`)).status, 200);
+    assert.deepEqual(
+      ((await as("alice", "GET", `/api/v1/projects/${project.id}/members`)).body.items as { userId: string; role: string }[])
+        .filter((m) => [ids.alice, ids.bob, ids.carol, ids.dave].includes(m.userId))
+        .map((m) => [m.userId, m.role]),
+      [
+        [ids.alice, "owner"],
+        [ids.bob, "viewer"],
+        [ids.carol, "editor"],
+      ],
+    );
+    assert.equal((await as("alice", "GET", `/api/v1/sandboxes/${box.id}`)).body.phase, "running");
+    const check = await as("alice", "POST", `/api/v1/sandboxes/${box.id}/exec`, { command: "test -e /workspace/pwned; echo $?" });
+    assert.equal(check.body.stdout, "1\n", "no refused command ran");
+    assert.equal((await as("alice", "GET", `/api/v1/sandboxes/${box.id}/processes/${processId}`)).body.status, "running");
+    const users = (await as("admin", "GET", "/api/v1/users")).body.items as { name: string }[];
+    assert.ok(!users.some((u) => u.name === "mallory"), "refused user creations made nobody");
+  });
+
+  test("a viewer sees env names, never values; an editor may reveal them", async () => {
+    await ok("alice", "PATCH", `/api/v1/projects/${project.id}`, { env: { API_KEY: "sk-secret" } });
+    assert.deepEqual((await as("bob", "GET", `/api/v1/projects/${project.id}`)).body.env, [{ name: "API_KEY" }]);
+    assert.equal((await as("bob", "GET", `/api/v1/projects/${project.id}?reveal=true`)).status, 403);
+    assert.deepEqual((await as("carol", "GET", `/api/v1/projects/${project.id}?reveal=true`)).body.env, [{ name: "API_KEY", value: "sk-secret" }]);
+  });
+
+  test("project names are unique per owner; a name two of your projects share is a 409 listing both ids", async () => {
+    const again = await as("alice", "POST", "/api/v1/projects", { name: project.name });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, "PROJECT_NAME_TAKEN");
+    const bobs = await ok("bob", "POST", "/api/v1/projects", { name: project.name });
+    assert.notEqual(bobs.id, project.id);
+
+    const ambiguous = await as("bob", "GET", `/api/v1/projects/${project.name}`);
+    assert.equal(ambiguous.status, 409);
+    assert.equal(ambiguous.body.error.code, "PROJECT_NAME_AMBIGUOUS");
+    assert.deepEqual([...ambiguous.body.error.details.ids].sort(), [project.id, bobs.id].sort());
+    assert.match(ambiguous.body.error.hint, /id/);
+    assert.equal((await as("bob", "GET", `/api/v1/projects/${bobs.id}`)).body.name, project.name, "the id always works");
+    assert.equal((await as("alice", "GET", `/api/v1/projects/${project.name}`)).body.id, project.id, "alice sees only hers under that name");
+    assert.equal((await as("dave", "GET", `/api/v1/projects/${project.name}`)).status, 404);
+
+    // Sandbox names stay unique across everyone's projects of the same name.
+    const theirs = await ok("bob", "POST", `/api/v1/projects/${bobs.id}/sandboxes`);
+    assert.match(theirs.name, new RegExp(`^${project.name}-[a-z0-9]{6}$`));
+    assert.notEqual(theirs.name, box.name);
+    await ok("bob", "DELETE", `/api/v1/sandboxes/${theirs.id}`);
+  });
+
+  test("owners manage members; the last owner can be neither removed nor demoted", async () => {
+    const p = await sharedProject();
+    const members = `/api/v1/projects/${p.id}/members`;
+    for (const [body, what] of [
+      [null, "removed"],
+      [{ userId: ids.alice, role: "editor" }, "demoted"],
+    ] as const) {
+      const res = body ? await as("alice", "POST", members, body) : await as("alice", "DELETE", `${members}/${ids.alice}`);
+      assert.equal(res.status, 409, what);
+      assert.equal(res.body.error.code, "PROJECT_LAST_OWNER", what);
+    }
+    const promoted = await as("alice", "POST", members, { userId: ids.carol, role: "owner" });
+    assert.equal(promoted.status, 200, "a role change answers 200");
+    assert.deepEqual([promoted.body.userId, promoted.body.name, promoted.body.role], [ids.carol, "carol", "owner"]);
+    assert.equal((await as("carol", "DELETE", `${members}/${ids.alice}`)).status, 204, "with another owner, alice can go");
+    assert.equal((await as("alice", "GET", `/api/v1/projects/${p.id}`)).status, 404, "and then the project looks missing to her");
+
+    const nobody = await as("carol", "POST", members, { userId: "usr_nobody0000000000", role: "viewer" });
+    assert.equal(nobody.status, 404);
+    assert.equal(nobody.body.error.code, "USER_NOT_FOUND");
+    const notMember = await as("carol", "DELETE", `${members}/${ids.dave}`);
+    assert.equal(notMember.status, 404);
+    assert.equal(notMember.body.error.code, "MEMBER_NOT_FOUND");
+  });
+
+  test("the events stream shows a project's events to its members only, for as long as they are members", async () => {
+    const p = await sharedProject();
+    await ok("carol", "PATCH", `/api/v1/projects/${p.id}`, { instructions: "x" });
+    const eventsOf = async (who: Who) => text(await as(who, "GET", "/api/v1/events?follow=false")).includes(p.id);
+    assert.deepEqual(await Promise.all(PEOPLE.map(eventsOf)), [false, false, true, true, true]);
+    await ok("alice", "DELETE", `/api/v1/projects/${p.id}/members/${ids.bob}`);
+    assert.equal(await eventsOf("bob"), false, "a former member no longer sees them");
+    await ok("alice", "DELETE", `/api/v1/projects/${p.id}`);
+    // Once the project is gone, so are its members: each still sees what they did themselves.
+    const deleted = new RegExp(`"type":"project.deleted","projectId":"${p.id}"`);
+    assert.match(text(await as("alice", "GET", "/api/v1/events?follow=false")), deleted, "whoever deleted a project sees that they did");
+    const carols = text(await as("carol", "GET", "/api/v1/events?follow=false"));
+    assert.match(carols, new RegExp(`"type":"project.updated","projectId":"${p.id}"`));
+    assert.doesNotMatch(carols, deleted);
+  });
+
+  test("users: names are unique, a minted token works at once and is shown only once", async () => {
+    const taken = await as("admin", "POST", "/api/v1/users", { name: "bob" });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.error.code, "USER_NAME_TAKEN");
+    const minted = await ok("admin", "POST", "/api/v1/users/dave/tokens", { name: "laptop" });
+    assert.equal(minted.userId, ids.dave, "a user is addressed by name too");
+    assert.match(minted.token, /^opt_/);
+    assert.equal((await api(s, "GET", "/api/v1/projects", { token: minted.token })).status, 200);
+    const listed = JSON.stringify((await as("admin", "GET", "/api/v1/users")).body);
+    assert.ok(!listed.includes(minted.token), "tokens are never listed");
+    const bad = await as("admin", "POST", "/api/v1/users", { name: "usr_fake" });
+    assert.equal(bad.status, 400, "a name cannot pass for an id");
+  });
+});
+
+function mayUse(needs: Case["needs"], who: Who): boolean {
+  if (needs === "anyone") return true;
+  if (needs === "admin") return who === "admin";
+  const role = ROLE_OF[who];
+  return role !== null && RANK[role] >= RANK[needs];
+}
+
+function fill(template: string, params: Params): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`no sample value for {${name}} in ${template}`);
+    return encodeURIComponent(value);
+  });
+}
+
+const text = (res: ApiResponse) => (typeof res.body === "string" ? res.body : JSON.stringify(res.body));
