@@ -8,7 +8,6 @@ import type { Logger } from "pino";
 import { execRoutes } from "./api/routes/exec.ts";
 import { processRoutes } from "./api/routes/processes.ts";
 import { sandboxRoutes } from "./api/routes/sandboxes.ts";
-import { SupervisorProvider } from "./api/supervisor-access.ts";
 import { dataPaths } from "./config/data-dir.ts";
 import type { Capacity } from "./domain/capacity.ts";
 import { OutpostError } from "./domain/errors.ts";
@@ -17,6 +16,7 @@ import { resolveOutpostDir } from "./drivers/local/outpost-dir.ts";
 import { checkBubblewrap, preflightOwner } from "./drivers/local/preflight.ts";
 import { packageRoot } from "./package-root.ts";
 import { Reconciler } from "./reconciler/reconciler.ts";
+import { SandboxCommands } from "./services/sandbox-commands.ts";
 import { SandboxService } from "./services/sandboxes.ts";
 
 export interface SandboxRuntimeOptions {
@@ -105,7 +105,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     assertRuntimeAvailable,
     wake: (id) => reconciler.wake(id),
   });
-  const supervisors = new SupervisorProvider(service, driver, options.projectEnvironment);
+  const commands = new SandboxCommands(service, driver, options.projectEnvironment);
 
   return {
     service,
@@ -122,8 +122,8 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     availability,
     routes(app) {
       sandboxRoutes(app, service);
-      execRoutes(app, supervisors);
-      processRoutes(app, supervisors);
+      execRoutes(app, commands);
+      processRoutes(app, commands);
     },
   };
 }

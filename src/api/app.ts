@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { OutpostError } from "../domain/errors.ts";
 import type { AuthService } from "../services/auth.ts";
 import type { EventHub } from "../services/event-hub.ts";
+import { EventService } from "../services/events.ts";
 import { MemberService } from "../services/members.ts";
 import type { ProjectService } from "../services/projects.ts";
 import { UserService } from "../services/users.ts";
@@ -95,7 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   projectRoutes(app, deps.projects);
   memberRoutes(app, new MemberService(deps.pool));
   userRoutes(app, new UserService(deps.pool, deps.auth));
-  eventRoutes(app, { pool: deps.pool, hub: deps.hub, projects: deps.projects, safetyPollMs: deps.eventsSafetyPollMs });
+  eventRoutes(app, { events: new EventService(deps.pool), hub: deps.hub, projects: deps.projects, safetyPollMs: deps.eventsSafetyPollMs });
   deps.extraRoutes?.(app);
 
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());

@@ -10,7 +10,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } fr
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { describeError, ERRORS, type ErrorCode, type ErrorStatus } from "../domain/error-registry.ts";
 import { isOutpostError } from "../domain/errors.ts";
-import { translatePgError } from "../store/database.ts";
+import { asServiceFailure } from "../services/failures.ts";
 
 export interface ErrorPayload {
   status: ErrorStatus;
@@ -43,7 +43,7 @@ function payload(code: ErrorCode, message: string, details: Record<string, unkno
 }
 
 export function toErrorPayload(raw: unknown): ErrorPayload {
-  const error = translatePgError(raw);
+  const error = asServiceFailure(raw);
   if (isOutpostError(error)) {
     const described = describeError(error);
     return payload(error.code, described.message, error.details, described.hint);

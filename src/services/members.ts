@@ -3,7 +3,6 @@
 import type pg from "pg";
 import type { Principal, Role } from "../domain/authorization.ts";
 import { OutpostError } from "../domain/errors.ts";
-import type { Member } from "../schemas/members.ts";
 import { findUser } from "../store/auth.ts";
 import { withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
@@ -11,16 +10,19 @@ import * as store from "../store/members.ts";
 import type { VisibleProject } from "../store/projects.ts";
 import { resolveProject } from "./project-access.ts";
 
+/** A member as the use cases answer it: the stored row (with the user's name); the API presents it. */
+export type MemberRow = store.MemberRow;
+
 export class MemberService {
   constructor(private readonly pool: pg.Pool) {}
 
-  async list(principal: Principal, projectRef: string): Promise<Member[]> {
+  async list(principal: Principal, projectRef: string): Promise<MemberRow[]> {
     const project = await resolveProject(this.pool, principal, projectRef, "project.members.read");
-    return (await store.listMembers(this.pool, project.id)).map(present);
+    return store.listMembers(this.pool, project.id);
   }
 
   /** Adds `userId` with `role`, or changes their role; `added` says which. */
-  async set(principal: Principal, projectRef: string, userId: string, role: Role): Promise<{ member: Member; added: boolean }> {
+  async set(principal: Principal, projectRef: string, userId: string, role: Role): Promise<{ member: MemberRow; added: boolean }> {
     return withTransaction(this.pool, async (tx) => {
       const project = await resolveProject(tx, principal, projectRef, "project.members.manage", true);
       const user = await findUser(tx, userId);
@@ -37,7 +39,7 @@ export class MemberService {
         data: { name: project.name, userId, role, ...(before ? { previousRole: before.role } : {}) },
       });
       const member = (await store.findMember(tx, project.id, userId)) as store.MemberRow;
-      return { member: present(member), added: !before };
+      return { member, added: !before };
     });
   }
 
@@ -65,5 +67,3 @@ async function assertAnotherOwner(tx: pg.PoolClient, project: VisibleProject, us
   if ((await store.countOwners(tx, project.id)) > 1) return;
   throw new OutpostError("PROJECT_LAST_OWNER", `User '${userId}' is the last owner of project '${project.name}'.`, { details: { userId } });
 }
-
-const present = (row: store.MemberRow): Member => ({ userId: row.userId, name: row.name, role: row.role, createdAt: row.createdAt.toISOString() });

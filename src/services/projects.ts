@@ -7,8 +7,8 @@ import type { Principal } from "../domain/authorization.ts";
 import { OutpostError } from "../domain/errors.ts";
 import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
+import { decodeCursor, encodeCursor, type Page } from "../domain/pagination.ts";
 import { projectEnvProblem } from "../domain/project-env.ts";
-import type { CreateProject, Project, UpdateProject } from "../schemas/projects.ts";
 import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import { setMember } from "../store/members.ts";
@@ -17,10 +17,35 @@ import { countLiveSandboxes } from "../store/sandboxes.ts";
 import { replayOf } from "./idempotency.ts";
 import { resolveProject } from "./project-access.ts";
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
+// Their home is the domain now; re-exported for the code that has always found them here.
+export { decodeCursor, encodeCursor, type Page };
+
+/** What creating a project takes: a name, and whatever of the rest the caller chose. */
+export interface ProjectDraft {
+  name: string;
+  repoUrl?: string;
+  defaultBranch?: string;
+  instructions?: string;
+  /** Plain values; sealed before they are stored. */
+  env?: Record<string, string>;
+  egress?: store.ProjectRow["egress"];
+  database?: store.ProjectRow["database"];
 }
+
+/** A partial update: the fields given replace the stored ones (null clears); the name never changes. */
+export interface ProjectChanges extends Partial<store.ProjectFields> {
+  /** Merged into the environment: a string sets a variable, null removes it. */
+  env?: Record<string, string | null>;
+}
+
+/** One environment variable; its value is there only when the caller asked to reveal it. */
+export interface ProjectEnvVariable {
+  name: string;
+  value?: string;
+}
+
+/** A project as the use cases answer it: the stored row with its environment. */
+export type ProjectWithEnv = store.ProjectRow & { env: ProjectEnvVariable[] };
 
 export class ProjectService {
   constructor(
@@ -32,13 +57,13 @@ export class ProjectService {
    * Any signed-in user may create a project; they become its first owner. With an
    * idempotency key, a repeated create answers the project the first one made.
    */
-  async create(principal: Principal, input: CreateProject, idempotencyKey?: string): Promise<Project> {
+  async create(principal: Principal, input: ProjectDraft, idempotencyKey?: string): Promise<ProjectWithEnv> {
     const ownerId = principal.userId;
     return withTransaction(this.pool, async (tx) => {
       const id = newId("project");
       if (idempotencyKey) {
         const earlier = await replayOf(tx, ownerId, { key: idempotencyKey, scope: "project.create", fingerprint: fingerprint("project.create", input) }, id);
-        if (earlier) return this.#present(await resolveProject(tx, principal, earlier, "project.read"), await store.listEnv(tx, earlier), false);
+        if (earlier) return this.#withEnv(await resolveProject(tx, principal, earlier, "project.read"), await store.listEnv(tx, earlier), false);
       }
       const row = await store.insertProject(tx, {
         id,
@@ -55,13 +80,13 @@ export class ProjectService {
         await store.setEnv(tx, row.id, name, this.secrets.seal(value, envContext(row.id, name)));
       }
       await appendEvent(tx, { type: "project.created", ownerId, projectId: row.id, data: { name: row.name } });
-      return this.#present(row, await store.listEnv(tx, row.id), false);
+      return this.#withEnv(row, await store.listEnv(tx, row.id), false);
     });
   }
 
-  async get(principal: Principal, ref: string, reveal = false): Promise<Project> {
+  async get(principal: Principal, ref: string, reveal = false): Promise<ProjectWithEnv> {
     const row = await resolveProject(this.pool, principal, ref, reveal ? "project.env.reveal" : "project.read");
-    return this.#present(row, await store.listEnv(this.pool, row.id), reveal);
+    return this.#withEnv(row, await store.listEnv(this.pool, row.id), reveal);
   }
 
   /** Resolves an id or name to the id of a project the caller may read (for filters such as `?project=`). */
@@ -70,15 +95,15 @@ export class ProjectService {
   }
 
   /** The projects the caller is a member of. */
-  async list(principal: Principal, limit: number, cursor: string | undefined): Promise<Page<Project>> {
+  async list(principal: Principal, limit: number, cursor: string | undefined): Promise<Page<ProjectWithEnv>> {
     const afterSeq = cursor === undefined ? 0 : decodeCursor(cursor);
     const rows = await store.listProjects(this.pool, principal.userId, afterSeq, limit + 1);
-    const items = await Promise.all(rows.slice(0, limit).map(async (row) => this.#present(row, await store.listEnv(this.pool, row.id), false)));
+    const items = await Promise.all(rows.slice(0, limit).map(async (row) => this.#withEnv(row, await store.listEnv(this.pool, row.id), false)));
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return { items, nextCursor: last ? encodeCursor(last.seq) : null };
   }
 
-  async update(principal: Principal, ref: string, patch: UpdateProject): Promise<Project> {
+  async update(principal: Principal, ref: string, patch: ProjectChanges): Promise<ProjectWithEnv> {
     return withTransaction(this.pool, async (tx) => {
       const current = await resolveProject(tx, principal, ref, "project.update", true);
       const { env, ...fields } = patch;
@@ -90,7 +115,7 @@ export class ProjectService {
       }
       const changed = [...Object.keys(fields), ...(env ? ["env"] : [])];
       await appendEvent(tx, { type: "project.updated", ownerId: principal.userId, projectId: row.id, data: { name: row.name, changed } });
-      return this.#present(row, await store.listEnv(tx, row.id), false);
+      return this.#withEnv(row, await store.listEnv(tx, row.id), false);
     });
   }
 
@@ -121,18 +146,11 @@ export class ProjectService {
     return Object.fromEntries(rows.map((r) => [r.name, this.secrets.open(r.valueEnc, envContext(projectId, r.name))]));
   }
 
-  #present(row: store.ProjectRow, env: store.EnvRow[], reveal: boolean): Project {
+  /** Values are opened only when revealed: the sealed ones never leave this service. */
+  #withEnv(row: store.ProjectRow, env: store.EnvRow[], reveal: boolean): ProjectWithEnv {
     return {
-      id: row.id,
-      name: row.name,
-      repoUrl: row.repoUrl,
-      defaultBranch: row.defaultBranch,
-      instructions: row.instructions,
+      ...row,
       env: env.map((e) => (reveal ? { name: e.name, value: this.secrets.open(e.valueEnc, envContext(row.id, e.name)) } : { name: e.name })),
-      egress: row.egress,
-      database: row.database,
-      createdAt: row.createdAt.toISOString(),
-      updatedAt: row.updatedAt.toISOString(),
     };
   }
 }
@@ -156,13 +174,3 @@ function assertEnvFits(env: Record<string, string>): void {
 
 /** Binds each ciphertext to its row (see crypto/secrets.ts). */
 const envContext = (projectId: string, name: string) => `project_env:${projectId}:${name}`;
-
-export function encodeCursor(seq: number): string {
-  return Buffer.from(`s:${seq}`).toString("base64url");
-}
-
-export function decodeCursor(cursor: string): number {
-  const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) throw new OutpostError("INVALID_CURSOR", "The cursor is not one this server gave out.", { details: { cursor } });
-  return Number(match[1]);
-}

@@ -7,14 +7,16 @@ import { type Principal, type ProjectAction, requireAllowed } from "../domain/au
 import { notFound, OutpostError } from "../domain/errors.ts";
 import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
+import { decodeCursor, encodeCursor, type Page } from "../domain/pagination.ts";
 import { desiredFor, freshStages, sandboxName, type Verb } from "../domain/sandbox-lifecycle.ts";
-import type { Sandbox } from "../schemas/sandboxes.ts";
 import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import * as store from "../store/sandboxes.ts";
 import { replayOf } from "./idempotency.ts";
 import { resolveProject } from "./project-access.ts";
-import { decodeCursor, encodeCursor, type Page } from "./projects.ts";
+
+/** The use cases answer the row as stored; the API presents it. */
+export type SandboxRow = store.SandboxRow;
 
 export interface SandboxServiceDeps {
   pool: pg.Pool;
@@ -32,7 +34,7 @@ export class SandboxService {
   constructor(private readonly deps: SandboxServiceDeps) {}
 
   /** With an idempotency key, a repeated create answers the sandbox the first one made. */
-  async create(principal: Principal, projectRef: string, idempotencyKey?: string): Promise<Sandbox> {
+  async create(principal: Principal, projectRef: string, idempotencyKey?: string): Promise<SandboxRow> {
     const ownerId = principal.userId;
     const project = await resolveProject(this.deps.pool, principal, projectRef, "sandbox.create");
     await this.deps.assertRuntimeAvailable();
@@ -41,11 +43,11 @@ export class SandboxService {
     for (let attempt = 1; ; attempt++) {
       try {
         const id = newId("sandbox");
-        const row = await withTransaction(this.deps.pool, async (tx) => {
+        const { row, replayed } = await withTransaction(this.deps.pool, async (tx) => {
           if (idempotencyKey) {
             const request = { key: idempotencyKey, scope: "sandbox.create" as const, fingerprint: fingerprint("sandbox.create", project.id) };
             const earlier = await replayOf(tx, ownerId, request, id);
-            if (earlier) return { ...(await this.#find(tx, principal, earlier, "sandbox.read")), replayed: true };
+            if (earlier) return { row: await this.#find(tx, principal, earlier, "sandbox.read"), replayed: true };
           }
           const created = await store.insertSandbox(tx, {
             id,
@@ -56,18 +58,18 @@ export class SandboxService {
             stages: freshStages(this.deps.driverStages),
           });
           await appendEvent(tx, { type: "sandbox.created", ownerId, projectId: project.id, data: { sandboxId: created.id, name: created.name } });
-          return { ...created, replayed: false };
+          return { row: created, replayed: false };
         });
-        if (!row.replayed) this.deps.wake(row.id);
-        return present(row);
+        if (!replayed) this.deps.wake(row.id);
+        return row;
       } catch (error) {
         if ((error as { code?: string }).code !== "23505" || attempt >= CREATE_ATTEMPTS) throw error;
       }
     }
   }
 
-  async get(principal: Principal, ref: string): Promise<Sandbox> {
-    return present(await this.#find(this.deps.pool, principal, ref, "sandbox.read"));
+  async get(principal: Principal, ref: string): Promise<SandboxRow> {
+    return this.#find(this.deps.pool, principal, ref, "sandbox.read");
   }
 
   /** The row itself, for routes that talk to the sandbox's supervisor, if the caller may do `action` there. */
@@ -76,17 +78,17 @@ export class SandboxService {
   }
 
   /** The sandboxes of the projects the caller is a member of. */
-  async list(principal: Principal, options: { projectRef?: string; includeDeleted: boolean; limit: number; cursor?: string }): Promise<Page<Sandbox>> {
+  async list(principal: Principal, options: { projectRef?: string; includeDeleted: boolean; limit: number; cursor?: string }): Promise<Page<SandboxRow>> {
     const projectId = options.projectRef ? (await resolveProject(this.deps.pool, principal, options.projectRef, "sandbox.read")).id : undefined;
     const afterSeq = options.cursor === undefined ? 0 : decodeCursor(options.cursor);
     const filter = { userId: principal.userId, projectId, includeDeleted: options.includeDeleted };
     const rows = await store.listSandboxes(this.deps.pool, filter, afterSeq, options.limit + 1);
     const last = rows.length > options.limit ? rows[options.limit - 1] : undefined;
-    return { items: rows.slice(0, options.limit).map(present), nextCursor: last ? encodeCursor(last.seq) : null };
+    return { items: rows.slice(0, options.limit), nextCursor: last ? encodeCursor(last.seq) : null };
   }
 
   /** start | stop | restart | delete: writes the desired state; the reconciler does the rest. */
-  async act(principal: Principal, ref: string, verb: Verb, options: { keepWorkspace?: boolean } = {}): Promise<Sandbox> {
+  async act(principal: Principal, ref: string, verb: Verb, options: { keepWorkspace?: boolean } = {}): Promise<SandboxRow> {
     const row = await withTransaction(this.deps.pool, async (tx) => {
       const current = await this.#find(tx, principal, ref, "sandbox.lifecycle", true);
       const desired = desiredFor(verb, current.phase);
@@ -103,7 +105,7 @@ export class SandboxService {
       return updated;
     });
     this.deps.wake(row.id);
-    return present(row);
+    return row;
   }
 
   async #find(db: Queryable, principal: Principal, ref: string, action: ProjectAction, forUpdate = false): Promise<store.SandboxRow> {
@@ -121,21 +123,4 @@ export function assertRunning(row: store.SandboxRow): void {
       details: { phase: row.phase },
     });
   }
-}
-
-export function present(row: store.SandboxRow): Sandbox {
-  return {
-    id: row.id,
-    name: row.name,
-    projectId: row.projectId,
-    primary: row.isPrimary,
-    driver: row.driver,
-    phase: row.phase,
-    desired: row.desired,
-    stage: row.stages.find((s) => s.state === "running" || s.state === "failed")?.name ?? null,
-    stages: row.stages,
-    error: row.error,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
 }

@@ -3,13 +3,12 @@
 // from the table, and passes run on every NOTIFY wake-up plus a slow safety timer.
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import type pg from "pg";
 import { errorResponses } from "../../schemas/common.ts";
 import type { Event } from "../../schemas/events.ts";
 import { eventsQuery } from "../../schemas/events.ts";
 import type { EventHub } from "../../services/event-hub.ts";
+import type { EventRow, EventService } from "../../services/events.ts";
 import type { ProjectService } from "../../services/projects.ts";
-import { type EventRow, listEvents } from "../../store/events.ts";
 import { currentPrincipal } from "../auth.ts";
 import { resumeAfter, SseStream } from "../sse.ts";
 
@@ -25,7 +24,7 @@ export const presentEvent = (row: EventRow): Event => ({
   createdAt: row.createdAt.toISOString(),
 });
 
-export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: EventHub; projects: ProjectService; safetyPollMs?: number }): void {
+export function eventRoutes(app: FastifyInstance, deps: { events: EventService; hub: EventHub; projects: ProjectService; safetyPollMs?: number }): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     "/api/v1/events",
     {
@@ -61,7 +60,7 @@ export function eventRoutes(app: FastifyInstance, deps: { pool: pg.Pool; hub: Ev
       try {
         while (!stream.signal.aborted) {
           pending = false;
-          const rows = await listEvents(deps.pool, { userId: principal.userId, afterId: after, projectId, limit: BATCH });
+          const rows = await deps.events.list(principal, { afterId: after, projectId, limit: BATCH });
           for (const row of rows) {
             await stream.send({ id: row.id, type: row.type, data: presentEvent(row) });
             after = row.id;

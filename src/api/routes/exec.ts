@@ -9,16 +9,16 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { execBody, execResult } from "../../schemas/sandboxes.ts";
+import type { SandboxCommands } from "../../services/sandbox-commands.ts";
 import { FRAME, FRAMES_CONTENT_TYPE } from "../../supervisor/frames.ts";
 import { currentPrincipal } from "../auth.ts";
 import { FrameStream } from "../frame-stream.ts";
 import { cleanBase64, SseStream } from "../sse.ts";
-import type { SupervisorProvider } from "../supervisor-access.ts";
 
 /** Per stream, in JSON mode. */
 export const EXEC_OUTPUT_CAP_BYTES = 1024 * 1024;
 
-export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider): void {
+export function execRoutes(app: FastifyInstance, commands: SandboxCommands): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/v1/sandboxes/:id/exec",
     {
@@ -33,14 +33,14 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
       },
     },
     async (request, reply) => {
-      const { client, environment } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.exec");
-      const command = { ...request.body, env: await environment(request.body.env) };
+      const principal = currentPrincipal(request);
+      const sandbox = request.params.id;
       const accept = request.headers.accept ?? "";
       const wantsStream = accept.includes("text/event-stream");
       const gone = clientGone(reply);
 
       if (accept.includes(FRAMES_CONTENT_TYPE)) {
-        const events = await supervisors.call(() => client.execFrames(command, { signal: gone.signal }));
+        const events = await commands.execFrames(principal, sandbox, request.body, { signal: gone.signal });
         const stream = new FrameStream(reply, request.id);
         stream.signal.addEventListener("abort", () => gone.abort());
         try {
@@ -52,7 +52,7 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
             }
           }
         } catch (error) {
-          if (!gone.signal.aborted) await stream.error(supervisors.describe(error));
+          if (!gone.signal.aborted) await stream.error(commands.describe(error));
         } finally {
           stream.end();
         }
@@ -61,7 +61,7 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
 
       if (wantsStream) {
         // Start before hijacking so a refused command is still a plain JSON error.
-        const events = await supervisors.call(() => client.exec(command, { signal: gone.signal }));
+        const events = await commands.exec(principal, sandbox, request.body, { signal: gone.signal });
         const stream = new SseStream(reply, request.id);
         stream.signal.addEventListener("abort", () => gone.abort());
         let seq = 0;
@@ -75,14 +75,14 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
             await stream.send({ id: ++seq, type, data });
           }
         } catch (error) {
-          if (!gone.signal.aborted) await stream.send({ type: "error", data: supervisors.describe(error) });
+          if (!gone.signal.aborted) await stream.send({ type: "error", data: commands.describe(error) });
         } finally {
           stream.end();
         }
         return;
       }
 
-      const events = await supervisors.call(() => client.exec(command, { signal: gone.signal }));
+      const events = await commands.exec(principal, sandbox, request.body, { signal: gone.signal });
       const out = new CappedBuffer(EXEC_OUTPUT_CAP_BYTES);
       const err = new CappedBuffer(EXEC_OUTPUT_CAP_BYTES);
       try {
@@ -102,9 +102,9 @@ export function execRoutes(app: FastifyInstance, supervisors: SupervisorProvider
           }
         }
       } catch (error) {
-        throw supervisors.translate(error);
+        throw commands.translate(error);
       }
-      throw supervisors.translate(new Error("the supervisor ended the exec stream without an exit"));
+      throw commands.translate(new Error("the supervisor ended the exec stream without an exit"));
     },
   );
 }

@@ -7,6 +7,7 @@ import { errorResponses, projectRef } from "../../schemas/common.ts";
 import { addMemberBody, member, memberParams } from "../../schemas/members.ts";
 import type { MemberService } from "../../services/members.ts";
 import { currentPrincipal } from "../auth.ts";
+import { presentMember } from "../presenters/member.ts";
 
 export function memberRoutes(app: FastifyInstance, members: MemberService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -23,7 +24,7 @@ export function memberRoutes(app: FastifyInstance, members: MemberService): void
         response: { 200: z.object({ items: z.array(member), nextCursor: z.null() }), ...errorResponses },
       },
     },
-    async (request) => ({ items: await members.list(currentPrincipal(request), request.params.id), nextCursor: null }),
+    async (request) => ({ items: (await members.list(currentPrincipal(request), request.params.id)).map(presentMember), nextCursor: null }),
   );
 
   r.post(
@@ -41,7 +42,7 @@ export function memberRoutes(app: FastifyInstance, members: MemberService): void
     async (request, reply) => {
       const { member: result, added } = await members.set(currentPrincipal(request), request.params.id, request.body.userId, request.body.role);
       reply.code(added ? 201 : 200);
-      return result;
+      return presentMember(result);
     },
   );
 

@@ -8,12 +8,12 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { logsQuery, processBody, processParams, processResource, signalBody } from "../../schemas/sandboxes.ts";
+import type { SandboxCommands } from "../../services/sandbox-commands.ts";
 import type { LogRecord } from "../../supervisor/protocol.ts";
 import { currentPrincipal } from "../auth.ts";
 import { cleanBase64, resumeAfter, SseStream } from "../sse.ts";
-import type { SupervisorProvider } from "../supervisor-access.ts";
 
-export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvider): void {
+export function processRoutes(app: FastifyInstance, commands: SandboxCommands): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ["processes"];
 
@@ -21,10 +21,9 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
     "/api/v1/sandboxes/:id/processes",
     { schema: { tags, summary: "Start a background process", params: idParam, body: processBody, response: { 201: processResource, ...errorResponses } } },
     async (request, reply) => {
-      const { client, environment } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.manage");
-      const env = await environment(request.body.env);
+      const started = await commands.startProcess(currentPrincipal(request), request.params.id, request.body);
       reply.code(201);
-      return supervisors.call(() => client.startProcess({ ...request.body, env }));
+      return started;
     },
   );
 
@@ -39,8 +38,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request) => {
-      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.read");
-      return supervisors.call(() => client.listProcesses());
+      return commands.listProcesses(currentPrincipal(request), request.params.id);
     },
   );
 
@@ -48,8 +46,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
     "/api/v1/sandboxes/:id/processes/:processId",
     { schema: { tags, summary: "Get a background process", params: processParams, response: { 200: processResource, ...errorResponses } } },
     async (request) => {
-      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.read");
-      return supervisors.call(() => client.getProcess(request.params.processId));
+      return commands.getProcess(currentPrincipal(request), request.params.id, request.params.processId);
     },
   );
 
@@ -65,9 +62,9 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request, reply) => {
-      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.manage");
+      const signalled = await commands.signalProcess(currentPrincipal(request), request.params.id, request.params.processId, request.body.signal);
       reply.code(202);
-      return supervisors.call(() => client.signalProcess(request.params.processId, request.body.signal));
+      return signalled;
     },
   );
 
@@ -86,11 +83,14 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
       },
     },
     async (request, reply) => {
-      const { client } = await supervisors.forSandbox(currentPrincipal(request), request.params.id, "sandbox.process.read");
       const after = resumeAfter(request.headers["last-event-id"], request.query.after);
       const follow = request.query.follow !== "false";
       const controller = new AbortController();
-      const records = await supervisors.call(() => client.processLogs(request.params.processId, { after, follow, signal: controller.signal }));
+      const records = await commands.processLogs(currentPrincipal(request), request.params.id, request.params.processId, {
+        after,
+        follow,
+        signal: controller.signal,
+      });
       const stream = new SseStream(reply, request.id);
       stream.signal.addEventListener("abort", () => controller.abort());
       try {
@@ -99,7 +99,7 @@ export function processRoutes(app: FastifyInstance, supervisors: SupervisorProvi
           else await stream.send({ type: "exit", data: record });
         }
       } catch (error) {
-        if (!controller.signal.aborted) await stream.send({ type: "error", data: supervisors.describe(error) });
+        if (!controller.signal.aborted) await stream.send({ type: "error", data: commands.describe(error) });
       } finally {
         stream.end();
       }

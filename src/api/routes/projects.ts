@@ -7,6 +7,8 @@ import { createProjectBody, project, revealQuery, updateProjectBody } from "../.
 import type { ProjectService } from "../../services/projects.ts";
 import { currentPrincipal } from "../auth.ts";
 import { IDEMPOTENCY_DESCRIPTION, idempotencyKeyOf } from "../idempotency.ts";
+import { presentPage } from "../presenters/page.ts";
+import { presentProject } from "../presenters/project.ts";
 
 export function projectRoutes(app: FastifyInstance, projects: ProjectService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -26,14 +28,14 @@ export function projectRoutes(app: FastifyInstance, projects: ProjectService): v
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
       reply.code(201);
-      return projects.create(currentPrincipal(request), request.body, key);
+      return presentProject(await projects.create(currentPrincipal(request), request.body, key));
     },
   );
 
   r.get(
     "/api/v1/projects",
     { schema: { tags, summary: "List the projects you are a member of", querystring: listQuery, response: { 200: page(project), ...errorResponses } } },
-    async (request) => projects.list(currentPrincipal(request), request.query.limit, request.query.cursor),
+    async (request) => presentPage(await projects.list(currentPrincipal(request), request.query.limit, request.query.cursor), presentProject),
   );
 
   r.get(
@@ -41,13 +43,13 @@ export function projectRoutes(app: FastifyInstance, projects: ProjectService): v
     {
       schema: { tags, summary: "Get a project by id or name", params: projectRef, querystring: revealQuery, response: { 200: project, ...errorResponses } },
     },
-    async (request) => projects.get(currentPrincipal(request), request.params.id, request.query.reveal === "true"),
+    async (request) => presentProject(await projects.get(currentPrincipal(request), request.params.id, request.query.reveal === "true")),
   );
 
   r.patch(
     "/api/v1/projects/:id",
     { schema: { tags, summary: "Update a project", params: projectRef, body: updateProjectBody, response: { 200: project, ...errorResponses } } },
-    async (request) => projects.update(currentPrincipal(request), request.params.id, request.body),
+    async (request) => presentProject(await projects.update(currentPrincipal(request), request.params.id, request.body)),
   );
 
   r.delete(

@@ -6,6 +6,8 @@ import { deleteQuery, noBody, sandbox, sandboxListQuery } from "../../schemas/sa
 import type { SandboxService } from "../../services/sandboxes.ts";
 import { currentPrincipal } from "../auth.ts";
 import { IDEMPOTENCY_DESCRIPTION, idempotencyKeyOf } from "../idempotency.ts";
+import { presentPage } from "../presenters/page.ts";
+import { presentSandbox } from "../presenters/sandbox.ts";
 
 export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -26,7 +28,7 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
       reply.code(201);
-      return sandboxes.create(currentPrincipal(request), request.params.id, key);
+      return presentSandbox(await sandboxes.create(currentPrincipal(request), request.params.id, key));
     },
   );
 
@@ -40,19 +42,21 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
         response: { 200: page(sandbox), ...errorResponses },
       },
     },
-    async (request) =>
-      sandboxes.list(currentPrincipal(request), {
+    async (request) => {
+      const rows = await sandboxes.list(currentPrincipal(request), {
         projectRef: request.query.project,
         includeDeleted: request.query.includeDeleted === "true",
         limit: request.query.limit,
         cursor: request.query.cursor,
-      }),
+      });
+      return presentPage(rows, presentSandbox);
+    },
   );
 
   r.get(
     "/api/v1/sandboxes/:id",
     { schema: { tags, summary: "Get a sandbox by id or name", params: idParam, response: { 200: sandbox, ...errorResponses } } },
-    async (request) => sandboxes.get(currentPrincipal(request), request.params.id),
+    async (request) => presentSandbox(await sandboxes.get(currentPrincipal(request), request.params.id)),
   );
 
   for (const verb of ["start", "stop", "restart"] as const) {
@@ -70,7 +74,7 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
       },
       async (request, reply) => {
         reply.code(202);
-        return sandboxes.act(currentPrincipal(request), request.params.id, verb);
+        return presentSandbox(await sandboxes.act(currentPrincipal(request), request.params.id, verb));
       },
     );
   }
@@ -89,7 +93,8 @@ export function sandboxRoutes(app: FastifyInstance, sandboxes: SandboxService): 
     },
     async (request, reply) => {
       reply.code(202);
-      return sandboxes.act(currentPrincipal(request), request.params.id, "delete", { keepWorkspace: request.query.keepWorkspace === "true" });
+      const options = { keepWorkspace: request.query.keepWorkspace === "true" };
+      return presentSandbox(await sandboxes.act(currentPrincipal(request), request.params.id, "delete", options));
     },
   );
 }

@@ -5,6 +5,8 @@ import { errorResponses, idParam, listQuery, page } from "../../schemas/common.t
 import { createTokenBody, createUserBody, newToken, user } from "../../schemas/users.ts";
 import type { UserService } from "../../services/users.ts";
 import { currentPrincipal } from "../auth.ts";
+import { presentPage } from "../presenters/page.ts";
+import { presentNewToken, presentUser } from "../presenters/user.ts";
 
 export function userRoutes(app: FastifyInstance, users: UserService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -23,14 +25,14 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
     },
     async (request, reply) => {
       reply.code(201);
-      return users.create(currentPrincipal(request), request.body.name);
+      return presentUser(await users.create(currentPrincipal(request), request.body.name));
     },
   );
 
   r.get(
     "/api/v1/users",
     { schema: { tags, summary: "List users (admin only)", querystring: listQuery, response: { 200: page(user), ...errorResponses } } },
-    async (request) => users.list(currentPrincipal(request), request.query.limit, request.query.cursor),
+    async (request) => presentPage(await users.list(currentPrincipal(request), request.query.limit, request.query.cursor), presentUser),
   );
 
   r.post(
@@ -47,7 +49,7 @@ export function userRoutes(app: FastifyInstance, users: UserService): void {
     },
     async (request, reply) => {
       reply.code(201);
-      return users.createToken(currentPrincipal(request), request.params.id, request.body.name);
+      return presentNewToken(await users.createToken(currentPrincipal(request), request.params.id, request.body.name));
     },
   );
 }

@@ -33,7 +33,7 @@ import { type HostFs, probeHostFs } from "./host-fs.ts";
 import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, type UidRange } from "./host-users.ts";
 import { KeyedQueue } from "./keyed-queue.ts";
 import { killEverything, terminate } from "./kill.ts";
-import { BLOCK_FD, INFO_FD, type Launched, launch, logTail, markerArgs, SECCOMP_FD, STATUS_FD, startFailed } from "./launcher.ts";
+import { BLOCK_FD, INFO_FD, type Launched, launch, SECCOMP_FD, STATUS_FD, startFailed } from "./launcher.ts";
 import {
   adoptKeptWorkspace,
   firstUnreachable,
@@ -47,9 +47,8 @@ import {
   sandboxPaths,
 } from "./layout.ts";
 import { LinkSockets } from "./link-sockets.ts";
-import { PollTimeout, pollUntil } from "./poll.ts";
 import { checkBubblewrap } from "./preflight.ts";
-import { bootId, descendantsOf, identityOf, isRunning, pidsWithArgs, runningPidsOfUid, signalPid } from "./processes.ts";
+import { bootId, identityOf } from "./processes.ts";
 import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
 import { seccompFilter } from "./seccomp.ts";
 import { HostUidClaims } from "./uid-claims.ts";

@@ -1,0 +1,19 @@
+// A project as the API shows it. The service has already decided whether env values are
+// there (only on ?reveal=true); this picks the public fields and formats the dates.
+import type { Project } from "../../schemas/projects.ts";
+import type { ProjectWithEnv } from "../../services/projects.ts";
+
+export function presentProject(project: ProjectWithEnv): Project {
+  return {
+    id: project.id,
+    name: project.name,
+    repoUrl: project.repoUrl,
+    defaultBranch: project.defaultBranch,
+    instructions: project.instructions,
+    env: project.env,
+    egress: project.egress,
+    database: project.database,
+    createdAt: project.createdAt.toISOString(),
+    updatedAt: project.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,21 @@
+// A sandbox as the API shows it: the row's public fields, plus `stage`, the one step in
+// progress (or the one that failed) so a client need not scan `stages` for it.
+import type { Sandbox } from "../../schemas/sandboxes.ts";
+import type { SandboxRow } from "../../services/sandboxes.ts";
+
+export function presentSandbox(row: SandboxRow): Sandbox {
+  return {
+    id: row.id,
+    name: row.name,
+    projectId: row.projectId,
+    primary: row.isPrimary,
+    driver: row.driver,
+    phase: row.phase,
+    desired: row.desired,
+    stage: row.stages.find((s) => s.state === "running" || s.state === "failed")?.name ?? null,
+    stages: row.stages,
+    error: row.error,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}

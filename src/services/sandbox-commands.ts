@@ -1,0 +1,149 @@
+// Commands in a sandbox, as use cases: exec and background processes. Each finds the
+// sandbox (one the caller may do this to, running), asks the driver for its link, hands
+// commands the project's environment (read per command, so a change reaches the next one
+// without a restart), and turns the supervisor's errors into Outpost's registered codes.
+// Routes never touch the supervisor client or the driver themselves.
+import type { Principal, ProjectAction } from "../domain/authorization.ts";
+import { type DescribedError, describeError, type ErrorCode } from "../domain/error-registry.ts";
+import { OutpostError } from "../domain/errors.ts";
+import type { Driver } from "../drivers/driver.ts";
+import type { ClientErrorCode, ExecChunk, SupervisorClient } from "../supervisor/client.ts";
+import type {
+  AllowedSignal,
+  ExecEvent,
+  ExecRequest,
+  LogExitLine,
+  LogRecord,
+  Process,
+  ProcessList,
+  StartProcessRequest,
+  SupervisorErrorCode,
+} from "../supervisor/protocol.ts";
+import { assertRunning, type SandboxService } from "./sandboxes.ts";
+
+/**
+ * The registered code a user sees for each code a supervisor (or its client) raises.
+ * Most keep their name; the ones that mean the control plane and the supervisor disagree
+ * (a route or method it does not know, JSON it cannot read) or that it broke become the
+ * control plane's view of that. Complete on purpose: a new supervisor code does not compile
+ * until it is given a registered code here.
+ */
+const FROM_SUPERVISOR = {
+  INVALID_REQUEST: "VALIDATION_FAILED",
+  INVALID_JSON: "INTERNAL",
+  ROUTE_NOT_FOUND: "SUPERVISOR_PROTOCOL_MISMATCH",
+  METHOD_NOT_ALLOWED: "SUPERVISOR_PROTOCOL_MISMATCH",
+  PROCESS_NOT_FOUND: "PROCESS_NOT_FOUND",
+  PROCESS_NOT_RUNNING: "PROCESS_NOT_RUNNING",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  COMMAND_NOT_FOUND: "COMMAND_NOT_FOUND",
+  COMMAND_NOT_EXECUTABLE: "COMMAND_NOT_EXECUTABLE",
+  CWD_NOT_FOUND: "CWD_NOT_FOUND",
+  PORT_NOT_LISTENING: "PORT_NOT_LISTENING",
+  PTY_UNAVAILABLE: "PTY_UNAVAILABLE",
+  SHUTTING_DOWN: "SHUTTING_DOWN",
+  INTERNAL: "SUPERVISOR_BAD_RESPONSE",
+  SUPERVISOR_UNAVAILABLE: "SUPERVISOR_UNAVAILABLE",
+  SUPERVISOR_PROTOCOL_MISMATCH: "SUPERVISOR_PROTOCOL_MISMATCH",
+  SUPERVISOR_STREAM_BROKEN: "SUPERVISOR_BAD_RESPONSE",
+  SUPERVISOR_BAD_RESPONSE: "SUPERVISOR_BAD_RESPONSE",
+  SUPERVISOR_TIMEOUT: "SUPERVISOR_TIMEOUT",
+} as const satisfies Record<SupervisorErrorCode | ClientErrorCode, ErrorCode>;
+
+/** The actions that go through a sandbox's supervisor. */
+export type SupervisorAction = Extract<
+  ProjectAction,
+  "sandbox.exec" | "sandbox.process.read" | "sandbox.process.manage" | "sandbox.terminal" | "sandbox.preview" | "sandbox.files.read" | "sandbox.files.write"
+>;
+
+/** Where a streamed call stops: the caller's signal (a client that went away). */
+export interface StreamOptions {
+  signal?: AbortSignal;
+}
+
+export class SandboxCommands {
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly driver: Pick<Driver, "connect">,
+    private readonly projectEnvironment: (projectId: string) => Promise<Record<string, string>>,
+  ) {}
+
+  /** Runs a command; resolves once the supervisor accepted it, with its events to iterate. */
+  async exec(principal: Principal, ref: string, request: ExecRequest, { signal }: StreamOptions = {}): Promise<AsyncIterable<ExecEvent>> {
+    const { client, env } = await this.#open(principal, ref, "sandbox.exec", request.env);
+    return this.call(() => client.exec({ ...request, env }, { signal }));
+  }
+
+  /** Like exec, with the output as raw bytes (binary frames end to end). */
+  async execFrames(principal: Principal, ref: string, request: ExecRequest, { signal }: StreamOptions = {}): Promise<AsyncIterable<ExecChunk>> {
+    const { client, env } = await this.#open(principal, ref, "sandbox.exec", request.env);
+    return this.call(() => client.execFrames({ ...request, env }, { signal }));
+  }
+
+  async startProcess(principal: Principal, ref: string, request: StartProcessRequest): Promise<Process> {
+    const { client, env } = await this.#open(principal, ref, "sandbox.process.manage", request.env);
+    return this.call(() => client.startProcess({ ...request, env }));
+  }
+
+  async listProcesses(principal: Principal, ref: string): Promise<ProcessList> {
+    const { client } = await this.#open(principal, ref, "sandbox.process.read");
+    return this.call(() => client.listProcesses());
+  }
+
+  async getProcess(principal: Principal, ref: string, processId: string): Promise<Process> {
+    const { client } = await this.#open(principal, ref, "sandbox.process.read");
+    return this.call(() => client.getProcess(processId));
+  }
+
+  async signalProcess(principal: Principal, ref: string, processId: string, signal: AllowedSignal): Promise<Process> {
+    const { client } = await this.#open(principal, ref, "sandbox.process.manage");
+    return this.call(() => client.signalProcess(processId, signal));
+  }
+
+  async processLogs(
+    principal: Principal,
+    ref: string,
+    processId: string,
+    options: { after: number; follow: boolean; signal?: AbortSignal },
+  ): Promise<AsyncIterable<LogRecord | LogExitLine>> {
+    const { client } = await this.#open(principal, ref, "sandbox.process.read");
+    return this.call(() => client.processLogs(processId, options));
+  }
+
+  /** The sandbox's supervisor, and the environment for a command (the project's, the request's on top). */
+  async #open(
+    principal: Principal,
+    ref: string,
+    action: SupervisorAction,
+    requested?: Record<string, string>,
+  ): Promise<{ client: SupervisorClient; env: Record<string, string> }> {
+    const row = await this.sandboxes.row(principal, ref, action);
+    assertRunning(row);
+    const link = await this.call(() => this.driver.connect(row.id));
+    const env = action === "sandbox.exec" || action === "sandbox.process.manage" ? { ...(await this.projectEnvironment(row.projectId)), ...requested } : {};
+    return { client: link.client, env };
+  }
+
+  /** Runs a supervisor call, translating its failures. */
+  async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  translate(error: unknown): OutpostError {
+    if (error instanceof OutpostError) return error;
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = (error as Error | null)?.message ?? String(error);
+    const mapped = typeof code === "string" && Object.hasOwn(FROM_SUPERVISOR, code) ? FROM_SUPERVISOR[code as keyof typeof FROM_SUPERVISOR] : undefined;
+    if (mapped) return new OutpostError(mapped, message, { cause: error });
+    return new OutpostError("SUPERVISOR_UNAVAILABLE", `The sandbox's supervisor did not answer: ${message}`, { cause: error });
+  }
+
+  /** The `{ code, message, hint, retryable }` of an error event on a stream that has already started. */
+  describe(error: unknown): DescribedError {
+    return describeError(this.translate(error));
+  }
+}
