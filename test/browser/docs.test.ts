@@ -115,7 +115,7 @@ describe("the browser", () => {
       .first()
       .click();
     await page.getByText("Create a project").first().waitFor({ state: "visible" });
-    await page.getByText("List your projects").first().waitFor({ state: "visible" });
+    await page.getByText("List the projects you are a member of").first().waitFor({ state: "visible" });
     // Let lazy loads (fonts, chunks, telemetry) happen before judging what was requested.
     await networkQuiet();
     await page.screenshot({ path: SCREENSHOT });
