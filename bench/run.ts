@@ -1,26 +1,33 @@
 // `npm run bench [group…]`: benchmarks that print ratios against a baseline measured in the
 // same run. Groups (all by default; name one or more to run only those):
 //   control-plane  start-up and idle memory of the control plane with its embedded
-//                  PostgreSQL, next to an in-process PGlite store
-//   sandboxes      sandbox lifecycle, exec and streamed exec through the API, supervisor
-//                  and control-plane memory with many idle sandboxes, next to a bare bwrap
-//                  spawn, Anthropic's sandbox-runtime (srt) and a host pipe; sizes from
-//                  OUTPOST_BENCH_* variables (see bench/sandboxes.ts)
+//                  PostgreSQL, next to an in-process PGlite store; cold and warm start
+//                  next to the database alone and node -e 0, with the goals
+//   cli            whole `outpost --version`, `outpost project list` and `outpost exec`
+//                  processes next to `node -e 0` and their API calls alone
+//   sandboxes      create → running (and where it goes), exec and streamed exec (frames,
+//                  SSE) through the API, supervisor and control-plane memory with many idle
+//                  supervisor links, next to a bare bwrap spawn (/bin/true, and starting the
+//                  sandboxes' Node), Anthropic's sandbox-runtime (srt) and a host pipe; sizes
+//                  from OUTPOST_BENCH_* variables (see bench/sandboxes/options.ts)
 // e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
-// stderr, each group's summary to stdout. Writes nothing outside temp dirs, and stops every
-// process it started, also on failure or Ctrl-C.
+// stderr, each group's summary to stdout; the exit code is 1 when a group failed or its
+// summary lists problems. Writes nothing outside temp dirs, and stops every process it
+// started, also on failure or Ctrl-C.
 import { loadavg } from "node:os";
+import { benchCliStart, cliStartReport } from "./cli-start.ts";
 import { benchControlPlaneMemory } from "./control-plane-memory.ts";
-import { benchControlPlaneStart } from "./control-plane-start.ts";
+import { benchControlPlaneStart, startGoalsReport } from "./control-plane-start.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { benchPglite } from "./pglite.ts";
 import { report } from "./report.ts";
 import { benchSandboxes, OPTION_ENV, sandboxBenchOptions } from "./sandboxes.ts";
-import { sandboxReport } from "./sandboxes-report.ts";
+import { sandboxProblems, sandboxReport } from "./sandboxes-report.ts";
 
 const RUNS = 5;
 const PGLITE_RUNS = 3;
 const IDLE_MS = 3_000;
+const CLI_RUNS = 10;
 
 const progress = (line: string) => process.stderr.write(`  · ${line}\n`);
 
@@ -35,6 +42,14 @@ async function controlPlane(): Promise<void> {
   const pglite = await benchPglite(PGLITE_RUNS, IDLE_MS, progress);
   const load = { before: loadBefore, after: loadavg()[0]! };
   process.stdout.write(report({ start, memory, pglite, load, seconds: (performance.now() - began) / 1000 }));
+  process.stdout.write(startGoalsReport(start));
+}
+
+async function cli(): Promise<void> {
+  const loadBefore = loadavg()[0]!;
+  process.stderr.write(`CLI start-up (${CLI_RUNS} runs of each command, in turn with node -e 0)\n`);
+  const results = await benchCliStart(CLI_RUNS, progress);
+  process.stdout.write(cliStartReport(results, { before: loadBefore, after: loadavg()[0]! }));
 }
 
 async function sandboxes(): Promise<void> {
@@ -45,9 +60,10 @@ async function sandboxes(): Promise<void> {
   const results = await benchSandboxes(options, progress);
   const load = { before: loadBefore, after: loadavg()[0]! };
   process.stdout.write(sandboxReport({ results, load, seconds: (performance.now() - began) / 1000 }));
+  if (sandboxProblems(results)) process.exitCode = 1;
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, sandboxes };
+const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes };
 
 function usage(): string {
   return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n`;

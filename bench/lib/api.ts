@@ -1,8 +1,12 @@
 // A small HTTP client for the Outpost API as the benchmarks use it: JSON requests over one
 // keep-alive agent (so a timed request is one round trip, not a TCP handshake), errors that
-// carry the status and the body, and a streamed exec that decodes the SSE events and the
-// base64 output as it arrives (the bytes are counted, never kept).
+// carry the status and the body, and streamed execs whose output is counted as it arrives,
+// never kept: SSE events with base64 output (node:http), or binary frames with raw output
+// read with fetch, the way an API client that wants throughput would.
 import { Agent, request } from "node:http";
+import { FrameCounter } from "./frame-count.ts";
+
+export const FRAMES_CONTENT_TYPE = "application/vnd.outpost.frames";
 
 export interface ApiResponse<T> {
   status: number;
@@ -30,6 +34,21 @@ export interface StreamedExec {
   exit: { exitCode: number | null; signal: string | null; timedOut: boolean; durationMs: number } | undefined;
   /** Set when the stream carried an `error` event. */
   error?: { code: string; message: string };
+  /** From sending the request to the end of the response. */
+  ms: number;
+}
+
+export interface FramedExec {
+  /** Payload bytes of the stdout frames. */
+  stdoutBytes: number;
+  stderr: string;
+  frames: number;
+  /** Body chunks fetch handed over. */
+  chunks: number;
+  exit: StreamedExec["exit"];
+  error?: { code: string; message: string };
+  /** Bytes of a frame cut off at the end (0 unless the stream broke). */
+  pendingBytes: number;
   /** From sending the request to the end of the response. */
   ms: number;
 }
@@ -146,7 +165,90 @@ export class OutpostApi {
     });
   }
 
+  /** POST /sandboxes/{id}/exec with `Accept: application/vnd.outpost.frames`, read with
+   *  fetch, counting the payload bytes of the stdout frames. */
+  async execFrames(sandboxId: string, command: string | string[]): Promise<FramedExec> {
+    const path = `/api/v1/sandboxes/${sandboxId}/exec`;
+    const started = performance.now();
+    const response = await fetch(`${this.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.token}`, accept: FRAMES_CONTENT_TYPE, "content-type": "application/json" },
+      body: JSON.stringify({ command }),
+    });
+    if (response.status !== 200 || !(response.headers.get("content-type") ?? "").startsWith(FRAMES_CONTENT_TYPE)) {
+      throw new ApiError("POST", `${path} (frames)`, response.status, await response.text());
+    }
+    const counter = new FrameCounter();
+    let chunks = 0;
+    const reader = response.body!.getReader();
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks++;
+      counter.push(value);
+    }
+    return framed(counter, chunks, started);
+  }
+
+  /** The same with node:http instead of fetch (no web streams), to show what the client costs. */
+  execFramesHttp(sandboxId: string, command: string | string[]): Promise<FramedExec> {
+    const path = `/api/v1/sandboxes/${sandboxId}/exec`;
+    const payload = Buffer.from(JSON.stringify({ command }));
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.url}${path}`,
+        {
+          method: "POST",
+          agent: this.#agent,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            accept: FRAMES_CONTENT_TYPE,
+            "content-type": "application/json",
+            "content-length": String(payload.length),
+          },
+        },
+        (res) => {
+          if (res.statusCode !== 200 || !String(res.headers["content-type"]).startsWith(FRAMES_CONTENT_TYPE)) {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => reject(new ApiError("POST", `${path} (frames)`, res.statusCode ?? 0, Buffer.concat(chunks).toString("utf8"))));
+            return;
+          }
+          const counter = new FrameCounter();
+          let chunks = 0;
+          res.on("data", (chunk: Buffer) => {
+            chunks++;
+            try {
+              counter.push(chunk);
+            } catch (error) {
+              res.destroy(error as Error);
+            }
+          });
+          res.on("error", reject);
+          res.on("end", () => resolve(framed(counter, chunks, started)));
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
   close(): void {
     this.#agent.destroy();
   }
+}
+
+function framed(counter: FrameCounter, chunks: number, started: number): FramedExec {
+  const { count } = counter;
+  return {
+    stdoutBytes: count.stdoutBytes,
+    stderr: count.stderr,
+    frames: count.frames,
+    chunks,
+    exit: count.exit as StreamedExec["exit"],
+    ...(count.error ? { error: count.error as { code: string; message: string } } : {}),
+    pendingBytes: counter.pendingBytes,
+    ms: performance.now() - started,
+  };
 }

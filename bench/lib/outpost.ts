@@ -99,13 +99,14 @@ export interface ControlPlane {
   output(): string;
 }
 
-export async function spawnControlPlane(dataDir: string): Promise<ControlPlane> {
+/** `env`: OUTPOST_* settings on top of the data dir, port and log level (e.g. capacity). */
+export async function spawnControlPlane(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ControlPlane> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith("OUTPOST_") && key !== "DATABASE_URL") env[key] = value;
   }
-  Object.assign(env, { OUTPOST_DATA_DIR: dataDir, OUTPOST_PORT: String(port), OUTPOST_LOG_LEVEL: "warn" });
+  Object.assign(env, extraEnv, { OUTPOST_DATA_DIR: dataDir, OUTPOST_PORT: String(port), OUTPOST_LOG_LEVEL: "warn" });
   const child = spawn(process.execPath, [OUTPOST_BIN, "serve"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {
@@ -158,9 +159,9 @@ export async function waitReady(plane: ControlPlane, timeoutMs = READY_TIMEOUT_M
 }
 
 /** Spawns the control plane and measures the wall time until /readyz answers 200. */
-export async function startTimed(dataDir: string): Promise<{ plane: ControlPlane; ms: number }> {
+export async function startTimed(dataDir: string, extraEnv: Record<string, string> = {}): Promise<{ plane: ControlPlane; ms: number }> {
   const started = performance.now();
-  const plane = await spawnControlPlane(dataDir);
+  const plane = await spawnControlPlane(dataDir, extraEnv);
   await waitReady(plane);
   return { plane, ms: performance.now() - started };
 }

@@ -35,9 +35,9 @@ export function timedSpawn(command: string, args: readonly string[], options: { 
   });
 }
 
-/** The bare bwrap command of the comparison: a fresh user/pid/net/ipc/uts/cgroup namespace,
- *  read-only /usr with the merged-usr links, /proc and /dev, then /bin/true. */
-export const BARE_BWRAP_ARGS = [
+/** The bare bwrap of the comparisons, without its command: a fresh user/pid/net/ipc/uts/
+ *  cgroup namespace, read-only /usr with the merged-usr links, /proc and /dev. */
+const BARE_BWRAP_SETUP = [
   "--unshare-all",
   "--ro-bind",
   "/usr",
@@ -55,8 +55,32 @@ export const BARE_BWRAP_ARGS = [
   "/proc",
   "--dev",
   "/dev",
-  "/bin/true",
 ];
+
+/** The bare bwrap command of the comparison: BARE_BWRAP_SETUP, then /bin/true. */
+export const BARE_BWRAP_ARGS = [...BARE_BWRAP_SETUP, "/bin/true"];
+
+/** The same bare bwrap with the sandboxes' Node bound where they have it (the folder Outpost
+ *  binds read-only at /opt/outpost), a clean environment like a sandbox's (the host's
+ *  NODE_* and certificate variables would change what Node does at start), then
+ *  `/opt/outpost/bin/node <args>`. */
+export function bareBwrapNodeArgs(outpostDir: string, nodeArgs: readonly string[]): string[] {
+  return [
+    ...BARE_BWRAP_SETUP,
+    "--ro-bind",
+    outpostDir,
+    "/opt/outpost",
+    "--clearenv",
+    "--setenv",
+    "PATH",
+    "/opt/outpost/bin:/usr/bin:/bin",
+    "--setenv",
+    "LANG",
+    "C.UTF-8",
+    "/opt/outpost/bin/node",
+    ...nodeArgs,
+  ];
+}
 
 export const SRT_PACKAGE = "@anthropic-ai/sandbox-runtime";
 
