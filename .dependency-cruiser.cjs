@@ -2,9 +2,9 @@
 //   api → services → (reconciler | drivers | store | supervisor client) → domain
 // plus: no cycles; the in-sandbox supervisor imports nothing of the control plane but the
 // protocol; the CLI talks HTTP and never loads the server; only the composition roots
-// (server.ts, sandbox-runtime.ts, doctor.ts, the CLI's serve and doctor commands) may
+// (server.ts and src/startup/, doctor.ts, the CLI's serve and doctor commands) may
 // reach into every layer.
-const ROOTS = "^src/(server|sandbox-runtime|doctor)\\.ts$|^src/cli/commands/(serve|doctor)\\.ts$";
+const ROOTS = "^src/(server|doctor)\\.ts$|^src/startup/|^src/cli/commands/(serve|doctor)\\.ts$";
 const LEAVES = "^src/(package-root|version|logger|random)\\.ts$";
 const PROTOCOL = "^src/supervisor/(protocol|protocol-schemas|frames|ndjson)\\.ts$|^src/supervisor/link/(preface|versions)\\.ts$";
 

@@ -1,24 +1,17 @@
-// Starts the control plane: data dir → database (embedded or DATABASE_URL) → migrations →
-// admin credentials → HTTP. Returns a handle whose close() undoes it in reverse order.
-// Start-up time is mostly this process loading its modules (fastify, zod, the routes: a few
-// hundred ms of CPU), so only what opening the database needs is imported statically: the
-// embedded PostgreSQL starts first, in processes of its own (another core), and the rest is
-// imported while it does (a separate chunk of dist/, see scripts/build.mjs).
-import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { dataPaths, ensureDataDir, loadSecretKey, writePrivateFile } from "./config/data-dir.ts";
 import type { Settings } from "./config/settings.ts";
 import { SecretBox } from "./crypto/secrets.ts";
-import { ensureDbAccount, runningAsRoot } from "./db/account.ts";
-import { locatePgBinaries } from "./db/binaries.ts";
-import { EmbeddedPostgres, type StartOutcome } from "./db/embedded.ts";
-import { StartupError } from "./domain/errors.ts";
+import { runningAsRoot } from "./db/account.ts";
+import type { EmbeddedPostgres, StartOutcome } from "./db/embedded.ts";
 import { createLogger } from "./logger.ts";
-import type { RuntimeAvailability, SandboxRuntime } from "./sandbox-runtime.ts";
-import type { AuthService, User } from "./services/auth.ts";
-import { createPool } from "./store/database.ts";
+import { ensureAdminToken } from "./startup/admin.ts";
+import { openDatabase } from "./startup/database.ts";
+import { listen } from "./startup/listen.ts";
+import type { RuntimeAvailability, SandboxRuntime } from "./startup/sandboxes.ts";
+import { refuseSecondServer } from "./startup/single-server.ts";
 import { migrate, migrationsApplied } from "./store/migrate.ts";
 import { VERSION } from "./version.ts";
 
@@ -58,7 +51,7 @@ export class StartCancelled extends Error {
 async function importTheRest() {
   const [{ buildApp }, { createSandboxRuntime }, { AuthService }, { EventHub }, { ProjectService }] = await Promise.all([
     import("./api/app.ts"),
-    import("./sandbox-runtime.ts"),
+    import("./startup/sandboxes.ts"),
     import("./services/auth.ts"),
     import("./services/event-hub.ts"),
     import("./services/projects.ts"),
@@ -159,19 +152,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => app.close());
     stopIfCancelled();
 
-    try {
-      await app.listen({ host: settings.host, port: settings.port });
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === "EADDRINUSE")
-        throw new StartupError(`port ${settings.port} on ${settings.host} is already in use`, "set OUTPOST_PORT to a free port, e.g. OUTPOST_PORT=7301");
-      if (code === "EADDRNOTAVAIL") throw new StartupError(`cannot bind to ${settings.host}`, "set OUTPOST_HOST to an address of this machine, e.g. 127.0.0.1");
-      throw error;
-    }
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : settings.port;
-    const host = settings.host === "0.0.0.0" || settings.host === "::" ? "127.0.0.1" : settings.host;
-    url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    url = await listen(app, settings);
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
     await sandboxes.start();
@@ -200,64 +181,4 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     await closeAll();
     throw error;
   }
-}
-
-/** Two control planes on one data dir would fight over its database and sandboxes. */
-function refuseSecondServer(serverInfoFile: string): void {
-  let info: { pid?: number; url?: string };
-  try {
-    info = JSON.parse(readFileSync(serverInfoFile, "utf8"));
-  } catch {
-    return;
-  }
-  if (!info.pid || info.pid === process.pid) return;
-  let commandLine = "";
-  try {
-    commandLine = readFileSync(`/proc/${info.pid}/cmdline`, "utf8");
-  } catch {
-    return; // not running (or not Linux): the file is left over from an earlier run
-  }
-  if (commandLine.includes("outpost") && commandLine.includes("serve")) {
-    throw new StartupError(
-      `Outpost is already running for this data dir (pid ${info.pid}, ${info.url ?? "unknown URL"})`,
-      "stop that one first, or set OUTPOST_DATA_DIR to another folder",
-    );
-  }
-}
-
-async function openDatabase(settings: Settings, postgresDir: string, logger: Logger) {
-  if (settings.databaseUrl) {
-    const pool = createPool({ connectionString: settings.databaseUrl });
-    await pool.query("select 1").catch((error) => {
-      throw new StartupError(`cannot reach DATABASE_URL: ${(error as Error).message}`, "check DATABASE_URL, or unset it to use the embedded database");
-    });
-    return { pool, listenConnection: { connectionString: settings.databaseUrl } as pg.ClientConfig, database: { kind: "external" as const } };
-  }
-  const server = new EmbeddedPostgres({
-    dir: postgresDir,
-    binaries: locatePgBinaries(settings.pgBin),
-    account: ensureDbAccount(),
-    log: (message) => logger.info(message),
-  });
-  const outcome = await server.start();
-  await server.ensureDatabase("outpost");
-  const connection = server.connectionFor("outpost");
-  return { pool: createPool(connection), listenConnection: connection, database: { kind: "embedded" as const, outcome, server } };
-}
-
-/**
- * The admin token lives in <data dir>/admin-token for the CLI. On the embedded database a
- * missing or stale file gets a fresh token (the previous one is revoked): whoever can read
- * the data dir is the admin anyway. With DATABASE_URL several replicas share the users, so
- * a replica only adds a token and never revokes another's.
- */
-async function ensureAdminToken(auth: AuthService, admin: User, settings: Settings, file: string, kind: "embedded" | "external"): Promise<void> {
-  if (settings.adminToken) await auth.registerAdminToken(admin, settings.adminToken);
-  let existing: string | undefined;
-  try {
-    existing = readFileSync(file, "utf8").trim();
-  } catch {}
-  if (existing && (await auth.userForToken(existing))?.id === admin.id) return;
-  const token = kind === "embedded" ? await auth.rotateAdminToken(admin) : (await auth.createToken(admin, "admin")).token;
-  writePrivateFile(file, `${token}\n`);
 }

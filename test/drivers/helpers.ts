@@ -12,9 +12,9 @@ import { pickHostUid } from "../../src/drivers/local/host-users.ts";
 import { markerArgs } from "../../src/drivers/local/launcher.ts";
 import { sandboxMarker, sandboxPaths } from "../../src/drivers/local/layout.ts";
 import { LocalDriver, type LocalDriverOptions } from "../../src/drivers/local/local-driver.ts";
+import { builtOutpostDir } from "../../src/drivers/local/outpost-dir.ts";
 import { allPids, pidsWithArgs, realUidOf, runningPidsOfUid } from "../../src/drivers/local/processes.ts";
 import { readSpec } from "../../src/drivers/local/runtime.ts";
-import { outpostDirPath } from "../../src/sandbox-runtime.ts";
 
 export const FAKE_SUPERVISOR = fileURLToPath(new URL("./fixtures/fake-supervisor.mjs", import.meta.url));
 export const isRoot = process.getuid?.() === 0;
@@ -25,7 +25,7 @@ export function outpostDirWith(dataDir: string, script = FAKE_SUPERVISOR): strin
   mkdirSync(join(dir, "bin"), { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
   chmodSync(join(dir, "bin"), 0o755);
-  const node = join(outpostDirPath(), "bin", "node");
+  const node = join(builtOutpostDir(), "bin", "node");
   if (!existsSync(node)) throw new Error(`${node} is missing: run npm run build`);
   try {
     linkSync(node, join(dir, "bin", "node"));

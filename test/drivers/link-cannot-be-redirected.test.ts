@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { SandboxHandle } from "../../src/drivers/driver.ts";
 import type { LocalDriver } from "../../src/drivers/local/local-driver.ts";
-import { outpostDirPath } from "../../src/sandbox-runtime.ts";
+import { builtOutpostDir } from "../../src/drivers/local/outpost-dir.ts";
 import type { LinkEvent } from "../../src/supervisor/link/registry.ts";
 import { ensureOptions, execIn, hostUidOf, isRoot, shIn, specFor, testBed } from "./helpers.ts";
 
@@ -53,7 +53,7 @@ interface Pair {
 }
 
 async function twoSandboxes(t: Parameters<typeof testBed>[0]): Promise<Pair> {
-  const { driver, root } = testBed(t, { outpostDir: outpostDirPath() });
+  const { driver, root } = testBed(t, { outpostDir: builtOutpostDir() });
   const [a, b] = await Promise.all([driver.ensure(specFor("sbx-a"), ensureOptions()), driver.ensure(specFor("sbx-b"), ensureOptions())]);
   const events: LinkEvent[] = [];
   const waiters = new Set<() => void>();

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { Duplex } from "node:stream";
 import { test } from "node:test";
-import { outpostDirPath } from "../../src/sandbox-runtime.ts";
+import { builtOutpostDir } from "../../src/drivers/local/outpost-dir.ts";
 import type { PtySession } from "../../src/supervisor/client.ts";
 import { ensureOptions, specFor, testBed } from "../drivers/helpers.ts";
 
@@ -26,7 +26,7 @@ async function readAll(stream: Duplex): Promise<string> {
 }
 
 test("a terminal in the sandbox: typed input runs, output comes back, resize reaches the tty, exit ends it", async (t) => {
-  const { driver } = testBed(t, { outpostDir: outpostDirPath() });
+  const { driver } = testBed(t, { outpostDir: builtOutpostDir() });
   const handle = await driver.ensure(specFor("pty-box"), ensureOptions());
   const pty: PtySession = await handle.link.client.pty({ command: ["/bin/sh"], cols: 80, rows: 24 }, { signal: AbortSignal.timeout(60_000) });
   const events = pty.events[Symbol.asyncIterator]();
@@ -50,7 +50,7 @@ test("a terminal in the sandbox: typed input runs, output comes back, resize rea
 });
 
 test("a tunnel carries raw bytes both ways to a port inside the sandbox; a closed port is PORT_NOT_LISTENING", async (t) => {
-  const { driver } = testBed(t, { outpostDir: outpostDirPath() });
+  const { driver } = testBed(t, { outpostDir: builtOutpostDir() });
   const handle = await driver.ensure(specFor("tunnel-box"), ensureOptions());
   const { client } = handle.link;
   const server = "require('http').createServer((q,s)=>s.end('hello from '+require('os').hostname()+' '+q.url)).listen(8080,()=>console.log('listening'))";

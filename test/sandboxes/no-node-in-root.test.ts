@@ -13,8 +13,8 @@ import { probeHostFs } from "../../src/drivers/local/host-fs.ts";
 import { BLOCK_FD, INFO_FD, launch, SECCOMP_FD, STATUS_FD } from "../../src/drivers/local/launcher.ts";
 import { prepareSandboxFolders, sandboxPaths } from "../../src/drivers/local/layout.ts";
 import { LinkSockets } from "../../src/drivers/local/link-sockets.ts";
+import { builtOutpostDir } from "../../src/drivers/local/outpost-dir.ts";
 import { seccompFilter } from "../../src/drivers/local/seccomp.ts";
-import { outpostDirPath } from "../../src/sandbox-runtime.ts";
 import { SupervisorClient } from "../../src/supervisor/client.ts";
 import { LinkRegistry } from "../../src/supervisor/link/registry.ts";
 import { execCollect } from "../supervisor/helpers.ts";
@@ -37,7 +37,7 @@ test("the supervisor runs on /opt/outpost's Node 22 in a sandbox whose root has 
     hostname: "no-node",
     sandboxId,
     paths,
-    outpostDir: outpostDirPath(),
+    outpostDir: builtOutpostDir(),
     host,
     ...tmpfsSizes(undefined),
     infoFd: INFO_FD,

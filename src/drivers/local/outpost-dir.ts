@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, type Stats, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { packageRoot } from "../../package-root.ts";
 import { DriverError } from "../errors.ts";
 import { firstUnreachable, type Owner } from "./layout.ts";
 
@@ -164,4 +165,9 @@ function sizeOf(path: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** The folder `npm run build` assembles (dist/opt-outpost of this package). */
+export function builtOutpostDir(): string {
+  return join(packageRoot(), "dist", "opt-outpost");
 }

@@ -1,14 +1,14 @@
 // The local driver against the conformance suite, with the real supervisor (dist/opt-outpost).
 import { sandboxPaths } from "../../../src/drivers/local/layout.ts";
+import { builtOutpostDir } from "../../../src/drivers/local/outpost-dir.ts";
 import { PollTimeout, pollUntil } from "../../../src/drivers/local/poll.ts";
 import { isRunning, signalPid } from "../../../src/drivers/local/processes.ts";
 import { readRuntime } from "../../../src/drivers/local/runtime.ts";
-import { outpostDirPath } from "../../../src/sandbox-runtime.ts";
 import { testBed } from "../helpers.ts";
 import { driverConformance } from "./driver-conformance.ts";
 
 driverConformance("local", async (t) => {
-  const { driver, root } = testBed(t, { outpostDir: outpostDirPath() });
+  const { driver, root } = testBed(t, { outpostDir: builtOutpostDir() });
   return {
     driver,
     // SIGKILL of the sandbox's pid-1 takes the whole pid namespace with it.

@@ -1,23 +1,23 @@
-// Everything sandboxes need in the control plane, built once at start: the local driver,
-// the reconciler, the sandbox service and the routes that reach supervisors.
+// Start-up, sandboxes: the local driver, the reconciler, the sandbox services and their
+// routes, built once. Part of the one composition root (src/startup/, called by server.ts).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { execRoutes } from "./api/routes/exec.ts";
-import { processRoutes } from "./api/routes/processes.ts";
-import { sandboxRoutes } from "./api/routes/sandboxes.ts";
-import { dataPaths } from "./config/data-dir.ts";
-import type { Capacity } from "./domain/capacity.ts";
-import { OutpostError } from "./domain/errors.ts";
-import { LocalDriver } from "./drivers/local/local-driver.ts";
-import { resolveOutpostDir } from "./drivers/local/outpost-dir.ts";
-import { checkBubblewrap, preflightOwner } from "./drivers/local/preflight.ts";
-import { packageRoot } from "./package-root.ts";
-import { Reconciler } from "./reconciler/reconciler.ts";
-import { SandboxCommands } from "./services/sandbox-commands.ts";
-import { SandboxService } from "./services/sandboxes.ts";
+import { execRoutes } from "../api/routes/exec.ts";
+import { processRoutes } from "../api/routes/processes.ts";
+import { sandboxRoutes } from "../api/routes/sandboxes.ts";
+import { dataPaths } from "../config/data-dir.ts";
+import type { Capacity } from "../domain/capacity.ts";
+import { OutpostError } from "../domain/errors.ts";
+import { LocalDriver } from "../drivers/local/local-driver.ts";
+import { builtOutpostDir, resolveOutpostDir } from "../drivers/local/outpost-dir.ts";
+import { checkBubblewrap, preflightOwner } from "../drivers/local/preflight.ts";
+import { packageRoot } from "../package-root.ts";
+import { Reconciler } from "../reconciler/reconciler.ts";
+import { SandboxCommands } from "../services/sandbox-commands.ts";
+import { SandboxService } from "../services/sandboxes.ts";
 
 export interface SandboxRuntimeOptions {
   pool: pg.Pool;
@@ -48,11 +48,6 @@ export interface SandboxRuntime {
 
 export type RuntimeAvailability = { ok: true; detail: string } | { ok: false; problem: string; fix?: string; cause: string };
 
-/** The folder every sandbox sees read-only at /opt/outpost (built by scripts/build.mjs). */
-export function outpostDirPath(): string {
-  return join(packageRoot(), "dist", "opt-outpost");
-}
-
 export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRuntime {
   const log = options.logger.child({ component: "sandboxes" });
   const driver = new LocalDriver({
@@ -78,7 +73,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   let runtimeOk: RuntimeAvailability | undefined;
   const availability = async (): Promise<RuntimeAvailability> => {
     if (runtimeOk) return runtimeOk;
-    if (!existsSync(join(outpostDirPath(), "supervisor.js")))
+    if (!existsSync(join(builtOutpostDir(), "supervisor.js")))
       return { ok: false, problem: "the sandbox runtime (dist/opt-outpost) is missing", fix: "npm run build", cause: "SUPERVISOR_BUNDLE_MISSING" };
     const result = await checkBubblewrap({ bwrapPath: options.bwrapPath, owner: preflightOwner() });
     if (!result.ok) {
