@@ -2,6 +2,7 @@
 // OUTPOST_TOKEN, then the data dir the server wrote (server.json, admin-token).
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import { resolve } from "node:path";
 import { dataPaths } from "../config/data-dir.ts";
 import type { GlobalFlags } from "./args.ts";
@@ -49,6 +50,21 @@ export function resolveConnection(flags: GlobalFlags, env: NodeJS.ProcessEnv = p
   return { url, token };
 }
 
+/** The bytes of an answer, as text; rejects if the connection breaks before its end. */
+async function readText(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+const contentType = (response: IncomingMessage) => response.headers["content-type"] ?? "";
+
+/**
+ * Talks to the API with node:http / node:https rather than fetch: on Node 20, fetch loads
+ * undici and compiles its WebAssembly HTTP parser on first use, ~165 ms of CPU that a
+ * one-request CLI process pays in full; node:http parses with Node's built-in parser and
+ * costs a few ms to load. Nothing in the CLI may touch fetch, Response or Headers.
+ */
 export class ApiClient {
   constructor(private readonly connection: Connection) {}
 
@@ -57,11 +73,23 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const response = await this.fetch(method, path, body, headers);
-    if (response.status === 204) return undefined as T;
-    if (!(response.headers.get("content-type") ?? "").includes("application/json")) throw this.notOutpost(response);
+    const response = await this.send(method, path, body, { accept: "application/json", ...headers });
+    if (response.statusCode === 204) {
+      response.resume();
+      return undefined as T;
+    }
+    if (!contentType(response).includes("application/json")) {
+      response.destroy();
+      throw this.notOutpost(response);
+    }
+    let text: string;
     try {
-      return (await response.json()) as T;
+      text = await readText(response);
+    } catch {
+      throw this.broken(response);
+    }
+    try {
+      return JSON.parse(text) as T;
     } catch {
       throw this.notOutpost(response);
     }
@@ -82,43 +110,75 @@ export class ApiClient {
     }
   }
 
-  /** Opens a Server-Sent Events stream; refuses an answer that is not one. */
-  async stream(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const response = await this.fetch(method, path, body, { accept: "text/event-stream", ...headers }, signal);
-    if (!(response.headers.get("content-type") ?? "").includes("text/event-stream") || !response.body) throw this.notOutpost(response);
-    return response.body;
+  /**
+   * Opens a Server-Sent Events stream; refuses an answer that is not one. The body is read
+   * as it is iterated (for `readSse`), so a slow reader slows the server down.
+   */
+  async stream(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<IncomingMessage> {
+    const response = await this.send(method, path, body, { accept: "text/event-stream", ...headers }, signal);
+    if (!contentType(response).includes("text/event-stream")) {
+      response.destroy();
+      throw this.notOutpost(response);
+    }
+    return response;
   }
 
-  notOutpost(response: Response): ApiError {
+  notOutpost(response: IncomingMessage): ApiError {
     return new ApiError(
-      response.status,
+      response.statusCode ?? 0,
       "NOT_OUTPOST",
-      `the server at ${this.connection.url} did not answer like Outpost (got ${response.headers.get("content-type") ?? "no content type"}); check --url or OUTPOST_URL`,
+      `the server at ${this.connection.url} did not answer like Outpost (got ${response.headers["content-type"] ?? "no content type"}); check --url or OUTPOST_URL`,
     );
   }
 
-  /** Raw response (for streams); throws ApiError on a non-2xx answer. */
-  async fetch(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.connection.url}${path}`, {
+  private broken(response: IncomingMessage): ApiError {
+    return new ApiError(response.statusCode ?? 0, "STREAM_BROKEN", `the connection to Outpost at ${this.connection.url} broke before its answer was complete`);
+  }
+
+  /**
+   * Sends a request and resolves the raw response once its head has come (for streams: the
+   * body is left unread, to be iterated); throws ApiError on a non-2xx answer, UNREACHABLE
+   * when no answer came at all, and the signal's AbortError when it was aborted.
+   */
+  async send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<IncomingMessage> {
+    const href = `${this.connection.url}${path}`;
+    const url = URL.canParse(href) ? new URL(href) : undefined;
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      throw new ApiError(0, "BAD_URL", `the server URL '${this.connection.url}' is not an http:// or https:// URL; check --url or OUTPOST_URL`);
+    }
+    // https is loaded only when used: TLS is a few more modules a local http server never needs.
+    const { request } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
+    const payload = body !== undefined ? JSON.stringify(body) : undefined;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(url, {
         method,
         signal,
+        // A connection of its own, closed after the answer: no keep-alive socket to hold the
+        // process open once the command is done.
+        agent: false,
         headers: {
           ...(this.connection.token ? { authorization: `Bearer ${this.connection.token}` } : {}),
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(payload !== undefined ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}),
           ...headers,
         },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
       });
-    } catch (error) {
-      if ((error as Error).name === "AbortError") throw error;
-      throw new ApiError(0, "UNREACHABLE", `cannot reach Outpost at ${this.connection.url} (is \`npm start\` running? set --url or OUTPOST_URL)`);
-    }
-    if (!response.ok) {
-      const payload = (await response.json().catch(() => null)) as { error?: { code: string; message: string; hint?: string; requestId?: string } } | null;
-      const error = payload?.error;
-      throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? response.statusText, {
+      req.once("response", resolve);
+      // `on`, not `once`: a socket error after the answer came is emitted here too (the
+      // response's reader gets its own); an unheard second one would crash the process.
+      req.on("error", (error) => {
+        if (signal?.aborted) reject(error);
+        else reject(new ApiError(0, "UNREACHABLE", `cannot reach Outpost at ${this.connection.url} (is \`npm start\` running? set --url or OUTPOST_URL)`));
+      });
+      req.end(payload);
+    });
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const text = await readText(response).catch(() => "");
+      let error: { code?: string; message?: string; hint?: unknown; requestId?: string } | undefined;
+      try {
+        error = (JSON.parse(text) as { error?: typeof error } | null)?.error;
+      } catch {}
+      throw new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? response.statusMessage ?? `HTTP ${status}`, {
         requestId: error?.requestId,
         hint: typeof error?.hint === "string" ? error.hint : undefined,
       });
@@ -128,10 +188,10 @@ export class ApiClient {
 }
 
 /** Parses a Server-Sent Events body into events (id, type, parsed data). */
-export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; event: string; data: unknown }> {
+export async function* readSse(body: AsyncIterable<Uint8Array | Buffer>): AsyncGenerator<{ id?: string; event: string; data: unknown }> {
   const decoder = new TextDecoder();
   let buffer = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     buffer += decoder.decode(chunk, { stream: true });
     let boundary = buffer.indexOf("\n\n");
     while (boundary !== -1) {

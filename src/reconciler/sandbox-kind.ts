@@ -27,6 +27,14 @@ import type { Clock, PassContext, PassResult, ResourceKind } from "./loop.ts";
 
 type Row = store.SandboxRow;
 
+/** One stage report from the driver, stamped when it arrived. */
+interface StageReport {
+  name: string;
+  state: StageState;
+  at: string;
+  message?: string;
+}
+
 export interface SandboxKindOptions {
   pool: pg.Pool;
   driver: Driver;
@@ -138,25 +146,37 @@ export class SandboxKind implements ResourceKind<Row> {
         "SANDBOX_CAPACITY_REACHED",
         {},
       );
-    const report = async (name: string, state: StageState, message?: string) => {
-      stages = withStage(stages, name, state, new Date().toISOString(), message);
-      await this.#write(row, holder, { stages }, "sandbox.stage", { stage: name, state, ...(message ? { message } : {}) });
+    // Stage reports arrive as callbacks while the driver works. Each is stamped when it
+    // arrives; whatever queued up while a write was under way goes out in one transaction
+    // (the stages once, an event per report, in order), so the writes never fall behind.
+    const queued: StageReport[] = [];
+    let writing: Promise<void> = Promise.resolve();
+    const flush = async () => {
+      while (queued.length) {
+        const batch = queued.splice(0);
+        for (const r of batch) stages = withStage(stages, r.name, r.state, r.at, r.message);
+        await this.#writeStages(row, holder, stages, batch);
+      }
     };
-    // Stage reports arrive as callbacks; writing them in order keeps the events in order.
-    let reports = Promise.resolve();
+    const report = (name: string, state: StageState, message?: string) => {
+      queued.push({ name, state, at: new Date().toISOString(), ...(message ? { message } : {}) });
+      if (queued.length === 1) writing = writing.then(flush);
+    };
     try {
-      const handle = await this.options.driver.ensure(this.#spec(row), {
-        signal,
-        onStage: (name, state, message) => {
-          reports = reports.then(() => report(name, state, message));
-        },
-      });
-      await reports;
-      await report(READY_STAGE, "done", handle.unenforcedLimits.length ? `not enforced on this host: ${handle.unenforcedLimits.join(", ")}` : undefined);
-      await this.#write(row, holder, { phase: "running", stages, error: null, driverState: handle.driverState, acted: true, retry: null }, "sandbox.phase");
+      const handle = await this.options.driver.ensure(this.#spec(row), { signal, onStage: report });
+      await writing;
+      // Ready and running in one write: the last stage and the phase users wait for.
+      const ready: StageReport = {
+        name: READY_STAGE,
+        state: "done",
+        at: new Date().toISOString(),
+        ...(handle.unenforcedLimits.length ? { message: `not enforced on this host: ${handle.unenforcedLimits.join(", ")}` } : {}),
+      };
+      stages = withStage(stages, ready.name, ready.state, ready.at, ready.message);
+      await this.#writeStages(row, holder, stages, [ready], { phase: "running", error: null, driverState: handle.driverState, acted: true, retry: null });
       return {};
     } catch (error) {
-      await reports.catch(() => {});
+      await writing.catch(() => {});
       if (signal.aborted) return {};
       const running = stages.find((s) => s.state === "running")?.name ?? READY_STAGE;
       stages = withStage(stages, running, "failed", new Date().toISOString(), describeError(error).message);
@@ -312,6 +332,23 @@ export class SandboxKind implements ResourceKind<Row> {
       ...(row.workspaceFrom ? { workspaceFrom: row.workspaceFrom } : {}),
       ...(this.options.limits ? { limits: this.options.limits } : {}),
     };
+  }
+
+  /**
+   * Writes the stages (and, with `then`, more observed state) with a `sandbox.stage` event
+   * per report, and a `sandbox.phase` event when the phase changes, in one transaction.
+   */
+  async #writeStages(row: Row, holder: string, stages: Stage[], reports: StageReport[], then: store.ObservedFields = {}): Promise<void> {
+    await withTransaction(this.options.pool, async (tx) => {
+      const updated = await store.writeObserved(tx, row.id, row.generation, holder, { ...then, stages });
+      if (!updated) return;
+      const base = { ownerId: row.ownerId, projectId: row.projectId };
+      for (const r of reports) {
+        const data = { sandboxId: row.id, name: row.name, phase: updated.phase, stage: r.name, state: r.state, ...(r.message ? { message: r.message } : {}) };
+        await appendEvent(tx, { ...base, type: "sandbox.stage", data });
+      }
+      if (then.phase) await appendEvent(tx, { ...base, type: "sandbox.phase", data: { sandboxId: row.id, name: row.name, phase: updated.phase } });
+    });
   }
 
   /** Writes observed state and its event in one transaction, only while intent and lease hold. */

@@ -12,6 +12,7 @@ import { freshMachineDatabase } from "../helpers/server.ts";
 import { FakeClock, MemoryDriver } from "./memory-driver.ts";
 
 const log = pino({ level: "silent" });
+const reconcilers: Reconciler[] = [];
 let database: Awaited<ReturnType<typeof freshMachineDatabase>>;
 let pool: pg.Pool;
 let counter = 0;
@@ -19,11 +20,14 @@ let counter = 0;
 before(async () => {
   database = await freshMachineDatabase();
   pool = new pg.Pool({ connectionString: database.url, max: 10 });
+  // Idle connections are terminated when the database is dropped at the end.
+  pool.on("error", () => {});
   await migrate(pool);
   await pool.query("insert into users (id, name) values ('usr_r', 'r')");
   await pool.query("insert into projects (id, owner_id, name) values ('prj_r', 'usr_r', 'r')");
 });
 after(async () => {
+  for (const reconciler of reconcilers) await reconciler.stop();
   await pool?.end();
   await database?.drop();
 });
@@ -59,6 +63,7 @@ function bed(options: { driver?: MemoryDriver; clock?: FakeClock; holder?: strin
     backoff: { baseMs: 1000, capMs: 60_000 },
     ...(options.maxSandboxes ? { capacity: { maxSandboxes: options.maxSandboxes, maxMemoryBytes: Number.MAX_SAFE_INTEGER } } : {}),
   });
+  reconcilers.push(reconciler);
   return {
     driver,
     clock,

@@ -41,12 +41,16 @@ export async function exec(argv: string[]): Promise<number> {
   const api = new ApiClient(resolveConnection(values));
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());
-  const response = await api.fetch("POST", `/api/v1/sandboxes/${encodeURIComponent(ref)}/exec`, body, { accept: FRAMES_CONTENT_TYPE }, stop.signal);
-  if (!(response.headers.get("content-type") ?? "").startsWith(FRAMES_CONTENT_TYPE) || !response.body) throw api.notOutpost(response);
+  const response = await api.send("POST", `/api/v1/sandboxes/${encodeURIComponent(ref)}/exec`, body, { accept: FRAMES_CONTENT_TYPE }, stop.signal);
+  if (!(response.headers["content-type"] ?? "").startsWith(FRAMES_CONTENT_TYPE)) {
+    response.destroy();
+    throw api.notOutpost(response);
+  }
   const decoder = new FrameDecoder();
   try {
-    for await (const chunk of response.body) {
-      for (const frame of decoder.push(Buffer.from(chunk))) {
+    // Iterating the response reads it only as fast as the frames are written out.
+    for await (const chunk of response) {
+      for (const frame of decoder.push(chunk as Buffer)) {
         if (frame.type === FRAME.stdout) await write(process.stdout, frame.payload);
         else if (frame.type === FRAME.stderr) await write(process.stderr, frame.payload);
         else if (frame.type === FRAME.error) {

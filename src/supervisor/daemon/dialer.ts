@@ -6,7 +6,6 @@
 // forever: a dropped link is not a dead sandbox. A refusal (wrong protocol, bad token) is
 // logged and retried slowly, since a newer control plane may accept it.
 
-import type { Http2Server } from "node:http2";
 import { connect, type Socket } from "node:net";
 import { formatHello, type Hello, PrefaceError, PrefaceReader, parseAnswer } from "../link/preface.ts";
 
@@ -14,7 +13,11 @@ export interface DialerOptions {
   /** The control plane's socket for this sandbox (local driver: /run/outpost/link.sock). */
   path: string;
   hello: () => Hello;
-  server: Http2Server;
+  /** Takes a connection the control plane accepted (to serve HTTP/2 on it). */
+  accept(socket: Socket): void;
+  /** Called once, right after the first hello went out: the supervisor loads the rest of
+   *  itself while the control plane reads the hello (start-up is on the create path). */
+  afterFirstHello?: () => void;
   log: (message: string) => void;
   /** Back-off bounds (ms) after a drop; a refusal waits refusedDelayMs. */
   minDelayMs?: number;
@@ -80,14 +83,19 @@ export class Dialer {
         this.#delay = this.options.minDelayMs ?? 10;
         if (this.#connectedOnce) this.options.log(`link to the control plane is back (protocol ${answer.protocol})`);
         this.#connectedOnce = true;
-        this.options.server.emit("connection", socket);
+        this.options.accept(socket);
       } catch (error) {
         this.options.log(`bad answer from the control plane: ${error instanceof PrefaceError ? error.message : String(error)}`);
         socket.destroy();
       }
     };
     socket.on("data", onData);
-    socket.once("connect", () => socket.write(formatHello(this.options.hello())));
+    socket.once("connect", () => {
+      socket.write(formatHello(this.options.hello()));
+      const first = this.options.afterFirstHello;
+      this.options.afterFirstHello = undefined;
+      first?.();
+    });
     socket.on("error", () => {});
     socket.once("close", () => {
       if (this.#socket === socket) this.#socket = null;

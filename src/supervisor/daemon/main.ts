@@ -12,8 +12,7 @@ import { SUPERVISOR_CAPABILITIES, SUPPORTED_PROTOCOLS } from "../link/versions.t
 import { parseArgs, USAGE } from "./args.ts";
 import { Dialer } from "./dialer.ts";
 import { writeJsonAtomic } from "./files.ts";
-import { createLinkServer } from "./http2-adapter.ts";
-import { createSupervisor } from "./supervisor.ts";
+import type { Serving } from "./serving.ts";
 import { SUPERVISOR_VERSION } from "./version.ts";
 
 const log = (message: string) => process.stderr.write(`[supervisor ${new Date().toISOString()}] ${message}\n`);
@@ -27,12 +26,22 @@ function main(): void {
     process.exit(2);
   }
   mkdirSync(args.state, { recursive: true, mode: 0o700 });
-  const supervisor = createSupervisor({ stateDir: args.state, workspace: args.workspace, killGraceMs: args.killGraceMs, logCapBytes: args.logCapBytes, log });
-  const server = createLinkServer((request, response) => supervisor.router.handle(request, response, log));
+  writeJsonAtomic(join(args.state, "supervisor.json"), { protocols: SUPPORTED_PROTOCOLS, pid: process.pid, startedAt: new Date().toISOString() });
+  // Dial first; what serves the link loads while the control plane reads the hello.
+  let serving: Promise<Serving> | undefined;
+  const load = () => {
+    serving ??= import("./serving.ts").then(({ startServing }) => startServing(args, log));
+    serving.catch((error) => {
+      log(`failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.exit(1);
+    });
+    return serving;
+  };
   const dialer = new Dialer({
     path: args.link,
-    server,
     log,
+    accept: (socket) => void load().then((ready) => ready.accept(socket)),
+    afterFirstHello: load,
     hello: () => ({
       sandboxId: args.sandboxId,
       // Read at every dial: the driver may rotate it; never kept in the environment.
@@ -44,7 +53,6 @@ function main(): void {
     }),
   });
   dialer.start();
-  writeJsonAtomic(join(args.state, "supervisor.json"), { protocols: SUPPORTED_PROTOCOLS, pid: process.pid, startedAt: new Date().toISOString() });
   log(`dialling ${args.link} (protocols ${SUPPORTED_PROTOCOLS.join(", ")}, pid ${process.pid})`);
 
   let stopping = false;
@@ -53,7 +61,7 @@ function main(): void {
     stopping = true;
     log(`${signal}: stopping processes`);
     // Open streams get their exit lines as their processes end; then the link goes.
-    await supervisor.shutdown();
+    await (await load()).shutdown();
     // Give in-flight responses a moment to flush their last lines.
     await new Promise((resolve) => setTimeout(resolve, 200));
     dialer.stop();
