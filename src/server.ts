@@ -10,9 +10,10 @@ import { createLogger } from "./logger.ts";
 import { ensureAdminToken } from "./startup/admin.ts";
 import { openDatabase } from "./startup/database.ts";
 import { listen } from "./startup/listen.ts";
+import { readiness } from "./startup/readiness.ts";
 import type { RuntimeAvailability, SandboxRuntime } from "./startup/sandboxes.ts";
 import { refuseSecondServer } from "./startup/single-server.ts";
-import { migrate, migrationsApplied } from "./store/migrate.ts";
+import { migrate } from "./store/migrate.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -140,14 +141,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       publicUrl,
       eventsSafetyPollMs: options.eventsSafetyPollMs,
       extraRoutes: (instance) => sandboxes.routes(instance),
-      isReady: async () => {
-        const databaseUp = await pool
-          .query("select 1")
-          .then(() => true)
-          .catch(() => false);
-        const migrated = databaseUp && (await migrationsApplied(pool));
-        return { ready: databaseUp && migrated, checks: { database: databaseUp, migrations: migrated } };
-      },
+      isReady: () => readiness(pool),
     });
     cleanups.push(() => app.close());
     stopIfCancelled();

@@ -55,3 +55,10 @@ function jsonObjects(text: string): Array<Record<string, unknown>> {
   }
   return objects;
 }
+
+/** Why a sandbox ended on its own, for the `sandbox.lost` event (pure). */
+export function describeLastExit(status: ExitStatus | null, oomKills: number): { reason: string; oomKilled: boolean } {
+  const how = !status ? "ended" : status.exitCode > 128 ? `was killed by signal ${status.exitCode - 128}` : `exited with code ${status.exitCode}`;
+  const memory = oomKills > 0 ? `; the kernel killed ${oomKills} process(es) of the sandbox for lack of memory (raise the memory limit)` : "";
+  return { reason: `the sandbox's supervisor ${how}${memory}`, oomKilled: oomKills > 0 };
+}

@@ -7,7 +7,7 @@
 // the truth is on disk (spec.json, runtime.json) and in /proc, never only in memory.
 // Stages: workspace → isolation → supervisor (connected). Timeouts (ms): readiness 30 000,
 // stop grace 10 000, kill 5 000; all overridable.
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { SupervisorClient } from "../../supervisor/client.ts";
 import type { LinkEvent } from "../../supervisor/link/registry.ts";
@@ -28,15 +28,14 @@ import { DriverError, isDriverError } from "../errors.ts";
 import { bwrapArgs, tmpfsSizes } from "./bwrap-args.ts";
 import { type CgroupSupport, describeCgroups, detectCgroups, SandboxCgroup } from "./cgroups.ts";
 import { etcFiles, writeEtcFiles } from "./etc-files.ts";
-import { readExitStatus } from "./exit-status.ts";
+import { describeLastExit, readExitStatus } from "./exit-status.ts";
 import { type HostFs, probeHostFs } from "./host-fs.ts";
 import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, type UidRange } from "./host-users.ts";
 import { KeyedQueue } from "./keyed-queue.ts";
 import { killEverything, terminate } from "./kill.ts";
-import { BLOCK_FD, INFO_FD, type Launched, launch, SECCOMP_FD, STATUS_FD, startFailed } from "./launcher.ts";
+import { BLOCK_FD, INFO_FD, type Launched, SECCOMP_FD, STATUS_FD } from "./launcher.ts";
 import {
   adoptKeptWorkspace,
-  firstUnreachable,
   forceRemove,
   type Owner,
   prepareRoot,
@@ -48,15 +47,15 @@ import {
 } from "./layout.ts";
 import { LinkSockets } from "./link-sockets.ts";
 import { checkBubblewrap } from "./preflight.ts";
-import { bootId, identityOf } from "./processes.ts";
+import { assertReachable } from "./reachability.ts";
 import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
 import { seccompFilter } from "./seccomp.ts";
+import { startSandbox } from "./start-sandbox.ts";
 import { HostUidClaims } from "./uid-claims.ts";
 import { SANDBOX_ID, validateSpec } from "./validate-spec.ts";
 import { waitForSupervisor } from "./wait-for-supervisor.ts";
 
 export const LOCAL_STAGES = ["workspace", "isolation", "supervisor"] as const;
-const SUPERVISOR_OOM_SCORE_ADJ = -500;
 type LocalStage = (typeof LOCAL_STAGES)[number];
 
 export interface LocalDriverOptions {
@@ -223,7 +222,7 @@ export class LocalDriver implements Driver {
       const recorded: RecordedSpec = { ...spec, ...(owner ? { hostUid: owner.uid } : {}) };
       writeJsonAtomic(paths.specFile, recorded);
       const outpostDir = typeof this.#options.outpostDir === "string" ? this.#options.outpostDir : this.#options.outpostDir(owner);
-      this.#assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths, outpostDir);
+      assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths, outpostDir);
       return { value: { owner, outpostDir }, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
     });
 
@@ -259,31 +258,17 @@ export class LocalDriver implements Driver {
         await this.#killEverything(spec.sandboxId, paths, readRuntime(paths.runtimeFile), signal);
       await this.#sockets.listen(spec.sandboxId, paths);
       const unenforced = applyLimits();
-      let runtime: RuntimeInfo | undefined;
-      writeJsonAtomic(paths.launchingFile, { startedAt: new Date().toISOString() });
-      const launched = await launch({
+      const { runtime, launched } = await startSandbox({
+        sandboxId: spec.sandboxId,
+        paths,
         bwrapPath,
         args: this.#argv(spec, paths, outpostDir),
         marker: sandboxMarker(this.root, spec.sandboxId),
-        logPath: paths.log,
-        statusPath: paths.statusFile,
         seccomp: seccompFilter({ allowNestedUserns: this.#options.allowNestedUserns }),
         owner,
+        cgroup,
         signal,
-        timeoutMs: 10_000,
-        beforeRelease: ({ bwrapPid, childPid }) => {
-          cgroup?.addProcess(bwrapPid);
-          cgroup?.addProcess(childPid);
-          protectFromOomKiller(childPid);
-          const bwrap = identityOf(bwrapPid);
-          const init = identityOf(childPid);
-          if (!bwrap || !init) throw startFailed("the sandbox exited during setup", paths.log);
-          runtime = { version: 1, sandboxId: spec.sandboxId, bootId: bootId(), bwrap, init, startedAt: new Date().toISOString() };
-          writeJsonAtomic(paths.runtimeFile, runtime);
-          forceRemove(paths.launchingFile);
-        },
       });
-      if (!runtime) throw startFailed("the sandbox was not recorded", paths.log);
       const limitsNote = unenforced.length ? `; not enforced here: ${unenforced.join(", ")}` : "";
       this.#log(`sandbox ${spec.sandboxId} started: bwrap ${launched.bwrapPid}, init ${launched.childPid}`);
       return {
@@ -347,12 +332,8 @@ export class LocalDriver implements Driver {
 
   /** Why a sandbox that was running is not any more (its supervisor exited, the OOM killer). */
   #lastExit(sandboxId: string, paths: SandboxPaths): { reason: string; oomKilled: boolean } {
-    const status = readExitStatus(paths.statusFile);
     const cgroups = this.cgroupSupport();
-    const oomKills = cgroups.usable ? new SandboxCgroup(cgroups, sandboxId).oomKills() : 0;
-    const how = !status ? "ended" : status.exitCode > 128 ? `was killed by signal ${status.exitCode - 128}` : `exited with code ${status.exitCode}`;
-    const reason = `the sandbox's supervisor ${how}${oomKills > 0 ? `; the kernel killed ${oomKills} process(es) of the sandbox for lack of memory (raise the memory limit)` : ""}`;
-    return { reason, oomKilled: oomKills > 0 };
+    return describeLastExit(readExitStatus(paths.statusFile), cgroups.usable ? new SandboxCgroup(cgroups, sandboxId).oomKills() : 0);
   }
 
   #exclusive<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
@@ -400,23 +381,6 @@ export class LocalDriver implements Driver {
     return result.bwrap.path;
   }
 
-  /** bwrap runs as the sandbox's uid, so that uid must reach everything it binds (and a
-   *  missing /opt/outpost is better reported here than as a bwrap mount error). */
-  #assertReachable(owner: Owner, paths: SandboxPaths, outpostDir: string): void {
-    const needs = [paths.workspace, `${paths.etc}/passwd`, paths.linkToken, `${outpostDir}/supervisor.js`, `${outpostDir}/bin/node`];
-    for (const path of needs) {
-      const blocked = firstUnreachable(path, owner, { read: true });
-      if (blocked) {
-        const why = existsSync(path)
-          ? `cannot reach ${path} (stopped at ${blocked}); fix: chmod o+x on the folders above it (or o+r on the file)`
-          : `needs ${path}, which does not exist${path.startsWith(outpostDir) ? "; fix: npm run build" : ""}`;
-        throw new DriverError("SANDBOX_PATH_UNREACHABLE", `the sandbox's host uid ${owner.uid} ${why}`, {
-          details: { path, blocked, uid: owner.uid },
-        });
-      }
-    }
-  }
-
   /** Kills whatever is left of the sandbox (kill.ts), with its own host uid for the last sweep. */
   async #killEverything(sandboxId: string, paths: SandboxPaths, runtime: RuntimeInfo | null, signal: AbortSignal): Promise<void> {
     const hostUid = this.#isRoot ? readSpec(paths.specFile)?.hostUid : undefined;
@@ -432,17 +396,6 @@ interface Isolated {
   /** Only when this call started it (then bwrap's exit is observable). */
   launched?: Launched;
   unenforced: Array<keyof SandboxLimits>;
-}
-
-/** The sandbox's pid-1 and so the supervisor it starts get a low OOM score (the supervisor
- *  raises its commands' scores): under memory pressure commands die first. Needs root
- *  (CAP_SYS_RESOURCE) to lower; without it the supervisor keeps the default. */
-function protectFromOomKiller(pid: number): void {
-  try {
-    writeFileSync(`/proc/${pid}/oom_score_adj`, String(SUPERVISOR_OOM_SCORE_ADJ));
-  } catch {
-    // not root: the commands' raised scores still put them first
-  }
 }
 
 function requestedLimits(limits: SandboxLimits = {}): Array<keyof SandboxLimits> {
