@@ -6,6 +6,7 @@
 // command in the sandbox.
 import type { FastifyReply } from "fastify";
 import { encodeJsonFrame, FRAME, FRAME_HEADER_BYTES, FRAMES_CONTENT_TYPE, type FrameType } from "../supervisor/frames.ts";
+import { writeWithBackpressure } from "./backpressure.ts";
 
 export class FrameStream {
   readonly #reply: FastifyReply;
@@ -45,17 +46,6 @@ export class FrameStream {
   }
 
   #write(chunk: Buffer): Promise<void> {
-    const raw = this.#reply.raw;
-    if (raw.writableEnded || raw.destroyed) return Promise.resolve();
-    if (raw.write(chunk)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        raw.off("drain", done);
-        raw.off("close", done);
-        resolve();
-      };
-      raw.once("drain", done);
-      raw.once("close", done);
-    });
+    return writeWithBackpressure(this.#reply.raw, chunk);
   }
 }

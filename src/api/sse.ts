@@ -2,6 +2,7 @@
 // socket to drain, so a slow client costs a paused loop, never an unbounded buffer; a
 // comment line every 15 s keeps proxies from closing an idle stream.
 import type { FastifyReply } from "fastify";
+import { writeWithBackpressure } from "./backpressure.ts";
 
 export const HEARTBEAT_MS = 15_000;
 
@@ -51,18 +52,7 @@ export class SseStream {
   }
 
   #write(chunk: string): Promise<void> {
-    const raw = this.#reply.raw;
-    if (raw.writableEnded || raw.destroyed) return Promise.resolve();
-    if (raw.write(chunk)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        raw.off("drain", done);
-        raw.off("close", done);
-        resolve();
-      };
-      raw.once("drain", done);
-      raw.once("close", done);
-    });
+    return writeWithBackpressure(this.#reply.raw, chunk);
   }
 }
 
