@@ -1,8 +1,10 @@
-// Prometheus metrics at /metrics: request latency by route, the database pool, and the
-// process. A registry per app (not prom-client's global) so tests can run several apps.
+// Prometheus metrics at /metrics (admins only): request latency by route, the database
+// pool, and the process. A registry per app (not prom-client's global) so tests can run several apps.
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { OutpostError } from "../domain/errors.ts";
+import { currentPrincipal } from "./auth.ts";
 
 export function registerMetrics(app: FastifyInstance, pool: pg.Pool): Registry {
   const registry = new Registry();
@@ -34,7 +36,11 @@ export function registerMetrics(app: FastifyInstance, pool: pg.Pool): Registry {
     latency.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+  // Installation-wide figures (every route's traffic): for admins, not every project member.
+  app.get("/metrics", { schema: { hide: true } }, async (request, reply) => {
+    if (!currentPrincipal(request).isAdmin) {
+      throw new OutpostError("FORBIDDEN", "Metrics are for admins.", { fix: "Use the admin token (<data dir>/admin-token) or a token of an admin user." });
+    }
     reply.type(registry.contentType);
     return registry.metrics();
   });

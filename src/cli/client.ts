@@ -65,6 +65,10 @@ const contentType = (response: IncomingMessage) => response.headers["content-typ
  * one-request CLI process pays in full; node:http parses with Node's built-in parser and
  * costs a few ms to load. Nothing in the CLI may touch fetch, Response or Headers.
  */
+/** How long a JSON request may take, answer included (streams have no such limit);
+ *  OUTPOST_REQUEST_TIMEOUT_MS changes it (a slow link to a remote server). */
+const REQUEST_TIMEOUT_MS = Number(process.env.OUTPOST_REQUEST_TIMEOUT_MS) > 0 ? Number(process.env.OUTPOST_REQUEST_TIMEOUT_MS) : 60_000;
+
 export class ApiClient {
   constructor(private readonly connection: Connection) {}
 
@@ -72,8 +76,19 @@ export class ApiClient {
     return this.connection.url;
   }
 
+  /** A JSON request and its whole answer, within REQUEST_TIMEOUT_MS (a server that never answers must not hang the CLI). */
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const response = await this.send(method, path, body, { accept: "application/json", ...headers });
+    const deadline = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    try {
+      return await this.#request<T>(method, path, body, headers, deadline);
+    } catch (error) {
+      if (deadline.aborted) throw new ApiError(0, "TIMEOUT", `Outpost at ${this.connection.url} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+      throw error;
+    }
+  }
+
+  async #request<T>(method: string, path: string, body: unknown, headers: Record<string, string>, signal: AbortSignal): Promise<T> {
+    const response = await this.send(method, path, body, { accept: "application/json", ...headers }, signal);
     if (response.statusCode === 204) {
       response.resume();
       return undefined as T;

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { loadSettings } from "../../src/config/settings.ts";
 import { createLogger } from "../../src/logger.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
-import { api, freshMachineDatabase, tempDir } from "../helpers/server.ts";
+import { api, createUser, freshMachineDatabase, tempDir } from "../helpers/server.ts";
 
 describe("HTTP surface", () => {
   let server: RunningServer;
@@ -126,6 +126,13 @@ describe("HTTP surface", () => {
     assert.ok(!text.includes("some-name"), "ids and names stay out of labels");
     assert.match(text, /outpost_db_pool_connections \d+/);
     assert.match(text, /outpost_process_resident_memory_bytes \d+/);
+  });
+
+  test("/metrics is for admins: another user's token gets 403", async () => {
+    const user = await createUser(s(), `metrics-${Date.now()}`);
+    const refused = await api(s(), "GET", "/metrics", { token: user.token });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, "FORBIDDEN");
   });
 
   test("tokens, login codes, cookies and env values never appear in the logs", async () => {
