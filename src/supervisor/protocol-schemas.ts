@@ -17,7 +17,7 @@
 //
 // Lengths are in UTF-16 code units (String.length), like every other limit in JavaScript.
 import * as z from "zod/mini";
-import { ALLOWED_SIGNALS, PROCESS_ID_PATTERN } from "./protocol.ts";
+import { ALLOWED_SIGNALS, PROCESS_ID_PATTERN } from "./protocol-values.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -13,12 +13,7 @@ export const PROTOCOL_HEADER = "x-outpost-supervisor-protocol";
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 export const NDJSON_CONTENT_TYPE = "application/x-ndjson";
 
-/** The only signals a client may send to a background process. */
-export const ALLOWED_SIGNALS = ["SIGTERM", "SIGKILL", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const;
-export type AllowedSignal = (typeof ALLOWED_SIGNALS)[number];
-
-/** `prc_` followed by 12 characters of [a-z0-9]. */
-export const PROCESS_ID_PATTERN = /^prc_[a-z0-9]{12}$/;
+export { ALLOWED_SIGNALS, type AllowedSignal, PROCESS_ID_PATTERN } from "./protocol-values.ts";
 
 /** Error codes the daemon answers with, and their HTTP status. */
 export const SUPERVISOR_ERROR_STATUS = {
