@@ -110,6 +110,19 @@ export class ApiClient {
     }
   }
 
+  /** Every item of a paged list (`?limit=500`, following `nextCursor` to the end). */
+  async listAll<T>(path: string): Promise<T[]> {
+    const items: T[] = [];
+    const separator = path.includes("?") ? "&" : "?";
+    let cursor: string | null = null;
+    do {
+      const page: { items: T[]; nextCursor: string | null } = await this.request("GET", `${path}${separator}limit=500${cursor ? `&cursor=${cursor}` : ""}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return items;
+  }
+
   /**
    * A create that is safe to retry: every attempt carries the same Idempotency-Key, and a
    * connection that failed before any answer is tried once more (the server may have made

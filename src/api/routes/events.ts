@@ -3,6 +3,8 @@
 // from the table, and passes run on every NOTIFY wake-up plus a slow safety timer.
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { describeError } from "../../domain/error-registry.ts";
+import { OutpostError } from "../../domain/errors.ts";
 import { errorResponses } from "../../schemas/common.ts";
 import type { Event } from "../../schemas/events.ts";
 import { eventsQuery } from "../../schemas/events.ts";
@@ -82,7 +84,7 @@ export function eventRoutes(app: FastifyInstance, deps: { events: EventService; 
         request.log.warn({ err: (error as Error).message }, "event stream ended by an error");
         await stream.send({
           type: "error",
-          data: { code: "DATABASE_UNAVAILABLE", message: "The event stream lost the database; reconnect with Last-Event-ID." },
+          data: describeError(new OutpostError("DATABASE_UNAVAILABLE", "The event stream lost the database; reconnect with Last-Event-ID.")),
         });
       } finally {
         stream.signal.removeEventListener("abort", onAbort);

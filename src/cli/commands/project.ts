@@ -54,16 +54,7 @@ export async function project(argv: string[]): Promise<number> {
     case "get":
       return show(await api.request<Project>("GET", `/api/v1/projects/${needRef()}${values.reveal ? "?reveal=true" : ""}`), values.json);
     case "list": {
-      const items: Project[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { items: Project[]; nextCursor: string | null } = await api.request(
-          "GET",
-          `/api/v1/projects?limit=500${cursor ? `&cursor=${cursor}` : ""}`,
-        );
-        items.push(...page.items);
-        cursor = page.nextCursor;
-      } while (cursor);
+      const items = await api.listAll<Project>("/api/v1/projects");
       if (values.json) printJson({ items, nextCursor: null });
       else
         console.log(

@@ -35,13 +35,7 @@ export async function user(argv: string[]): Promise<number> {
     }
     case "list": {
       if (ref) throw new UsageError(`unexpected argument '${ref}'`);
-      const items: User[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { items: User[]; nextCursor: string | null } = await api.request("GET", `/api/v1/users?limit=500${cursor ? `&cursor=${cursor}` : ""}`);
-        items.push(...page.items);
-        cursor = page.nextCursor;
-      } while (cursor);
+      const items = await api.listAll<User>("/api/v1/users");
       if (values.json) printJson({ items, nextCursor: null });
       else
         console.log(
