@@ -227,8 +227,8 @@ export class SupervisorClient {
 
   /**
    * Sends a request and checks status and protocol; on an error status, throws the
-   * supervisor's error. The answer's headers must come within answerTimeoutMs; with
-   * `whole`, the body must be read within it too (the deadline stays armed until close).
+   * supervisor's error. The answer's headers must come within answerTimeoutMs (a JSON body
+   * then gets a deadline of its own in readJson; a stream ends with the caller's signal).
    */
   private async open(
     method: "GET" | "POST",
