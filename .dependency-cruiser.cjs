@@ -33,6 +33,8 @@ module.exports = {
     layer("drivers", "^src/drivers/", `^src/(drivers|domain)/|^src/supervisor/(client[^/]*\\.ts|link/)|${PROTOCOL}`),
     layer("reconciler", "^src/reconciler/", `^src/(reconciler|domain|store)/|^src/drivers/(driver|errors)\\.ts$|^src/supervisor/link/registry\\.ts$`),
     layer("services", "^src/services/", `^src/(services|domain|store|crypto)/|^src/drivers/(driver|errors)\\.ts$|^src/supervisor/(client[^/]*\\.ts|link/)|${PROTOCOL}`),
+    // The egress proxy and model gateway: an edge like api/, serving sandboxes instead of people.
+    layer("egress", "^src/egress/", "^src/(egress|services|domain|crypto|config)/"),
     layer("api", "^src/api/", `^src/(api|services|schemas|domain|config)/|${PROTOCOL}`),
     layer("cli-speaks-http", "^src/cli/", `^src/(cli|config|domain|schemas)/|${PROTOCOL}`),
     // The CLI uses the API's types, never its zod schemas at run time.

@@ -10,6 +10,7 @@
 //                        which stays external and is loaded from next to the bundle.
 //   dist/opt-outpost/    everything a sandbox runs, bound read-only at /opt/outpost:
 //     bin/node                       the pinned Node 22 (npm package node-linux-<arch>)
+//     bin/outpost-ssh-proxy          ssh's ProxyCommand through the egress proxy (sandbox-bin/)
 //     supervisor.js(.map)            the bundle above
 //     node_modules/@lydell/node-pty-<os>-<arch>/   the PTY addon (package.json, pty.node)
 //     manifest.json                  versions and sha256 of every file: tells whether a copy is current
@@ -131,7 +132,11 @@ function optOutpostSources() {
     console.warn(`dist/opt-outpost not assembled: ${nodePackage} or the PTY addon is not installed here (sandboxes need Linux and \`npm install\`)`);
     return null;
   }
-  const files = { "bin/node": join(nodeDir, "bin", "node"), "supervisor.js": join(root, "dist", "supervisor.js") };
+  const files = {
+    "bin/node": join(nodeDir, "bin", "node"),
+    "bin/outpost-ssh-proxy": join(root, "sandbox-bin", "outpost-ssh-proxy"),
+    "supervisor.js": join(root, "dist", "supervisor.js"),
+  };
   if (existsSync(join(root, "dist", "supervisor.js.map"))) files["supervisor.js.map"] = join(root, "dist", "supervisor.js.map");
   // Only what loading the addon needs: its package.json and binaries, not the README.
   const ptyRel = relative(join(ptyDir, "..", ".."), ptyDir);

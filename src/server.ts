@@ -9,6 +9,7 @@ import type { EmbeddedPostgres, StartOutcome } from "./db/embedded.ts";
 import { createLogger } from "./logger.ts";
 import { ensureAdminToken } from "./startup/admin.ts";
 import { openDatabase } from "./startup/database.ts";
+import type { EgressRuntime } from "./startup/egress.ts";
 import { listen } from "./startup/listen.ts";
 import { readiness } from "./startup/readiness.ts";
 import type { RuntimeAvailability, SandboxRuntime } from "./startup/sandboxes.ts";
@@ -22,6 +23,7 @@ export interface RunningServer {
   app: FastifyInstance;
   pool: pg.Pool;
   sandboxes: SandboxRuntime;
+  egress: EgressRuntime;
   /** Whether this host could run sandboxes at start (the banner says so, with the fix). */
   sandboxAvailability: RuntimeAvailability;
   database: { kind: "embedded"; outcome: StartOutcome; server: EmbeddedPostgres } | { kind: "external" };
@@ -38,6 +40,8 @@ export interface StartOptions {
   /** Reconciler re-check interval and stop grace (tests shorten them). */
   sandboxResyncMs?: number;
   sandboxStopGraceMs?: number;
+  /** Egress recorder timings (tests shorten them). */
+  egress?: { flushMs?: number; allowedEventWindowMs?: number };
 }
 
 /** startServer gave up because its `signal` was aborted; everything it started is stopped. */
@@ -50,14 +54,26 @@ export class StartCancelled extends Error {
 
 /** The modules only needed once the database is up (the HTTP side, services, sandboxes). */
 async function importTheRest() {
-  const [{ buildApp }, { createSandboxRuntime }, { AuthService }, { EventHub }, { ProjectService }] = await Promise.all([
+  const [
+    { buildApp },
+    { createSandboxRuntime },
+    { createEgressRuntime },
+    { AuthService },
+    { EventHub },
+    { ProjectService },
+    { VariableService },
+    { Registry },
+  ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
+    import("./startup/egress.ts"),
     import("./services/auth.ts"),
     import("./services/event-hub.ts"),
     import("./services/projects.ts"),
+    import("./services/variables.ts"),
+    import("prom-client"),
   ]);
-  return { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService };
+  return { buildApp, createSandboxRuntime, createEgressRuntime, AuthService, EventHub, ProjectService, VariableService, Registry };
 }
 
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
@@ -96,7 +112,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => pool.end());
     stopIfCancelled();
 
-    const { buildApp, createSandboxRuntime, AuthService, EventHub, ProjectService } = await importing;
+    const { buildApp, createSandboxRuntime, createEgressRuntime, AuthService, EventHub, ProjectService, VariableService, Registry } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
     stopIfCancelled();
@@ -111,9 +127,14 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     stopIfCancelled();
 
     const projects = new ProjectService(pool, secrets);
+    const variables = new VariableService(pool, secrets);
+    const metrics = new Registry();
+    const egress = createEgressRuntime({ pool, settings, secrets, variables, metrics, logger, ...options.egress });
+    cleanups.push(() => egress.stop());
     const sandboxes = createSandboxRuntime({
       pool,
-      projectEnvironment: (projectId) => projects.environment(projectId),
+      projectVariables: (projectId) => variables.forCommands(projectId),
+      egress: egress.endpoint,
       dataDir: settings.dataDir,
       bwrapPath: settings.bwrapPath,
       limits: { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids },
@@ -140,7 +161,11 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       version: VERSION,
       publicUrl,
       eventsSafetyPollMs: options.eventsSafetyPollMs,
-      extraRoutes: (instance) => sandboxes.routes(instance),
+      metrics,
+      extraRoutes: (instance) => {
+        sandboxes.routes(instance);
+        egress.routes(instance);
+      },
       isReady: () => readiness(pool),
     });
     cleanups.push(() => app.close());
@@ -161,6 +186,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       app,
       pool,
       sandboxes,
+      egress,
       sandboxAvailability,
       database,
       async close(closeOptions = {}) {

@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type pg from "pg";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { OutpostError } from "../domain/errors.ts";
 import type { AuthService } from "../services/auth.ts";
 import type { EventHub } from "../services/event-hub.ts";
@@ -38,6 +39,8 @@ export interface AppDeps {
   eventsSafetyPollMs?: number;
   /** Later issues plug their routes in here (sandboxes, runs, …). */
   extraRoutes?: (app: FastifyInstance) => void;
+  /** The registry /metrics shows (parts outside the API add their own metrics to it). */
+  metrics?: Registry;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -89,7 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerAuth(app, deps.auth);
-  registerMetrics(app, deps.pool);
+  registerMetrics(app, deps.pool, deps.metrics);
   healthRoutes(app, deps.isReady);
   homeRoutes(app);
   sessionRoutes(app, deps.auth, deps.publicUrl);

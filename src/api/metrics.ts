@@ -6,8 +6,7 @@ import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { OutpostError } from "../domain/errors.ts";
 import { currentPrincipal } from "./auth.ts";
 
-export function registerMetrics(app: FastifyInstance, pool: pg.Pool): Registry {
-  const registry = new Registry();
+export function registerMetrics(app: FastifyInstance, pool: pg.Pool, registry = new Registry()): Registry {
   collectDefaultMetrics({ register: registry, prefix: "outpost_" });
 
   const latency = new Histogram({

@@ -35,6 +35,18 @@ export const settingsSchema = z
     bwrapPath: z.string().optional().describe("The bubblewrap binary sandboxes run with (OUTPOST_BWRAP); default: bwrap on PATH."),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).describe("pino log level (OUTPOST_LOG_LEVEL)."),
     publicUrl: z.string().url().optional().describe("The URL people open, when it differs from http://host:port (OUTPOST_PUBLIC_URL)."),
+    anthropicUpstream: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http(s):// URL")
+      .describe("Where the model gateway sends Anthropic calls (OUTPOST_ANTHROPIC_UPSTREAM, default https://api.anthropic.com)."),
+    openaiUpstream: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http(s):// URL")
+      .describe("Where the model gateway sends OpenAI calls (OUTPOST_OPENAI_UPSTREAM, default https://api.openai.com)."),
+    egressUpstreamCaFile: z
+      .string()
+      .optional()
+      .describe("PEM file of extra CAs the egress proxy and gateway trust for upstream TLS, e.g. a corporate CA (OUTPOST_EGRESS_UPSTREAM_CA)."),
   })
   .strict();
 
@@ -58,6 +70,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     maxSandboxMemoryMb: env.OUTPOST_MAX_SANDBOX_MEMORY_MB || String(Math.floor((2 * totalmem()) / (1024 * 1024))),
     logLevel: env.OUTPOST_LOG_LEVEL || "info",
     publicUrl: env.OUTPOST_PUBLIC_URL || undefined,
+    anthropicUpstream: env.OUTPOST_ANTHROPIC_UPSTREAM || "https://api.anthropic.com",
+    openaiUpstream: env.OUTPOST_OPENAI_UPSTREAM || "https://api.openai.com",
+    egressUpstreamCaFile: env.OUTPOST_EGRESS_UPSTREAM_CA || undefined,
     ...overrides,
   };
   const parsed = settingsSchema.safeParse(candidate);
@@ -86,4 +101,7 @@ const ENV_NAMES: Record<string, string> = {
   maxSandboxMemoryMb: "OUTPOST_MAX_SANDBOX_MEMORY_MB",
   logLevel: "OUTPOST_LOG_LEVEL",
   publicUrl: "OUTPOST_PUBLIC_URL",
+  anthropicUpstream: "OUTPOST_ANTHROPIC_UPSTREAM",
+  openaiUpstream: "OUTPOST_OPENAI_UPSTREAM",
+  egressUpstreamCaFile: "OUTPOST_EGRESS_UPSTREAM_CA",
 };

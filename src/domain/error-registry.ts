@@ -40,6 +40,7 @@ export const ERRORS = {
   SANDBOX_NOT_FOUND: { status: 404, hint: "Use an id or name that `outpost sandbox list --all` shows.", retryable: false },
   PROCESS_NOT_FOUND: { status: 404, hint: "Use a process id that `outpost process list <sandbox>` shows.", retryable: false },
   USER_NOT_FOUND: { status: 404, hint: "Use a user id or name that `outpost user list` shows (an admin can run it).", retryable: false },
+  VARIABLE_NOT_FOUND: { status: 404, hint: "Use a name that `outpost secret list <project>` shows.", retryable: false },
   MEMBER_NOT_FOUND: { status: 404, hint: "Use a user id that `outpost project member list <project>` shows.", retryable: false },
   // 405/408: the HTTP exchange, before any route
   METHOD_NOT_ALLOWED: { status: 405, hint: "Use one of the methods the API reference at /docs lists for this path.", retryable: false },
@@ -53,6 +54,11 @@ export const ERRORS = {
     retryable: false,
   },
   USER_NAME_TAKEN: { status: 409, hint: "Pick another name, or use the existing user (`outpost user list`).", retryable: false },
+  VARIABLE_KIND_CONFLICT: {
+    status: 409,
+    hint: "Change a secret or credential with `outpost secret set <project> NAME --kind <kind>`, or unset it first.",
+    retryable: false,
+  },
   PROJECT_HAS_SANDBOXES: { status: 409, hint: "Delete the project's sandboxes first (`outpost sandbox list --project <project>`).", retryable: false },
   SANDBOX_WRONG_PHASE: {
     status: 409,

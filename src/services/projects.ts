@@ -4,12 +4,13 @@
 import type pg from "pg";
 import type { SecretBox } from "../crypto/secrets.ts";
 import type { Principal } from "../domain/authorization.ts";
+import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from "../domain/egress-policy.ts";
 import { OutpostError } from "../domain/errors.ts";
 import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
 import { decodeCursor, encodeCursor, type Page } from "../domain/pagination.ts";
 import { projectEnvProblem } from "../domain/project-env.ts";
-import { type Queryable, withTransaction } from "../store/database.ts";
+import { withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import { setMember } from "../store/members.ts";
 import * as store from "../store/projects.ts";
@@ -28,12 +29,15 @@ export interface ProjectDraft {
   instructions?: string;
   /** Plain values; sealed before they are stored. */
   env?: Record<string, string>;
-  egress?: store.ProjectRow["egress"];
+  egress?: Partial<EgressPolicy>;
   database?: store.ProjectRow["database"];
+  tokenBudget?: number | null;
 }
 
 /** A partial update: the fields given replace the stored ones (null clears); the name never changes. */
-export interface ProjectChanges extends Partial<store.ProjectFields> {
+export interface ProjectChanges extends Partial<Omit<store.ProjectFields, "egress">> {
+  /** The fields given replace the stored ones (level, allow, deny). */
+  egress?: Partial<EgressPolicy>;
   /** Merged into the environment: a string sets a variable, null removes it. */
   env?: Record<string, string | null>;
 }
@@ -63,7 +67,7 @@ export class ProjectService {
       const id = newId("project");
       if (idempotencyKey) {
         const earlier = await replayOf(tx, ownerId, { key: idempotencyKey, scope: "project.create", fingerprint: fingerprint("project.create", input) }, id);
-        if (earlier) return this.#withEnv(await resolveProject(tx, principal, earlier, "project.read"), await store.listEnv(tx, earlier), false);
+        if (earlier) return this.#withEnv(await resolveProject(tx, principal, earlier, "project.read"), await store.listEnv(tx, earlier, ["env"]), false);
       }
       const row = await store.insertProject(tx, {
         id,
@@ -72,21 +76,22 @@ export class ProjectService {
         repoUrl: input.repoUrl ?? null,
         defaultBranch: input.defaultBranch ?? null,
         instructions: input.instructions ?? null,
-        egress: input.egress ?? { allow: [] },
+        egress: { ...DEFAULT_EGRESS_POLICY, ...input.egress },
         database: input.database ?? "none",
+        tokenBudget: input.tokenBudget ?? null,
       });
       await setMember(tx, row.id, ownerId, "owner");
       for (const [name, value] of Object.entries(input.env ?? {})) {
-        await store.setEnv(tx, row.id, name, this.secrets.seal(value, envContext(row.id, name)));
+        await store.setEnv(tx, row.id, this.#envVariable(row.id, name, value));
       }
       await appendEvent(tx, { type: "project.created", ownerId, projectId: row.id, data: { name: row.name } });
-      return this.#withEnv(row, await store.listEnv(tx, row.id), false);
+      return this.#withEnv(row, await store.listEnv(tx, row.id, ["env"]), false);
     });
   }
 
   async get(principal: Principal, ref: string, reveal = false): Promise<ProjectWithEnv> {
     const row = await resolveProject(this.pool, principal, ref, reveal ? "project.env.reveal" : "project.read");
-    return this.#withEnv(row, await store.listEnv(this.pool, row.id), reveal);
+    return this.#withEnv(row, await store.listEnv(this.pool, row.id, ["env"]), reveal);
   }
 
   /** Resolves an id or name to the id of a project the caller may read (for filters such as `?project=`). */
@@ -98,7 +103,7 @@ export class ProjectService {
   async list(principal: Principal, limit: number, cursor: string | undefined): Promise<Page<ProjectWithEnv>> {
     const afterSeq = cursor === undefined ? 0 : decodeCursor(cursor);
     const rows = await store.listProjects(this.pool, principal.userId, afterSeq, limit + 1);
-    const items = await Promise.all(rows.slice(0, limit).map(async (row) => this.#withEnv(row, await store.listEnv(this.pool, row.id), false)));
+    const items = await Promise.all(rows.slice(0, limit).map(async (row) => this.#withEnv(row, await store.listEnv(this.pool, row.id, ["env"]), false)));
     const last = rows.length > limit ? rows[limit - 1] : undefined;
     return { items, nextCursor: last ? encodeCursor(last.seq) : null };
   }
@@ -106,16 +111,21 @@ export class ProjectService {
   async update(principal: Principal, ref: string, patch: ProjectChanges): Promise<ProjectWithEnv> {
     return withTransaction(this.pool, async (tx) => {
       const current = await resolveProject(tx, principal, ref, "project.update", true);
-      const { env, ...fields } = patch;
-      if (env) assertEnvFits(applyEnvPatch(await this.#environment(tx, current.id), env));
+      const { env, egress, ...rest } = patch;
+      if (env) {
+        const variables = await store.listEnv(tx, current.id);
+        assertOnlyEnvKind(variables, Object.keys(env));
+        assertEnvFits(applyEnvPatch(this.#commandEnv(current.id, variables), env));
+      }
+      const fields: Partial<store.ProjectFields> = egress ? { ...rest, egress: { ...current.egress, ...egress } } : rest;
       const row = await store.updateProject(tx, current.id, fields);
       for (const [name, value] of Object.entries(env ?? {})) {
         if (value === null) await store.deleteEnv(tx, row.id, name);
-        else await store.setEnv(tx, row.id, name, this.secrets.seal(value, envContext(row.id, name)));
+        else await store.setEnv(tx, row.id, this.#envVariable(row.id, name, value));
       }
       const changed = [...Object.keys(fields), ...(env ? ["env"] : [])];
       await appendEvent(tx, { type: "project.updated", ownerId: principal.userId, projectId: row.id, data: { name: row.name, changed } });
-      return this.#withEnv(row, await store.listEnv(tx, row.id), false);
+      return this.#withEnv(row, await store.listEnv(tx, row.id, ["env"]), false);
     });
   }
 
@@ -136,14 +146,15 @@ export class ProjectService {
     });
   }
 
-  /** Decrypted environment, for the parts that hand it to a sandbox. */
-  async environment(projectId: string): Promise<Record<string, string>> {
-    return this.#environment(this.pool, projectId);
+  /** What commands see of every variable (credentials as their placeholders), to size a change. */
+  #commandEnv(projectId: string, rows: store.EnvRow[]): Record<string, string> {
+    return Object.fromEntries(
+      rows.map((r) => [r.name, r.kind === "credential" ? (r.placeholder ?? "") : this.secrets.open(r.valueEnc, envContext(projectId, r.name))]),
+    );
   }
 
-  async #environment(db: Queryable, projectId: string): Promise<Record<string, string>> {
-    const rows = await store.listEnv(db, projectId);
-    return Object.fromEntries(rows.map((r) => [r.name, this.secrets.open(r.valueEnc, envContext(projectId, r.name))]));
+  #envVariable(projectId: string, name: string, value: string): store.NewVariable {
+    return { name, valueEnc: this.secrets.seal(value, envContext(projectId, name)), kind: "env", placeholder: null, inject: [] };
   }
 
   /** Values are opened only when revealed: the sealed ones never leave this service. */
@@ -162,6 +173,17 @@ function applyEnvPatch(current: Record<string, string>, patch: Record<string, st
     else next[name] = value;
   }
   return next;
+}
+
+/** `env` changes plain variables only: turning a secret or credential into one would show its value. */
+function assertOnlyEnvKind(variables: store.EnvRow[], names: string[]): void {
+  for (const variable of variables) {
+    if (variable.kind !== "env" && names.includes(variable.name)) {
+      throw new OutpostError("VARIABLE_KIND_CONFLICT", `${variable.name} is a ${variable.kind}, not a plain env variable.`, {
+        details: { name: variable.name, kind: variable.kind },
+      });
+    }
+  }
 }
 
 /** The same bound as on create, for the environment a PATCH would leave behind. */

@@ -19,7 +19,9 @@ import type {
   StartProcessRequest,
   SupervisorErrorCode,
 } from "../supervisor/protocol.ts";
+import { redactExecChunks, redactExecEvents, redactLogRecords, redactorFor } from "./redact-output.ts";
 import { assertRunning, type SandboxService } from "./sandboxes.ts";
+import type { CommandVariables } from "./variables.ts";
 
 /**
  * The registered code a user sees for each code a supervisor (or its client) raises.
@@ -65,19 +67,21 @@ export class SandboxCommands {
   constructor(
     private readonly sandboxes: SandboxService,
     private readonly driver: Pick<Driver, "connect">,
-    private readonly projectEnvironment: (projectId: string) => Promise<Record<string, string>>,
+    private readonly projectVariables: (projectId: string) => Promise<CommandVariables>,
   ) {}
 
   /** Runs a command; resolves once the supervisor accepted it, with its events to iterate. */
   async exec(principal: Principal, ref: string, request: ExecRequest, { signal }: StreamOptions = {}): Promise<AsyncIterable<ExecEvent>> {
-    const { client, env } = await this.#open(principal, ref, "sandbox.exec", request.env);
-    return this.call(() => client.exec({ ...request, env }, { signal }));
+    const { client, env, redactor } = await this.#open(principal, ref, "sandbox.exec", request.env);
+    const events = await this.call(() => client.exec({ ...request, env }, { signal }));
+    return redactor ? redactExecEvents(events, redactor) : events;
   }
 
   /** Like exec, with the output as raw bytes (binary frames end to end). */
   async execFrames(principal: Principal, ref: string, request: ExecRequest, { signal }: StreamOptions = {}): Promise<AsyncIterable<ExecChunk>> {
-    const { client, env } = await this.#open(principal, ref, "sandbox.exec", request.env);
-    return this.call(() => client.execFrames({ ...request, env }, { signal }));
+    const { client, env, redactor } = await this.#open(principal, ref, "sandbox.exec", request.env);
+    const events = await this.call(() => client.execFrames({ ...request, env }, { signal }));
+    return redactor ? redactExecChunks(events, redactor) : events;
   }
 
   async startProcess(principal: Principal, ref: string, request: StartProcessRequest): Promise<Process> {
@@ -106,22 +110,28 @@ export class SandboxCommands {
     processId: string,
     options: { after: number; follow: boolean; signal?: AbortSignal },
   ): Promise<AsyncIterable<LogRecord | LogExitLine>> {
-    const { client } = await this.#open(principal, ref, "sandbox.process.read");
-    return this.call(() => client.processLogs(processId, options));
+    const { client, redactor } = await this.#open(principal, ref, "sandbox.process.read");
+    const records = await this.call(() => client.processLogs(processId, options));
+    return redactor ? redactLogRecords(records, redactor) : records;
   }
 
-  /** The sandbox's supervisor, and the environment for a command (the project's, the request's on top). */
+  /**
+   * The sandbox's supervisor, the environment for a command (the project's variables, the
+   * request's on top) and the redactor for its output (null: the project has no secrets).
+   * A value the request passes is redacted as well when it is one of the project's secrets.
+   */
   async #open(
     principal: Principal,
     ref: string,
     action: SupervisorAction,
     requested?: Record<string, string>,
-  ): Promise<{ client: SupervisorClient; env: Record<string, string> }> {
+  ): Promise<{ client: SupervisorClient; env: Record<string, string>; redactor: ReturnType<typeof redactorFor> }> {
     const row = await this.sandboxes.row(principal, ref, action);
     assertRunning(row);
     const link = await this.call(() => this.driver.connect(row.id));
-    const env = action === "sandbox.exec" || action === "sandbox.process.manage" ? { ...(await this.projectEnvironment(row.projectId)), ...requested } : {};
-    return { client: link.client, env };
+    const variables = await this.projectVariables(row.projectId);
+    const env = action === "sandbox.exec" || action === "sandbox.process.manage" ? { ...variables.env, ...requested } : {};
+    return { client: link.client, env, redactor: redactorFor(variables.secrets) };
   }
 
   /** Runs a supervisor call, translating its failures. */

@@ -11,6 +11,7 @@ import { sandboxRoutes } from "../api/routes/sandboxes.ts";
 import { dataPaths } from "../config/data-dir.ts";
 import type { Capacity } from "../domain/capacity.ts";
 import { OutpostError } from "../domain/errors.ts";
+import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { builtOutpostDir, resolveOutpostDir } from "../drivers/local/outpost-dir.ts";
 import { checkBubblewrap, preflightOwner } from "../drivers/local/preflight.ts";
@@ -18,6 +19,7 @@ import { packageRoot } from "../package-root.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
 import { SandboxCommands } from "../services/sandbox-commands.ts";
 import { SandboxService } from "../services/sandboxes.ts";
+import type { CommandVariables } from "../services/variables.ts";
 
 export interface SandboxRuntimeOptions {
   pool: pg.Pool;
@@ -29,8 +31,10 @@ export interface SandboxRuntimeOptions {
   logger: Logger;
   resyncMs?: number;
   stopGraceMs?: number;
-  /** The project's decrypted environment, handed to every command started in its sandboxes. */
-  projectEnvironment: (projectId: string) => Promise<Record<string, string>>;
+  /** The project's variables for commands in its sandboxes (and the secrets to redact). */
+  projectVariables: (projectId: string) => Promise<CommandVariables>;
+  /** The host side of the sandboxes' way out; absent: sandboxes have loopback only. */
+  egress?: EgressEndpoint;
 }
 
 export interface SandboxRuntime {
@@ -57,6 +61,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     bwrapPath: options.bwrapPath,
     stopGraceMs: options.stopGraceMs,
     log: (message) => log.info(message),
+    egress: options.egress,
   });
   const reconciler = new Reconciler({
     pool: options.pool,
@@ -100,7 +105,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     assertRuntimeAvailable,
     wake: (id) => reconciler.wake(id),
   });
-  const commands = new SandboxCommands(service, driver, options.projectEnvironment);
+  const commands = new SandboxCommands(service, driver, options.projectVariables);
 
   return {
     service,

@@ -2,6 +2,8 @@
 // project (project_members, migrations/0007) for src/domain/authorization.ts to decide on;
 // lists show only the projects the caller is a member of.
 import type { Role } from "../domain/authorization.ts";
+import type { InjectRule } from "../domain/credentials.ts";
+import type { EgressPolicy } from "../domain/egress-policy.ts";
 import { OutpostError } from "../domain/errors.ts";
 import type { Queryable } from "./database.ts";
 
@@ -13,8 +15,10 @@ export interface ProjectRow {
   repoUrl: string | null;
   defaultBranch: string | null;
   instructions: string | null;
-  egress: { allow: string[] };
+  egress: EgressPolicy;
   database: "none" | "postgres";
+  /** Monthly model tokens the gateway lets through (null: no budget). */
+  tokenBudget: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -22,23 +26,30 @@ export interface ProjectRow {
 /** A project as one user sees it: with their role there (null: none). */
 export type VisibleProject = ProjectRow & { role: Role | null };
 
+export type VariableKind = "env" | "secret" | "credential";
+
 export interface EnvRow {
   name: string;
   valueEnc: string;
+  kind: VariableKind;
+  /** Credentials only: what the sandbox sees instead of the value. */
+  placeholder: string | null;
+  inject: InjectRule[];
+  updatedAt: Date;
 }
 
 const COLUMNS = `id, seq, owner_id as "ownerId", name, repo_url as "repoUrl", default_branch as "defaultBranch",
-  instructions, egress, database, created_at as "createdAt", updated_at as "updatedAt"`;
+  instructions, egress, database, token_budget::float8 as "tokenBudget", created_at as "createdAt", updated_at as "updatedAt"`;
 const P_COLUMNS = `p.id, p.seq, p.owner_id as "ownerId", p.name, p.repo_url as "repoUrl", p.default_branch as "defaultBranch",
-  p.instructions, p.egress, p.database, p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
+  p.instructions, p.egress, p.database, p.token_budget::float8 as "tokenBudget", p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
 
-export type ProjectFields = Pick<ProjectRow, "repoUrl" | "defaultBranch" | "instructions" | "egress" | "database">;
+export type ProjectFields = Pick<ProjectRow, "repoUrl" | "defaultBranch" | "instructions" | "egress" | "database" | "tokenBudget">;
 
 export async function insertProject(tx: Queryable, project: { id: string; ownerId: string; name: string } & ProjectFields): Promise<ProjectRow> {
   try {
     const { rows } = await tx.query(
-      `insert into projects (id, owner_id, name, repo_url, default_branch, instructions, egress, database)
-       values ($1, $2, $3, $4, $5, $6, $7, $8) returning ${COLUMNS}`,
+      `insert into projects (id, owner_id, name, repo_url, default_branch, instructions, egress, database, token_budget)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ${COLUMNS}`,
       [
         project.id,
         project.ownerId,
@@ -48,6 +59,7 @@ export async function insertProject(tx: Queryable, project: { id: string; ownerI
         project.instructions,
         JSON.stringify(project.egress),
         project.database,
+        project.tokenBudget,
       ],
     );
     return rows[0] as ProjectRow;
@@ -91,6 +103,7 @@ export async function updateProject(tx: Queryable, id: string, fields: Partial<P
     instructions: "instructions",
     egress: "egress",
     database: "database",
+    tokenBudget: "token_budget",
   };
   const sets: string[] = ["updated_at = now()"];
   const values: unknown[] = [id];
@@ -108,16 +121,32 @@ export async function deleteProject(tx: Queryable, id: string): Promise<void> {
   await tx.query("delete from projects where id = $1", [id]);
 }
 
-export async function listEnv(db: Queryable, projectId: string): Promise<EnvRow[]> {
-  const { rows } = await db.query(`select name, value_enc as "valueEnc" from project_env where project_id = $1 order by name`, [projectId]);
+const ENV_COLUMNS = `name, value_enc as "valueEnc", kind, placeholder, inject, updated_at as "updatedAt"`;
+
+/** The project's variables, every kind (`kinds` narrows them). */
+export async function listEnv(db: Queryable, projectId: string, kinds?: VariableKind[]): Promise<EnvRow[]> {
+  const { rows } = await db.query(`select ${ENV_COLUMNS} from project_env where project_id = $1 and ($2::text[] is null or kind = any($2)) order by name`, [
+    projectId,
+    kinds ?? null,
+  ]);
   return rows as EnvRow[];
 }
 
-export async function setEnv(tx: Queryable, projectId: string, name: string, valueEnc: string): Promise<void> {
+export interface NewVariable {
+  name: string;
+  valueEnc: string;
+  kind: VariableKind;
+  placeholder: string | null;
+  inject: InjectRule[];
+}
+
+/** Sets a variable, whatever kind it had before. */
+export async function setEnv(tx: Queryable, projectId: string, variable: NewVariable): Promise<void> {
   await tx.query(
-    `insert into project_env (project_id, name, value_enc) values ($1, $2, $3)
-     on conflict (project_id, name) do update set value_enc = excluded.value_enc`,
-    [projectId, name, valueEnc],
+    `insert into project_env (project_id, name, value_enc, kind, placeholder, inject) values ($1, $2, $3, $4, $5, $6)
+     on conflict (project_id, name) do update
+       set value_enc = excluded.value_enc, kind = excluded.kind, placeholder = excluded.placeholder, inject = excluded.inject, updated_at = now()`,
+    [projectId, variable.name, variable.valueEnc, variable.kind, variable.placeholder, JSON.stringify(variable.inject)],
   );
 }
 

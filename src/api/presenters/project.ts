@@ -13,6 +13,7 @@ export function presentProject(project: ProjectWithEnv): Project {
     env: project.env,
     egress: project.egress,
     database: project.database,
+    tokenBudget: project.tokenBudget,
     createdAt: project.createdAt.toISOString(),
     updatedAt: project.updatedAt.toISOString(),
   };

@@ -5,6 +5,9 @@
 //     into the caller's terminal); no capabilities; uid/gid 1000 inside; no nested user
 //     namespaces (--disable-userns, and the seccomp filter refuses CLONE_NEWUSER) unless
 //     allowNestedUserns; the seccomp filter of seccomp.ts when given its fd.
+//   the way out, when egress is on: the proxy environment (HTTP_PROXY … to 127.0.0.1:3128,
+//     the model gateway on 3129, the CA bundle) and the supervisor's --bridge to the
+//     control plane's egress.sock and gateway.sock in /run/outpost.
 //   read-only: host /usr, the merged-usr links, a curated /etc (/etc/localtime recreated
 //     as the host's link into /usr/share/zoneinfo when it is one), the Outpost folder
 //     (node, supervisor, its node_modules) at /opt/outpost, and the control plane's link
@@ -16,6 +19,7 @@
 //     bwrap's device tmpfs, made read-only too (otherwise an uncapped writable tmpfs).
 // Deliberately absent: --die-with-parent (sandboxes must outlive the control plane), any
 // --share-net, /root, /home of the host, the data dir, other sandboxes, /sys.
+import { GATEWAY_PORT, NETWORK_PATHS, PROXY_PORT, sandboxNetworkEnv } from "../../domain/sandbox-network.ts";
 import { SANDBOX_GID, SANDBOX_HOME, SANDBOX_UID, SANDBOX_USER } from "./etc-files.ts";
 import type { HostFs } from "./host-fs.ts";
 
@@ -78,6 +82,10 @@ export interface BwrapArgsInput {
    *  new kernel objects, the way in for many kernel exploits. The seccomp filter must be
    *  built with the same choice. */
   allowNestedUserns?: boolean;
+  /** The way out (domain/sandbox-network.ts): the supervisor bridges 127.0.0.1:3128/3129 to
+   *  the control plane's proxy and gateway sockets, and every process gets the proxy
+   *  environment. Off: the sandbox has loopback only and is told of no proxy. */
+  egress?: boolean;
 }
 
 export function bwrapArgs(input: BwrapArgsInput): string[] {
@@ -125,6 +133,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   add("--setenv", "USER", SANDBOX_USER);
   add("--setenv", "PATH", SANDBOX_PATH_ENV);
   add("--setenv", "LANG", "C.UTF-8");
+  if (input.egress) for (const [name, value] of Object.entries(sandboxNetworkEnv())) add("--setenv", name, value);
   add("--chdir", INSIDE.workspace);
 
   add("--info-fd", String(input.infoFd));
@@ -141,5 +150,6 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--state", INSIDE.state,
     "--workspace", INSIDE.workspace,
   );
+  if (input.egress) add("--bridge", `${PROXY_PORT}=${NETWORK_PATHS.proxySocket},${GATEWAY_PORT}=${NETWORK_PATHS.gatewaySocket}`);
   return args;
 }

@@ -34,6 +34,9 @@ export interface SandboxPaths {
   link: string;
   linkSocket: string;
   linkToken: string;
+  /** The egress proxy's and model gateway's sockets (the supervisor bridges to them). */
+  egressSocket: string;
+  gatewaySocket: string;
   log: string;
   specFile: string;
   runtimeFile: string;
@@ -58,6 +61,8 @@ export function sandboxPaths(root: string, sandboxId: string): SandboxPaths {
     link: join(dir, "link"),
     linkSocket: join(dir, "link", LINK_SOCKET_NAME),
     linkToken: join(dir, "link", "token"),
+    egressSocket: join(dir, "link", "egress.sock"),
+    gatewaySocket: join(dir, "link", "gateway.sock"),
     log: join(dir, "sandbox.log"),
     specFile: join(dir, "spec.json"),
     runtimeFile: join(dir, "runtime.json"),

@@ -7,27 +7,49 @@
 // must name this sandbox and carry its token (link/token, readable only by the same
 // accounts), which a process of another sandbox cannot know.
 import { timingSafeEqual } from "node:crypto";
-import { chmodSync, readFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
 import { acceptLink, LinkRefusedError } from "../../supervisor/link/accept.ts";
 import type { LinkRegistry } from "../../supervisor/link/registry.ts";
 import { forceRemove } from "./layout.ts";
 
 const MAX_CONNECTIONS_PER_SANDBOX = 8;
+/** Connections a sandbox may hold open to its proxy (or gateway) at once. */
+const MAX_EGRESS_CONNECTIONS_PER_SANDBOX = 256;
 
 export interface LinkSocketPaths {
   linkSocket: string;
   linkToken: string;
+  /** The folder and the way-out sockets (absent: the sandbox gets no egress sockets). */
+  link?: string;
+  egressSocket?: string;
+  gatewaySocket?: string;
+}
+
+/**
+ * The host side of a sandbox's way out, beside its link: the control plane listens on
+ * egress.sock and gateway.sock in the same folder (so only that sandbox can connect, and
+ * the socket says which sandbox it is) and writes the CA files the sandbox trusts there.
+ */
+export interface EgressEndpoint {
+  accept(kind: "proxy" | "gateway", sandboxId: string, socket: Socket): void;
+  /** The installation CA (for intercepted credential hosts). */
+  caPem: string;
+  /** The host's CA bundle plus the installation CA. */
+  caBundlePem: string;
 }
 
 export class LinkSockets {
   readonly #servers = new Map<string, Server>();
+  readonly #egressServers = new Map<string, Server[]>();
   /** Listens in progress, so that concurrent callers (start() and an ensure) share one. */
   readonly #pending = new Map<string, Promise<void>>();
 
   constructor(
     private readonly registry: LinkRegistry,
     private readonly log: (message: string) => void,
+    private readonly egress?: EgressEndpoint,
   ) {}
 
   isListening(sandboxId: string): boolean {
@@ -86,17 +108,59 @@ export class LinkSockets {
     // sandbox's uid (connect() needs write permission on the socket file).
     chmodSync(paths.linkSocket, 0o666);
     server.unref();
+    const { link, egressSocket, gatewaySocket } = paths;
+    if (this.egress && link && egressSocket && gatewaySocket) await this.#listenEgress(sandboxId, { link, egressSocket, gatewaySocket }, this.egress);
+  }
+
+  async #listenEgress(
+    sandboxId: string,
+    paths: Required<Pick<LinkSocketPaths, "link" | "egressSocket" | "gatewaySocket">>,
+    egress: EgressEndpoint,
+  ): Promise<void> {
+    writePublicFile(join(paths.link, "ca.pem"), egress.caPem);
+    writePublicFile(join(paths.link, "ca-bundle.pem"), egress.caBundlePem);
+    const servers: Server[] = [];
+    for (const [kind, path] of [
+      ["proxy", paths.egressSocket],
+      ["gateway", paths.gatewaySocket],
+    ] as const) {
+      const server = createServer((socket) => egress.accept(kind, sandboxId, socket));
+      server.maxConnections = MAX_EGRESS_CONNECTIONS_PER_SANDBOX;
+      server.on("error", (error) => this.log(`${kind} socket of ${sandboxId}: ${error.message}`));
+      forceRemove(path);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(path, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      chmodSync(path, 0o666);
+      server.unref();
+      servers.push(server);
+    }
+    this.#egressServers.set(sandboxId, servers);
   }
 
   /** Stops listening and drops the current link (the sandbox is stopping or gone). */
   async close(sandboxId: string, reason: string): Promise<void> {
     const server = this.#servers.get(sandboxId);
+    const egress = this.#egressServers.get(sandboxId) ?? [];
     this.#servers.delete(sandboxId);
+    this.#egressServers.delete(sandboxId);
     this.registry.drop(sandboxId, reason);
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all([server, ...egress].map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
   }
 
   async closeAll(reason: string): Promise<void> {
     await Promise.all([...this.#servers.keys()].map((id) => this.close(id, reason)));
   }
+}
+
+/** Written whole (rename), readable by the sandbox through its folder's group. */
+function writePublicFile(path: string, content: string): void {
+  const temporary = `${path}.tmp`;
+  writeFileSync(temporary, content, { mode: 0o644 });
+  chmodSync(temporary, 0o644);
+  renameSync(temporary, path);
 }

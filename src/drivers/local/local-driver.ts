@@ -45,7 +45,7 @@ import {
   sandboxMarker,
   sandboxPaths,
 } from "./layout.ts";
-import { LinkSockets } from "./link-sockets.ts";
+import { type EgressEndpoint, LinkSockets } from "./link-sockets.ts";
 import { checkBubblewrap } from "./preflight.ts";
 import { assertReachable } from "./reachability.ts";
 import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
@@ -83,6 +83,8 @@ export interface LocalDriverOptions {
   log?: (message: string) => void;
   /** Whether host uids are used; default: whether this process is root (tests set it). */
   runningAsRoot?: boolean;
+  /** The host side of the sandboxes' way out (egress proxy, model gateway); absent: loopback only. */
+  egress?: EgressEndpoint;
 }
 
 export class LocalDriver implements Driver {
@@ -110,7 +112,7 @@ export class LocalDriver implements Driver {
     assertValidRange(this.#range);
     this.#log = options.log ?? (() => {});
     this.#claims = new HostUidClaims(dirname(options.root), options.hostUidClaimsDir, this.#range);
-    this.#sockets = new LinkSockets(this.#links, this.#log);
+    this.#sockets = new LinkSockets(this.#links, this.#log, options.egress);
   }
 
   get #isRoot(): boolean {
@@ -368,6 +370,7 @@ export class LocalDriver implements Driver {
       seccompFd: SECCOMP_FD,
       statusFd: STATUS_FD,
       allowNestedUserns: this.#options.allowNestedUserns,
+      egress: this.#options.egress !== undefined,
       ...tmpfsSizes(spec.limits?.memoryBytes),
     });
   }

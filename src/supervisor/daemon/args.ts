@@ -16,10 +16,12 @@ export interface DaemonArgs {
   killGraceMs: number;
   /** Per-process log size after which output is dropped (see journal.ts). */
   logCapBytes: number;
+  /** 127.0.0.1 ports bridged to host sockets (egress proxy, model gateway): `port=socket`. */
+  bridges: { port: number; socketPath: string }[];
 }
 
 export const USAGE =
-  "usage: supervisor --link <socket> --token-file <path> --sandbox-id <id> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>]";
+  "usage: supervisor --link <socket> --token-file <path> --sandbox-id <id> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>] [--bridge <port>=<socket>[,<port>=<socket>]]";
 
 export function parseArgs(argv: string[]): DaemonArgs {
   const values = new Map<string, string>();
@@ -32,7 +34,7 @@ export function parseArgs(argv: string[]): DaemonArgs {
     if (value === undefined) throw new Error(`--${name} needs a value`);
     values.set(name, value);
   }
-  const known = ["link", "token-file", "sandbox-id", "state", "workspace", "kill-grace-ms", "log-cap-bytes"];
+  const known = ["link", "token-file", "sandbox-id", "state", "workspace", "kill-grace-ms", "log-cap-bytes", "bridge"];
   for (const name of values.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}`);
   const required = (name: string) => {
     const value = values.get(name);
@@ -59,5 +61,16 @@ export function parseArgs(argv: string[]): DaemonArgs {
     workspace: path("workspace"),
     killGraceMs: count("kill-grace-ms", 5000),
     logCapBytes: count("log-cap-bytes", DEFAULT_LOG_CAP_BYTES),
+    bridges: parseBridges(values.get("bridge")),
   };
+}
+
+function parseBridges(value: string | undefined): { port: number; socketPath: string }[] {
+  if (!value) return [];
+  return value.split(",").map((entry) => {
+    const match = /^(\d{1,5})=(\/.+)$/.exec(entry);
+    const port = Number(match?.[1]);
+    if (!match?.[2] || port < 1 || port > 65_535) throw new Error(`--bridge wants <port>=<absolute socket path>, got '${entry}'`);
+    return { port, socketPath: match[2] };
+  });
 }

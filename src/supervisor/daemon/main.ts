@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { SUPERVISOR_CAPABILITIES, SUPPORTED_PROTOCOLS } from "../link/versions.ts";
 import { parseArgs, USAGE } from "./args.ts";
 import { Dialer } from "./dialer.ts";
+import { startBridges } from "./egress-bridge.ts";
 import { writeJsonAtomic } from "./files.ts";
 import type { Serving } from "./serving.ts";
 import { SUPERVISOR_VERSION } from "./version.ts";
@@ -26,6 +27,8 @@ function main(): void {
     process.exit(2);
   }
   mkdirSync(args.state, { recursive: true, mode: 0o700 });
+  // Before anything runs in the sandbox, so the ports are the supervisor's, not a command's.
+  startBridges(args.bridges, log);
   writeJsonAtomic(join(args.state, "supervisor.json"), { protocols: SUPPORTED_PROTOCOLS, pid: process.pid, startedAt: new Date().toISOString() });
   // Dial first; what serves the link loads while the control plane reads the hello.
   let serving: Promise<Serving> | undefined;

@@ -1,0 +1,152 @@
+// The model gateway: inside every sandbox ANTHROPIC_BASE_URL and OPENAI_BASE_URL point at
+// 127.0.0.1:3129/<provider>, which arrives here through the sandbox's own socket. For each
+// call the gateway checks the project's monthly token budget, puts the project's credential
+// for the provider into the headers (the sandbox only ever held a placeholder), sends the
+// call on to the provider over TLS, and counts the tokens from the provider's answer as it
+// streams back. Usage is measured here, outside the sandbox, so code inside cannot
+// under-report it. The gateway is the platform's own path to the model: the project's
+// egress level does not apply to it (a budget does).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { connect as netConnect, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
+import { createUsageMeter, type ModelProvider, totalTokens } from "../domain/model-usage.ts";
+import type { SandboxEgress, UsageRecord } from "../services/egress.ts";
+import { forwardRequest } from "./forward.ts";
+
+export interface Upstream {
+  /** Where calls go, e.g. https://api.anthropic.com (tests: a stand-in on 127.0.0.1). */
+  baseUrl: string;
+  /** The host credentials name for this provider (`api.anthropic.com`), whatever baseUrl is. */
+  credentialHost: string;
+}
+
+export const GATEWAY_PROVIDERS: Record<ModelProvider, Omit<Upstream, "baseUrl"> & { defaultBaseUrl: string }> = {
+  anthropic: { credentialHost: "api.anthropic.com", defaultBaseUrl: "https://api.anthropic.com" },
+  openai: { credentialHost: "api.openai.com", defaultBaseUrl: "https://api.openai.com" },
+};
+
+export interface GatewayDeps {
+  context(sandboxId: string): Promise<SandboxEgress | null>;
+  upstreams: Record<ModelProvider, Upstream>;
+  tokensThisMonth(projectId: string): Promise<number>;
+  recordUsage(record: UsageRecord): Promise<void>;
+  /** PEM certificates trusted for upstream TLS (default: Node's roots). */
+  upstreamCa?: string[];
+  onUsage?(provider: ModelProvider, tokens: { input: number; output: number; cacheRead: number; cacheWrite: number }): void;
+  log(message: string): void;
+}
+
+export class ModelGateway {
+  readonly #server: Server;
+  readonly #sandboxOf = new WeakMap<Duplex, string>();
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.#server = createServer({ maxHeaderSize: 32 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 });
+    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res));
+    this.#server.on("clientError", (_error, socket) => socket.destroy());
+  }
+
+  accept(sandboxId: string, socket: Socket): void {
+    this.#sandboxOf.set(socket, sandboxId);
+    socket.on("error", () => socket.destroy());
+    this.#server.emit("connection", socket);
+  }
+
+  close(): void {
+    this.#server.closeAllConnections();
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const match = /^\/(anthropic|openai)(\/[^?#]*)?(\?.*)?$/.exec(req.url ?? "");
+    const provider = match?.[1] as ModelProvider | undefined;
+    if (!provider)
+      return fail(res, 404, undefined, "not_found_error", "Outpost model gateway: use /anthropic/… or /openai/… (ANTHROPIC_BASE_URL, OPENAI_BASE_URL).");
+    const sandboxId = this.#sandboxOf.get(req.socket);
+    const ctx = sandboxId ? await this.deps.context(sandboxId).catch(() => null) : null;
+    if (!ctx || !sandboxId) return fail(res, 403, provider, "permission_error", "Outpost model gateway: this sandbox is not known to Outpost (deleted?).");
+
+    if (ctx.tokenBudget !== null) {
+      const spent = await this.deps.tokensThisMonth(ctx.projectId);
+      if (spent >= ctx.tokenBudget) {
+        return fail(
+          res,
+          402,
+          provider,
+          "budget_exceeded",
+          `Outpost: project ${ctx.projectName} has used its monthly model budget (${spent} of ${ctx.tokenBudget} tokens). ` +
+            `Ask its owner to raise it: outpost project update ${ctx.projectName} --token-budget <tokens>.`,
+        );
+      }
+    }
+
+    const upstream = this.deps.upstreams[provider];
+    const base = new URL(upstream.baseUrl);
+    const port = Number(base.port) || (base.protocol === "https:" ? 443 : 80);
+    let connection: Socket;
+    try {
+      connection = await this.#connect(base, port);
+    } catch (error) {
+      return fail(res, 502, provider, "api_error", `Outpost model gateway: cannot reach ${base.host}: ${(error as Error).message}`);
+    }
+    const path = `${base.pathname.replace(/\/$/, "")}${match?.[2] ?? "/"}${match?.[3] ?? ""}`;
+    forwardRequest(req, res, {
+      host: upstream.credentialHost,
+      port,
+      path,
+      connection,
+      credentials: ctx.credentials,
+      rewrite: (headers) => {
+        headers.host = base.host;
+        // The meter reads the answer: ask for it uncompressed.
+        headers["accept-encoding"] = "identity";
+      },
+      onResponse: (response) => {
+        if ((response.statusCode ?? 0) >= 300) return undefined;
+        const meter = createUsageMeter(provider, response.headers["content-type"]);
+        response.once("end", () => void this.#record(provider, ctx, sandboxId, meter.finish()));
+        return (chunk) => meter.push(chunk);
+      },
+    });
+  }
+
+  async #record(provider: ModelProvider, ctx: SandboxEgress, sandboxId: string, usage: ReturnType<ReturnType<typeof createUsageMeter>["finish"]>) {
+    if (!usage || totalTokens(usage) === 0) return;
+    this.deps.onUsage?.(provider, {
+      input: usage.inputTokens,
+      output: usage.outputTokens,
+      cacheRead: usage.cacheReadTokens,
+      cacheWrite: usage.cacheWriteTokens,
+    });
+    await this.deps
+      .recordUsage({ projectId: ctx.projectId, sandboxId, provider, ...usage })
+      .catch((error) => this.deps.log(`model usage of ${sandboxId} not recorded: ${(error as Error).message}`));
+  }
+
+  #connect(base: URL, port: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const host = base.hostname.replace(/^\[|\]$/g, "");
+      const socket =
+        base.protocol === "https:"
+          ? tlsConnect({ host, port, servername: host, ca: this.deps.upstreamCa?.length ? this.deps.upstreamCa : undefined, ALPNProtocols: ["http/1.1"] })
+          : netConnect({ host, port });
+      const ready = base.protocol === "https:" ? "secureConnect" : "connect";
+      const timer = setTimeout(() => socket.destroy(new Error("connect timed out")), 15_000);
+      socket.once(ready, () => {
+        clearTimeout(timer);
+        resolve(socket);
+      });
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+}
+
+/** An error in the provider's own shape, so its clients show the message as they would theirs. */
+function fail(res: ServerResponse, status: number, provider: ModelProvider | undefined, type: string, message: string): void {
+  const body = provider === "openai" ? { error: { message, type, code: type } } : { type: "error", error: { type, message } };
+  res.writeHead(status, { "content-type": "application/json", "x-outpost-gateway": type });
+  res.end(JSON.stringify(body));
+}

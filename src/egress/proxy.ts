@@ -1,0 +1,219 @@
+// The egress proxy on the host: every connection a sandbox makes to 127.0.0.1:3128 inside
+// arrives here through that sandbox's own socket (so the sandbox is known without asking
+// it), as an HTTP proxy request:
+//   CONNECT host:port      checked against the project's policy, then tunnelled untouched —
+//                          or, when a credential of the project goes to that host, its TLS
+//                          is terminated with the installation CA so the credential can be
+//                          put into the requests' headers (intercept.ts);
+//   GET http://host/…      plain HTTP, checked and forwarded the same way;
+//   anything else          400: this port is a proxy, nothing else.
+// A refusal answers 403 with one line an agent can read and pass on: the host, why, and the
+// command that would allow it. Every decision is recorded (EgressRecorder).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { allowCommand, canonicalHost, decideEgress, type EgressDecision, HOST_MACHINE } from "../domain/egress-policy.ts";
+import type { SandboxEgress } from "../services/egress.ts";
+import type { EgressRecorder } from "../services/egress-recorder.ts";
+import type { CertificateAuthority } from "./certificates.ts";
+import { DialError, dialChecked } from "./dial.ts";
+import { forwardRequest } from "./forward.ts";
+import { Interceptor } from "./intercept.ts";
+
+export interface EgressProxyDeps {
+  context(sandboxId: string): Promise<SandboxEgress | null>;
+  recorder: EgressRecorder;
+  ca: CertificateAuthority;
+  /** Extra CAs trusted for upstream TLS when intercepting (besides the system's). */
+  upstreamCa?: string[];
+  /** Test seam: DNS. */
+  lookup?: Parameters<typeof dialChecked>[0]["lookup"];
+  log(message: string): void;
+}
+
+/** A tunnel with no bytes either way for this long is closed. */
+const IDLE_MS = 10 * 60_000;
+
+export class EgressProxy {
+  readonly #server: Server;
+  readonly #sandboxOf = new WeakMap<Duplex, string>();
+  readonly #interceptor: Interceptor;
+
+  constructor(private readonly deps: EgressProxyDeps) {
+    this.#server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 });
+    this.#server.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#connect(req, socket as Socket, head));
+    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#plainHttp(req, res));
+    this.#server.on("clientError", (_error, socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      else socket.destroy();
+    });
+    this.#interceptor = new Interceptor({ ca: deps.ca, upstreamCa: deps.upstreamCa, lookup: deps.lookup, log: deps.log });
+  }
+
+  /** Serves one connection that `sandboxId` opened to its proxy socket. */
+  accept(sandboxId: string, socket: Socket): void {
+    this.#sandboxOf.set(socket, sandboxId);
+    socket.on("error", () => socket.destroy());
+    this.#server.emit("connection", socket);
+  }
+
+  close(): void {
+    this.#server.closeAllConnections();
+    this.#interceptor.close();
+  }
+
+  async #connect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on("error", () => socket.destroy());
+    const target = parseAuthority(req.url ?? "");
+    if (!target) return refuse(socket, 400, `'${(req.url ?? "").slice(0, 100)}' is not host:port`);
+    const checked = await this.#check(socket, target.host, target.port, "CONNECT");
+    if (!checked) return;
+    const { ctx, decision, upstream, address, handle } = checked;
+    const started = { up: socket.bytesRead, down: socket.bytesWritten };
+    const finish = () =>
+      handle.end({ bytesUp: socket.bytesRead - started.up - head.length, bytesDown: Math.max(0, socket.bytesWritten - started.down), address });
+
+    if (this.#interceptor.wants(ctx, target.host)) {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length) socket.unshift(head);
+      this.#interceptor.serve(socket, {
+        ctx,
+        host: target.host,
+        port: target.port,
+        first: upstream,
+        allowNonPublic: decision.allowNonPublic,
+        hostMachine: decision.hostMachine,
+      });
+      socket.once("close", finish);
+      return;
+    }
+    socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (head.length) upstream.write(head);
+    tunnel(socket, upstream, finish);
+  }
+
+  async #plainHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "");
+      if (url.protocol !== "http:") throw new Error("not http");
+    } catch {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end("Outpost egress proxy: send absolute http:// URLs here (HTTP_PROXY), or CONNECT host:port for anything else.\n");
+      return;
+    }
+    const port = url.port ? Number(url.port) : 80;
+    const checked = await this.#check(res, url.hostname, port, req.method ?? "GET");
+    if (!checked) return;
+    const { ctx, decision, upstream, address, handle } = checked;
+    forwardRequest(req, res, {
+      host: canonicalHost(url.hostname),
+      port,
+      path: `${url.pathname}${url.search}`,
+      connection: upstream,
+      // Credentials travel in clear only to the host machine's loopback; elsewhere only over TLS.
+      credentials: decision.hostMachine ? ctx.credentials : [],
+      onEnd: (bytes) => handle.end({ ...bytes, address }),
+    });
+  }
+
+  /** Decides, records and dials; on refusal answers the client and returns null. */
+  async #check(client: Socket | ServerResponse, rawHost: string, port: number, method: string) {
+    const socket = "socket" in client && client.socket ? client.socket : (client as Socket);
+    const sandboxId = this.#sandboxOf.get(socket as Duplex);
+    const ctx = sandboxId ? await this.deps.context(sandboxId).catch(() => null) : null;
+    if (!ctx || !sandboxId) {
+      answer(client, 403, "this sandbox is not known to Outpost (deleted?)");
+      return null;
+    }
+    const host = canonicalHost(rawHost);
+    const decision: EgressDecision = decideEgress(ctx.policy, host, port);
+    const base = {
+      projectId: ctx.projectId,
+      sandboxId,
+      sandboxName: ctx.sandboxName,
+      ownerId: ctx.ownerId,
+      host,
+      port,
+      method,
+      startedAt: new Date(),
+    };
+    if (!decision.allowed) {
+      this.deps.recorder.record({ ...base, allowed: false, rule: decision.rule, reason: decision.reason, address: null });
+      answer(
+        client,
+        403,
+        `${host}:${port} refused for project ${ctx.projectName}: ${decision.reason}. To allow it: ${allowCommand(ctx.projectName, ctx.policy, host, port)}`,
+      );
+      return null;
+    }
+    try {
+      const dialled = await dialChecked({
+        host: decision.hostMachine ? "127.0.0.1" : host,
+        port,
+        allowNonPublic: decision.allowNonPublic,
+        lookup: this.deps.lookup,
+      });
+      const handle = this.deps.recorder.record({ ...base, allowed: true, rule: decision.rule, reason: null, address: dialled.address });
+      return { ctx, decision, upstream: dialled.socket, address: dialled.address, handle };
+    } catch (error) {
+      const refused = error instanceof DialError && error.code === "ADDRESS_REFUSED";
+      const reason = error instanceof Error ? error.message : String(error);
+      this.deps.recorder.record({ ...base, allowed: false, rule: refused ? "non-public address" : decision.rule, reason, address: null });
+      if (refused) {
+        answer(client, 403, `${reason}. To allow it: ${allowCommand(ctx.projectName, ctx.policy, host, port)}`);
+      } else {
+        answer(client, 502, `cannot reach ${host}:${port}: ${reason}`);
+      }
+      return null;
+    }
+  }
+}
+
+/** `host:port` of a CONNECT (IPv6 in brackets); null when malformed. */
+export function parseAuthority(authority: string): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]{1,253})):(\d{1,5})$/.exec(authority);
+  if (!match) return null;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return null;
+  const host = (match[1] ?? match[2] ?? "").toLowerCase();
+  return host === HOST_MACHINE || host.length > 0 ? { host, port } : null;
+}
+
+function answer(client: Socket | ServerResponse, status: number, line: string): void {
+  if ("writeHead" in client) {
+    if (client.headersSent) return void client.destroy();
+    client.writeHead(status, { "content-type": "text/plain; charset=utf-8", "x-outpost-egress": status === 403 ? "denied" : "failed" });
+    client.end(`Outpost egress proxy: ${line}\n`);
+  } else {
+    refuse(client, status, line);
+  }
+}
+
+function refuse(socket: Socket, status: number, line: string): void {
+  const body = `Outpost egress proxy: ${line}\n`;
+  const reason = status === 403 ? "Forbidden" : status === 400 ? "Bad Request" : "Bad Gateway";
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\nx-outpost-egress: ${status === 403 ? "denied" : "failed"}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Pipes both ways until either side closes or both are idle for IDLE_MS. */
+function tunnel(client: Socket, upstream: Socket, onClose: () => void): void {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    client.destroy();
+    upstream.destroy();
+    onClose();
+  };
+  client.setTimeout(IDLE_MS, close);
+  upstream.setTimeout(IDLE_MS, close);
+  client.on("close", close);
+  upstream.on("close", close);
+  upstream.on("error", close);
+  client.on("error", close);
+  client.pipe(upstream);
+  upstream.pipe(client);
+}

@@ -1,0 +1,89 @@
+// Egress as use cases: what the proxy and the model gateway need to know of a sandbox
+// (its project's policy, credentials and budget), and what users read back (the record of
+// connections, model usage against the budget).
+import type pg from "pg";
+import type { Principal } from "../domain/authorization.ts";
+import type { Credential } from "../domain/credentials.ts";
+import type { EgressPolicy } from "../domain/egress-policy.ts";
+import { type EgressRow, findSandboxEgress, listEgress } from "../store/egress.ts";
+import { insertUsage, tokensSince, type UsageRecord, type UsageTotals, usageSince } from "../store/usage.ts";
+import { resolveProject } from "./project-access.ts";
+import type { VariableService } from "./variables.ts";
+
+/** A sandbox as the proxy sees it, read fresh for every connection (a policy change applies to the next one). */
+export interface SandboxEgress {
+  sandboxId: string;
+  sandboxName: string;
+  projectId: string;
+  projectName: string;
+  ownerId: string;
+  policy: EgressPolicy;
+  tokenBudget: number | null;
+  credentials: Credential[];
+}
+
+export interface UsageSummary {
+  /** The calendar month (UTC) the totals and the budget count: "2026-11". */
+  month: string;
+  since: Date;
+  totals: UsageTotals[];
+  totalTokens: number;
+  tokenBudget: number | null;
+  remainingTokens: number | null;
+}
+
+export type { EgressRow, UsageRecord };
+
+export class EgressService {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly variables: VariableService,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Null when the sandbox is gone (its connections are refused). */
+  async sandboxContext(sandboxId: string): Promise<SandboxEgress | null> {
+    const row = await findSandboxEgress(this.pool, sandboxId);
+    if (!row) return null;
+    return { ...row, policy: row.egress, credentials: await this.variables.credentials(row.projectId) };
+  }
+
+  async log(principal: Principal, ref: string, query: { afterId: number; limit: number }): Promise<{ projectId: string; items: EgressRow[] }> {
+    const project = await resolveProject(this.pool, principal, ref, "project.read");
+    return { projectId: project.id, items: await listEgress(this.pool, project.id, query.afterId, query.limit) };
+  }
+
+  /** Rows of an already authorized project (for a stream that re-reads). */
+  more(projectId: string, afterId: number, limit: number): Promise<EgressRow[]> {
+    return listEgress(this.pool, projectId, afterId, limit);
+  }
+
+  async usage(principal: Principal, ref: string): Promise<UsageSummary> {
+    const project = await resolveProject(this.pool, principal, ref, "project.read");
+    const since = monthStart(this.now());
+    const totals = await usageSince(this.pool, project.id, since);
+    const totalTokens = totals.reduce((sum, t) => sum + t.inputTokens + t.outputTokens + t.cacheReadTokens + t.cacheWriteTokens, 0);
+    const budget = project.tokenBudget;
+    return {
+      month: since.toISOString().slice(0, 7),
+      since,
+      totals,
+      totalTokens,
+      tokenBudget: budget,
+      remainingTokens: budget === null ? null : Math.max(0, budget - totalTokens),
+    };
+  }
+
+  /** Tokens the project used this month (what its budget counts). */
+  tokensThisMonth(projectId: string): Promise<number> {
+    return tokensSince(this.pool, projectId, monthStart(this.now()));
+  }
+
+  recordUsage(record: UsageRecord): Promise<void> {
+    return insertUsage(this.pool, record);
+  }
+}
+
+export function monthStart(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+}

@@ -1,0 +1,120 @@
+// Start-up, the sandboxes' way out: the installation CA, the egress proxy, the model gateway,
+// the recorder of decisions, their metrics and routes, built once. Part of the one
+// composition root (src/startup/, called by server.ts). The local driver gets `endpoint`:
+// it listens on each sandbox's egress.sock and gateway.sock and hands connections here.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { Counter, type Registry } from "prom-client";
+import { egressRoutes } from "../api/routes/egress.ts";
+import { variableRoutes } from "../api/routes/variables.ts";
+import type { Settings } from "../config/settings.ts";
+import type { SecretBox } from "../crypto/secrets.ts";
+import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
+import { CertificateAuthority, trustBundle } from "../egress/certificates.ts";
+import { GATEWAY_PROVIDERS, ModelGateway } from "../egress/gateway.ts";
+import { EgressProxy } from "../egress/proxy.ts";
+import { EgressService } from "../services/egress.ts";
+import { EgressRecorder } from "../services/egress-recorder.ts";
+import type { VariableService } from "../services/variables.ts";
+
+export interface EgressRuntime {
+  endpoint: EgressEndpoint;
+  service: EgressService;
+  recorder: EgressRecorder;
+  routes(app: FastifyInstance): void;
+  stop(): Promise<void>;
+}
+
+export interface EgressRuntimeOptions {
+  pool: pg.Pool;
+  settings: Pick<Settings, "dataDir" | "anthropicUpstream" | "openaiUpstream" | "egressUpstreamCaFile">;
+  secrets: SecretBox;
+  variables: VariableService;
+  metrics: Registry;
+  logger: Logger;
+  /** Tests: how often decisions are written, and the allowed-summary window. */
+  flushMs?: number;
+  allowedEventWindowMs?: number;
+}
+
+export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntime {
+  const log = options.logger.child({ component: "egress" });
+  const say = (message: string) => log.info(message);
+  const ca = CertificateAuthority.loadOrCreate(join(options.settings.dataDir, "egress-ca"), options.secrets);
+  const upstreamCa = options.settings.egressUpstreamCaFile ? [readFileSync(options.settings.egressUpstreamCaFile, "utf8")] : undefined;
+  const service = new EgressService(options.pool, options.variables);
+  const recorder = new EgressRecorder(options.pool, { log: say, flushMs: options.flushMs, allowedEventWindowMs: options.allowedEventWindowMs });
+  recorder.start();
+  const context = (sandboxId: string) => service.sandboxContext(sandboxId);
+  const proxy = new EgressProxy({ context, recorder, ca, upstreamCa, log: say });
+
+  const tokens = new Counter({
+    name: "outpost_model_tokens_total",
+    help: "Model tokens through the gateway, by provider and kind",
+    labelNames: ["provider", "kind"] as const,
+    registers: [options.metrics],
+  });
+  const gateway = new ModelGateway({
+    context,
+    upstreams: {
+      anthropic: { baseUrl: options.settings.anthropicUpstream, credentialHost: GATEWAY_PROVIDERS.anthropic.credentialHost },
+      openai: { baseUrl: options.settings.openaiUpstream, credentialHost: GATEWAY_PROVIDERS.openai.credentialHost },
+    },
+    tokensThisMonth: (projectId) => service.tokensThisMonth(projectId),
+    recordUsage: (record) => service.recordUsage(record),
+    upstreamCa,
+    onUsage: (provider, counts) => {
+      for (const [kind, value] of Object.entries(counts)) tokens.inc({ provider, kind }, value);
+    },
+    log: say,
+  });
+  registerEgressMetrics(options.metrics, recorder);
+
+  return {
+    service,
+    recorder,
+    endpoint: {
+      accept: (kind, sandboxId, socket) => (kind === "proxy" ? proxy.accept(sandboxId, socket) : gateway.accept(sandboxId, socket)),
+      caPem: ca.certificatePem,
+      caBundlePem: trustBundle(ca.certificatePem),
+    },
+    routes(app) {
+      egressRoutes(app, service, recorder);
+      variableRoutes(app, options.variables);
+    },
+    async stop() {
+      proxy.close();
+      gateway.close();
+      await recorder.close();
+    },
+  };
+}
+
+/** Running totals of the recorder, read when /metrics is scraped. */
+function registerEgressMetrics(registry: Registry, recorder: EgressRecorder): void {
+  new Counter({
+    name: "outpost_egress_connections_total",
+    help: "Connections sandboxes asked the egress proxy for, by decision",
+    labelNames: ["decision"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ decision: "allowed" }, recorder.totals.allowed);
+      this.inc({ decision: "denied" }, recorder.totals.denied);
+    },
+  });
+  new Counter({
+    name: "outpost_egress_bytes_total",
+    help: "Bytes through the egress proxy, by direction (up: from sandboxes)",
+    labelNames: ["direction"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ direction: "up" }, recorder.totals.bytesUp);
+      this.inc({ direction: "down" }, recorder.totals.bytesDown);
+    },
+  });
+}
