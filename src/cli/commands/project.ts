@@ -4,12 +4,19 @@ import type { Project } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
 import { keyValues, printJson, table } from "../output.ts";
+import { EGRESS_OPTIONS, type EgressChange, editsRuleLists, egressChange, egressText, hasEgressFlags, parseEgressFlags, tokenBudgetText } from "./project-egress.ts";
 import { memberHelp, projectMember } from "./project-member.ts";
 
-export const projectHelp = `outpost project create <name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--allow DOMAIN]... [--database postgres]
+export const projectHelp = `outpost project create <name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--database postgres]
+                       [--egress LEVEL] [--allow HOST[:PORT]]... [--deny HOST[:PORT]]... [--token-budget N|none]
 outpost project list
 outpost project get <id|name> [--reveal]
-outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--unset-env KEY]... [--allow DOMAIN]...
+outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--unset-env KEY]...
+                       [--egress LEVEL] [--allow HOST[:PORT]]... [--deny HOST[:PORT]]... [--remove-rule HOST[:PORT]]... [--token-budget N|none]
+    --egress none|registries|custom|open: none lets nothing out; registries (the default) package registries and git
+    hosts; custom only the allow list; open any public address. --allow and --deny add to the project's lists
+    (deny wins), --remove-rule takes a rule out of both. HOST may be *.example.com or an IP address; the host
+    machine is host.outpost.internal:PORT. --token-budget: model tokens a month through the gateway.
 outpost project delete <id|name>
 ${memberHelp}`;
 
@@ -19,7 +26,7 @@ const FIELD_OPTIONS = {
   "instructions-file": { type: "string" },
   env: { type: "string", multiple: true },
   "unset-env": { type: "string", multiple: true },
-  allow: { type: "string", multiple: true },
+  ...EGRESS_OPTIONS,
   database: { type: "string" },
   reveal: { type: "boolean", default: false },
   role: { type: "string" },
@@ -40,16 +47,29 @@ export async function project(argv: string[]): Promise<number> {
   switch (verb) {
     case "create": {
       if (!ref) throw new UsageError("outpost project create needs a name");
-      const created = await api.create<Project>("/api/v1/projects", { name: ref, ...fieldsFrom(values) });
+      const flags = parseEgressFlags(values);
+      if (flags.remove.length) throw new UsageError("--remove-rule goes with `outpost project update`");
+      const body: Fields = { ...fieldsFrom(values), ...budgetField(flags.tokenBudget) };
+      const egress = egressChange(flags, { allow: [], deny: [] }, ref);
+      if (egress) body.egress = egress;
+      const created = await api.create<Project>("/api/v1/projects", { name: ref, ...body });
       return show(created, values.json);
     }
     case "update": {
-      const body = fieldsFrom(values);
+      const body: Fields = { ...fieldsFrom(values), ...budgetField(undefined) };
       for (const name of values["unset-env"] ?? []) {
         body.env = { ...body.env, [name]: null };
       }
-      if (Object.keys(body).length === 0) throw new UsageError("nothing to update: pass --repo, --branch, --env, --allow, …");
-      return show(await api.request<Project>("PATCH", `/api/v1/projects/${needRef()}`, body), values.json);
+      const flags = parseEgressFlags(values);
+      if (Object.keys(body).length === 0 && !hasEgressFlags(flags)) {
+        throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, …");
+      }
+      const path = `/api/v1/projects/${needRef()}`;
+      Object.assign(body, budgetField(flags.tokenBudget));
+      const stored = editsRuleLists(flags) ? (await api.request<Project>("GET", path)).egress : { allow: [], deny: [] };
+      const egress = egressChange(flags, stored, ref ?? "");
+      if (egress) body.egress = egress;
+      return show(await api.request<Project>("PATCH", path, body), values.json);
     }
     case "get":
       return show(await api.request<Project>("GET", `/api/v1/projects/${needRef()}${values.reveal ? "?reveal=true" : ""}`), values.json);
@@ -79,11 +99,14 @@ type Fields = {
   defaultBranch?: string;
   instructions?: string;
   env?: Record<string, string | null>;
-  egress?: { allow: string[] };
+  egress?: EgressChange;
   database?: string;
+  tokenBudget?: number | null;
 };
 
-function fieldsFrom(values: { repo?: string; branch?: string; "instructions-file"?: string; env?: string[]; allow?: string[]; database?: string }): Fields {
+const budgetField = (tokenBudget: number | null | undefined): Pick<Fields, "tokenBudget"> => (tokenBudget === undefined ? {} : { tokenBudget });
+
+function fieldsFrom(values: { repo?: string; branch?: string; "instructions-file"?: string; env?: string[]; database?: string }): Fields {
   const fields: Fields = {};
   if (values.repo !== undefined) fields.repoUrl = values.repo;
   if (values.branch !== undefined) fields.defaultBranch = values.branch;
@@ -103,7 +126,6 @@ function fieldsFrom(values: { repo?: string; branch?: string; "instructions-file
       fields.env[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
   }
-  if (values.allow?.length) fields.egress = { allow: values.allow };
   return fields;
 }
 
@@ -119,7 +141,8 @@ function show(p: Project, json: boolean): number {
       ["repo", p.repoUrl],
       ["branch", p.defaultBranch],
       ["database", p.database],
-      ["egress", p.egress.allow.join(", ") || "(none)"],
+      ["egress", egressText(p.egress)],
+      ["token budget", tokenBudgetText(p.tokenBudget)],
       ["env", p.env.map((e) => (e.value !== undefined ? `${e.name}=${e.value}` : e.name)).join(", ") || "(none)"],
       ["created", p.createdAt],
     ]),
