@@ -32,8 +32,11 @@ export interface EgressFlags {
   tokenBudget?: number | null;
 }
 
-/** What goes into the request's `egress`: only the fields that change. */
-export type EgressChange = Partial<EgressPolicy>;
+/** What goes into a create or update request: only the fields that change. */
+export interface EgressFields {
+  egress?: Partial<EgressPolicy>;
+  tokenBudget?: number | null;
+}
 
 export function parseEgressFlags(values: EgressFlagValues): EgressFlags {
   const level = values.egress;
@@ -59,23 +62,27 @@ export function editsRuleLists(flags: EgressFlags): boolean {
 }
 
 /**
- * The `egress` of a request: the level if given, and each list the flags touch, as the
- * stored one (`current`; empty for a new project) minus `--remove-rule`, plus the new rules.
+ * The request's `egress` and `tokenBudget`: the level if given, and each list the flags
+ * touch, as the stored one (`current`; empty for a new project) minus `--remove-rule`, plus
+ * the new rules.
  */
-export function egressChange(flags: EgressFlags, current: Pick<EgressPolicy, "allow" | "deny">, project: string): EgressChange | undefined {
+export function egressFields(flags: EgressFlags, current: Pick<EgressPolicy, "allow" | "deny">, project: string): EgressFields {
   const unmatched = flags.remove.find((rule) => !current.allow.some(same(rule)) && !current.deny.some(same(rule)));
   if (unmatched) {
     throw new UsageError(
       `--remove-rule ${ruleText(unmatched)}: project ${project} has no such rule (allow: ${listText(current.allow)}; deny: ${listText(current.deny)})`,
     );
   }
-  const change: EgressChange = {};
+  const change: Partial<EgressPolicy> = {};
   if (flags.level !== undefined) change.level = flags.level;
   const touchesAllow = flags.allow.length > 0 || flags.remove.some((rule) => current.allow.some(same(rule)));
   const touchesDeny = flags.deny.length > 0 || flags.remove.some((rule) => current.deny.some(same(rule)));
   if (touchesAllow) change.allow = edit(current.allow, flags.remove, flags.allow);
   if (touchesDeny) change.deny = edit(current.deny, flags.remove, flags.deny);
-  return Object.keys(change).length > 0 ? change : undefined;
+  return {
+    ...(Object.keys(change).length > 0 ? { egress: change } : {}),
+    ...(flags.tokenBudget !== undefined ? { tokenBudget: flags.tokenBudget } : {}),
+  };
 }
 
 /** `registries; allow api.example.com, host.outpost.internal:8080; deny evil.com`. */

@@ -4,7 +4,7 @@ import type { Project } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
 import { keyValues, printJson, table } from "../output.ts";
-import { EGRESS_OPTIONS, type EgressChange, editsRuleLists, egressChange, egressText, hasEgressFlags, parseEgressFlags, tokenBudgetText } from "./project-egress.ts";
+import { EGRESS_OPTIONS, editsRuleLists, egressFields, egressText, hasEgressFlags, parseEgressFlags, tokenBudgetText } from "./project-egress.ts";
 import { memberHelp, projectMember } from "./project-member.ts";
 
 export const projectHelp = `outpost project create <name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--database postgres]
@@ -49,14 +49,11 @@ export async function project(argv: string[]): Promise<number> {
       if (!ref) throw new UsageError("outpost project create needs a name");
       const flags = parseEgressFlags(values);
       if (flags.remove.length) throw new UsageError("--remove-rule goes with `outpost project update`");
-      const body: Fields = { ...fieldsFrom(values), ...budgetField(flags.tokenBudget) };
-      const egress = egressChange(flags, { allow: [], deny: [] }, ref);
-      if (egress) body.egress = egress;
-      const created = await api.create<Project>("/api/v1/projects", { name: ref, ...body });
-      return show(created, values.json);
+      const body = { name: ref, ...fieldsFrom(values), ...egressFields(flags, NO_RULES, ref) };
+      return show(await api.create<Project>("/api/v1/projects", body), values.json);
     }
     case "update": {
-      const body: Fields = { ...fieldsFrom(values), ...budgetField(undefined) };
+      const body = fieldsFrom(values);
       for (const name of values["unset-env"] ?? []) {
         body.env = { ...body.env, [name]: null };
       }
@@ -65,11 +62,9 @@ export async function project(argv: string[]): Promise<number> {
         throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, …");
       }
       const path = `/api/v1/projects/${needRef()}`;
-      Object.assign(body, budgetField(flags.tokenBudget));
-      const stored = editsRuleLists(flags) ? (await api.request<Project>("GET", path)).egress : { allow: [], deny: [] };
-      const egress = egressChange(flags, stored, ref ?? "");
-      if (egress) body.egress = egress;
-      return show(await api.request<Project>("PATCH", path, body), values.json);
+      // --allow, --deny and --remove-rule edit the stored lists: read them first.
+      const current = editsRuleLists(flags) ? await api.request<Project>("GET", path) : { name: ref, egress: NO_RULES };
+      return show(await api.request<Project>("PATCH", path, { ...body, ...egressFields(flags, current.egress, current.name ?? "") }), values.json);
     }
     case "get":
       return show(await api.request<Project>("GET", `/api/v1/projects/${needRef()}${values.reveal ? "?reveal=true" : ""}`), values.json);
@@ -99,12 +94,10 @@ type Fields = {
   defaultBranch?: string;
   instructions?: string;
   env?: Record<string, string | null>;
-  egress?: EgressChange;
   database?: string;
-  tokenBudget?: number | null;
 };
 
-const budgetField = (tokenBudget: number | null | undefined): Pick<Fields, "tokenBudget"> => (tokenBudget === undefined ? {} : { tokenBudget });
+const NO_RULES = { allow: [], deny: [] };
 
 function fieldsFrom(values: { repo?: string; branch?: string; "instructions-file"?: string; env?: string[]; database?: string }): Fields {
   const fields: Fields = {};
