@@ -4,10 +4,13 @@
 // stdin, which keeps it out of the shell's history and the process list.
 import { type InjectRule, parseInjectRule } from "../../domain/credentials.ts";
 import { envNameProblem } from "../../domain/names.ts";
-import type { Variable } from "../../schemas/projects.ts";
+import type { z } from "zod";
+import type { variable as variableSchema } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
 import { keyValues, printJson, table } from "../output.ts";
+
+type Variable = z.infer<typeof variableSchema>;
 
 export const secretHelp = `outpost secret set <project> NAME [VALUE] [--kind env|secret|credential] [--inject HOST:HEADER[:raw|bearer|basic]]...
     Without VALUE, reads it from stdin (all of it, less one trailing newline): e.g. \`outpost secret set p TOKEN < token.txt\`.
