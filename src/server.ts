@@ -57,12 +57,11 @@ async function importTheRest() {
   const [
     { buildApp },
     { createSandboxRuntime },
-    { createEgressRuntime },
+    { createEgressRuntime, createMetricsRegistry },
     { AuthService },
     { EventHub },
     { ProjectService },
     { VariableService },
-    { Registry },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -71,9 +70,8 @@ async function importTheRest() {
     import("./services/event-hub.ts"),
     import("./services/projects.ts"),
     import("./services/variables.ts"),
-    import("prom-client"),
   ]);
-  return { buildApp, createSandboxRuntime, createEgressRuntime, AuthService, EventHub, ProjectService, VariableService, Registry };
+  return { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService };
 }
 
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
@@ -112,7 +110,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => pool.end());
     stopIfCancelled();
 
-    const { buildApp, createSandboxRuntime, createEgressRuntime, AuthService, EventHub, ProjectService, VariableService, Registry } = await importing;
+    const { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
     stopIfCancelled();
@@ -128,7 +126,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
     const projects = new ProjectService(pool, secrets);
     const variables = new VariableService(pool, secrets);
-    const metrics = new Registry();
+    const metrics = createMetricsRegistry();
     const egress = createEgressRuntime({ pool, settings, secrets, variables, metrics, logger, ...options.egress });
     cleanups.push(() => egress.stop());
     const sandboxes = createSandboxRuntime({

@@ -20,6 +20,18 @@ const COMMANDS: Record<string, LoadCommand> = {
     const { project, projectHelp } = await import("./commands/project.ts");
     return { run: project, help: projectHelp };
   },
+  secret: async () => {
+    const { secret, secretHelp } = await import("./commands/secret.ts");
+    return { run: secret, help: secretHelp };
+  },
+  egress: async () => {
+    const { egress, egressHelp } = await import("./commands/egress.ts");
+    return { run: egress, help: egressHelp };
+  },
+  usage: async () => {
+    const { usage, usageHelp } = await import("./commands/usage.ts");
+    return { run: usage, help: usageHelp };
+  },
   sandbox: async () => {
     const { sandbox, sandboxHelp } = await import("./commands/sandbox.ts");
     return { run: sandbox, help: sandboxHelp };

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { Counter, type Registry } from "prom-client";
+import { Counter, Registry } from "prom-client";
 import { egressRoutes } from "../api/routes/egress.ts";
 import { variableRoutes } from "../api/routes/variables.ts";
 import type { Settings } from "../config/settings.ts";
@@ -38,6 +38,11 @@ export interface EgressRuntimeOptions {
   /** Tests: how often decisions are written, and the allowed-summary window. */
   flushMs?: number;
   allowedEventWindowMs?: number;
+}
+
+/** The registry /metrics shows; made here because prom-client is only loaded with the rest of the server. */
+export function createMetricsRegistry(): Registry {
+  return new Registry();
 }
 
 export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntime {

@@ -10,7 +10,7 @@ interface Project {
   name: string;
   repoUrl: string | null;
   env: { name: string; value?: string }[];
-  egress: { allow: string[] };
+  egress: { level: string; allow: { host: string; port?: number }[]; deny: { host: string; port?: number }[] };
 }
 
 let server: OutpostServer;
@@ -45,7 +45,7 @@ describe("outpost project", () => {
     assert.match(result.stdout, /^name:\s+alpha$/m);
     assert.match(result.stdout, /^id:\s+prj_\S+$/m);
     assert.match(result.stdout, /^repo:\s+https:\/\/github\.com\/example\/alpha$/m);
-    assert.match(result.stdout, /^egress:\s+api\.github\.com$/m);
+    assert.match(result.stdout, /^egress:\s+registries; allow api\.github\.com$/m);
     assert.match(result.stdout, /^env:\s+API_KEY, MODE$/m);
     assert.doesNotMatch(result.stdout, /s3cret-alpha/, "a new project's env values are not echoed");
   });

@@ -83,6 +83,28 @@ describe("authorization on every route", () => {
     "PATCH /api/v1/projects/{id}": [{ needs: "editor", ok: 200, body: { instructions: "Be tidy." } }],
     "DELETE /api/v1/projects/{id}": [{ needs: "owner", ok: 204, fresh: async () => ({ params: { id: (await sharedProject()).id } }) }],
     "GET /api/v1/projects/{id}/members": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/projects/{id}/egress": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/projects/{id}/usage": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/projects/{id}/secrets": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/projects/{id}/secrets": [
+      {
+        needs: "editor",
+        ok: 200,
+        body: { name: "SHARED_VAR", value: "pwned", kind: "secret" },
+        fresh: async () => ({ body: { name: `VAR_${++counter}`, value: "v", kind: "secret" } }),
+      },
+    ],
+    "DELETE /api/v1/projects/{id}/secrets/{name}": [
+      {
+        needs: "editor",
+        ok: 204,
+        fresh: async () => {
+          const name = `GONE_${++counter}`;
+          await ok("alice", "POST", `/api/v1/projects/${project.id}/secrets`, { name, value: "v", kind: "env" });
+          return { params: { name } };
+        },
+      },
+    ],
     "POST /api/v1/projects/{id}/members": [
       // Refused attempts try to make dave an owner.
       { needs: "owner", ok: 201, body: { userId: ids.dave, role: "owner" }, fresh: async () => ({ body: { userId: (await newUser()).id, role: "viewer" } }) },
@@ -151,7 +173,7 @@ describe("authorization on every route", () => {
       "cases for routes that no longer exist",
     );
 
-    const shared: Params = { processId };
+    const shared: Params = { processId, name: "SHARED_VAR" };
     for (const route of routes) {
       const [method, template] = route.split(" ") as [string, string];
       const own: Params = template.startsWith("/api/v1/users/")

@@ -21,7 +21,8 @@ for (const backend of BACKENDS) {
       assert.equal(res.body.name, "shop");
       assert.equal(res.body.repoUrl, "https://github.com/acme/shop.git");
       assert.deepEqual(res.body.env, [{ name: "API_KEY" }]);
-      assert.deepEqual(res.body.egress, { allow: [] });
+      assert.deepEqual(res.body.egress, { level: "registries", allow: [], deny: [] });
+      assert.equal(res.body.tokenBudget, null);
       assert.equal(res.body.database, "none");
       assert.ok(!JSON.stringify(res.body).includes("sk-123"));
     });
@@ -49,12 +50,12 @@ for (const backend of BACKENDS) {
 
     test("PATCH updates fields and merges env (null removes a variable)", async () => {
       const res = await api(s, "PATCH", "/api/v1/projects/shop", {
-        body: { defaultBranch: "develop", env: { API_KEY: null, DB_HOST: "db" }, egress: { allow: ["api.github.com", "*.npmjs.org"] } },
+        body: { defaultBranch: "develop", env: { API_KEY: null, DB_HOST: "db" }, egress: { allow: ["api.github.com", { host: "*.npmjs.org", port: 443 }] } },
       });
       assert.equal(res.status, 200);
       assert.equal(res.body.defaultBranch, "develop");
       assert.deepEqual(res.body.env, [{ name: "DB_HOST" }]);
-      assert.deepEqual(res.body.egress.allow, ["api.github.com", "*.npmjs.org"]);
+      assert.deepEqual(res.body.egress, { level: "registries", allow: [{ host: "api.github.com" }, { host: "*.npmjs.org", port: 443 }], deny: [] });
       assert.ok(Date.parse(res.body.updatedAt) >= Date.parse(res.body.createdAt));
       const cleared = await api(s, "PATCH", "/api/v1/projects/shop", { body: { repoUrl: null } });
       assert.equal(cleared.body.repoUrl, null);

@@ -2,9 +2,9 @@
 // credential). Values go one way: the API never returns a secret's or a credential's value,
 // so neither list nor set prints one. Without VALUE on the command line, `set` reads it from
 // stdin, which keeps it out of the shell's history and the process list.
+import type { z } from "zod";
 import { type InjectRule, parseInjectRule } from "../../domain/credentials.ts";
 import { envNameProblem } from "../../domain/names.ts";
-import type { z } from "zod";
 import type { variable as variableSchema } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
@@ -56,14 +56,7 @@ export async function secret(argv: string[]): Promise<number> {
       const api = new ApiClient(resolveConnection(values));
       const set = await api.request<Variable>("POST", base, { name: variable, value: secretValue, kind, ...(inject.length ? { inject } : {}) });
       if (values.json) printJson(set);
-      else
-        console.log(
-          keyValues([
-            ["name", set.name],
-            ["kind", set.kind],
-            ...(set.kind === "credential" ? ([["placeholder", set.placeholder], ["inject", injectText(set.inject)]] as [string, unknown][]) : []),
-          ]),
-        );
+      else console.log(keyValues([["name", set.name], ["kind", set.kind], ...credentialLines(set)]));
       return 0;
     }
     case "list": {
@@ -96,7 +89,17 @@ async function readStdin(name: string): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write(`value of ${name} (then Enter and Ctrl-D):\n`);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  const text = Buffer.concat(chunks).toString("utf8");
+  return text.replace(/\r?\n$/, "");
+}
+
+/** What commands in a sandbox see instead of a credential, and where its value goes. */
+function credentialLines(variable: Variable): [string, unknown][] {
+  if (variable.kind !== "credential") return [];
+  return [
+    ["placeholder", variable.placeholder],
+    ["inject", injectText(variable.inject)],
+  ];
 }
 
 /** The rules as `--inject` takes them: `api.github.com:authorization:bearer, …`. */
