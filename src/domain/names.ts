@@ -50,15 +50,6 @@ export function repoUrlProblem(url: string): string | null {
   return null;
 }
 
-/** Egress allowlist entries: a hostname, or `*.` followed by one. */
-export function egressDomainProblem(domain: string): string | null {
-  const host = domain.startsWith("*.") ? domain.slice(2) : domain;
-  if (host.length === 0 || host.length > 253) return "must be a hostname of 1 to 253 characters";
-  const label = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-  if (!host.split(".").every((part) => label.test(part))) return "must be a lowercase hostname like 'api.github.com' or '*.npmjs.org'";
-  return null;
-}
-
 /** Environment variable names, as POSIX shells accept them. */
 export function envNameProblem(name: string): string | null {
   if (name.length === 0 || name.length > 128) return "must be 1 to 128 characters";

@@ -68,6 +68,18 @@ describe("egress proxy (sandbox → host loopback)", () => {
     assert.equal(secure.stdout, "secure hello: /tls\n", secure.stderr);
   });
 
+  test("Node's fetch and ssh's ProxyCommand helper go through the proxy as set up inside", async () => {
+    const fetched = await exec(s, box.id, `node -e 'fetch("http://${HOST}:${httpPort}/from-node").then(r => r.text()).then(t => process.stdout.write(t))'`);
+    assert.equal(fetched.stdout, "hello from the host: GET /from-node\n", fetched.stderr);
+    // GIT_SSH_COMMAND's ProxyCommand: bytes both ways through CONNECT (here to an HTTP server).
+    const piped = await exec(s, box.id, `printf 'GET /over-ssh-proxy HTTP/1.0\\r\\n\\r\\n' | /opt/outpost/bin/outpost-ssh-proxy ${HOST} ${httpPort}`);
+    assert.match(piped.stdout, /hello from the host: GET \/over-ssh-proxy/, piped.stderr);
+    assert.match(String((await exec(s, box.id, "echo $GIT_SSH_COMMAND")).stdout), /ProxyCommand="\/opt\/outpost\/bin\/outpost-ssh-proxy %h %p"/);
+    const refused = await exec(s, box.id, `/opt/outpost/bin/outpost-ssh-proxy ${HOST} ${otherPort} < /dev/null`);
+    assert.notEqual(refused.exitCode, 0);
+    assert.match(refused.stderr, /refused for project eg/);
+  });
+
   test("a port the project does not allow gets a 403 naming the host and how to allow it", async () => {
     const refused = await exec(s, box.id, `curl -sS -m 20 -w '\\n%{http_code}' http://${HOST}:${otherPort}/`);
     const [body = "", status] = refused.stdout.split("\n").filter(Boolean);
