@@ -10,6 +10,10 @@
 //                  supervisor links, next to a bare bwrap spawn (/bin/true, and starting the
 //                  sandboxes' Node), Anthropic's sandbox-runtime (srt) and a host pipe; sizes
 //                  from OUTPOST_BENCH_* variables (see bench/sandboxes/options.ts)
+//   egress         the egress proxy from a real sandbox: per-request latency (p50, p99) of
+//                  small GETs through it, and curl downloads through it (HTTP, HTTPS in a
+//                  CONNECT tunnel), next to the same clients on the host straight to
+//                  127.0.0.1; sizes from OUTPOST_BENCH_EGRESS_* (see bench/egress/options.ts)
 // e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
 // stderr, each group's summary to stdout; the exit code is 1 when a group failed or its
 // summary lists problems. Writes nothing outside temp dirs, and stops every process it
@@ -18,6 +22,8 @@ import { loadavg } from "node:os";
 import { benchCliStart, cliStartReport } from "./cli-start.ts";
 import { benchControlPlaneMemory } from "./control-plane-memory.ts";
 import { benchControlPlaneStart, startGoalsReport } from "./control-plane-start.ts";
+import { egressProblems, egressReport } from "./egress/report.ts";
+import { benchEgress, EGRESS_OPTION_ENV, egressBenchOptions } from "./egress.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { benchPglite } from "./pglite.ts";
 import { report } from "./report.ts";
@@ -63,10 +69,21 @@ async function sandboxes(): Promise<void> {
   if (sandboxProblems(results)) process.exitCode = 1;
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes };
+async function egress(): Promise<void> {
+  const began = performance.now();
+  const loadBefore = loadavg()[0]!;
+  const options = egressBenchOptions();
+  process.stderr.write(`egress proxy (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchEgress(options, progress);
+  const load = { before: loadBefore, after: loadavg()[0]! };
+  process.stdout.write(egressReport({ results, load, seconds: (performance.now() - began) / 1000 }));
+  if (egressProblems(results).length) process.exitCode = 1;
+}
+
+const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress };
 
 function usage(): string {
-  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n`;
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n`;
 }
 
 const requested = process.argv.slice(2);

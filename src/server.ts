@@ -110,7 +110,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => pool.end());
     stopIfCancelled();
 
-    const { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService } = await importing;
+    const { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService } =
+      await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
     stopIfCancelled();

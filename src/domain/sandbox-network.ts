@@ -30,8 +30,11 @@ export function sandboxNetworkEnv(): Record<string, string> {
     https_proxy: proxy,
     NO_PROXY: noProxy,
     no_proxy: noProxy,
-    // Node ≥ 22.21 / 24.5: fetch and http(s) honour the variables above with this set.
+    // Node ≥ 22.21 / 24.5: fetch and http(s) honour the variables above with this set. It
+    // makes every node process warn that the agent is experimental, on stderr, which agents
+    // read as a failure: that one warning is turned off (Node ≥ 20.11 knows the flag).
     NODE_USE_ENV_PROXY: "1",
+    NODE_OPTIONS: "--disable-warning=UNDICI-EHPA",
     npm_config_proxy: proxy,
     npm_config_https_proxy: proxy,
     // Trust: the system bundle plus the installation CA, for every TLS stack we know of.

@@ -12,7 +12,7 @@ import type { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import { createUsageMeter, type ModelProvider, totalTokens } from "../domain/model-usage.ts";
 import type { SandboxEgress, UsageRecord } from "../services/egress.ts";
-import { forwardRequest } from "./forward.ts";
+import { forwardRequest, trackConnections } from "./forward.ts";
 
 export interface Upstream {
   /** Where calls go, e.g. https://api.anthropic.com (tests: a stand-in on 127.0.0.1). */
@@ -35,15 +35,38 @@ export interface GatewayDeps {
   upstreamCa?: string[];
   onUsage?(provider: ModelProvider, tokens: { input: number; output: number; cacheRead: number; cacheWrite: number }): void;
   log(message: string): void;
+  timeouts?: {
+    /** A connection that has not sent a whole request head by then is closed. Default 30 s. */
+    headersMs?: number;
+  };
 }
+
+const HEADERS_MS = 30_000;
 
 export class ModelGateway {
   readonly #server: Server;
   readonly #sandboxOf = new WeakMap<Duplex, string>();
 
   constructor(private readonly deps: GatewayDeps) {
-    this.#server = createServer({ maxHeaderSize: 32 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 });
-    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res));
+    const headersMs = deps.timeouts?.headersMs ?? HEADERS_MS;
+    this.#server = createServer({
+      maxHeaderSize: 32 * 1024,
+      requestTimeout: 0,
+      headersTimeout: headersMs,
+      // How often node looks for connections past headersTimeout (its default is 30 s).
+      connectionsCheckingInterval: Math.min(headersMs, HEADERS_MS),
+      keepAliveTimeout: 30_000,
+    });
+    trackConnections(this.#server);
+    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) =>
+      // A failure of ours (the budget's store is down) must cost this call, never the control
+      // plane: an unhandled rejection ends the process.
+      this.#handle(req, res).catch((error: unknown) => {
+        deps.log(`model gateway: a call failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (res.headersSent) return void res.destroy();
+        fail(res, 500, providerOf(req.url), "api_error", "Outpost model gateway: the call could not be served; try again.");
+      }),
+    );
     this.#server.on("clientError", (_error, socket) => socket.destroy());
   }
 
@@ -54,6 +77,8 @@ export class ModelGateway {
   }
 
   close(): void {
+    // Also stops node's connection-checking timer (trackConnections started it).
+    this.#server.close();
     this.#server.closeAllConnections();
   }
 
@@ -63,6 +88,10 @@ export class ModelGateway {
     if (!provider)
       return fail(res, 404, undefined, "not_found_error", "Outpost model gateway: use /anthropic/… or /openai/… (ANTHROPIC_BASE_URL, OPENAI_BASE_URL).");
     const sandboxId = this.#sandboxOf.get(req.socket);
+    // Forwarded as written, `..` would climb out of the provider's base path at the upstream
+    // (which resolves dot segments, some after percent-decoding): no client sends them.
+    if (hasDotSegment(match?.[2] ?? ""))
+      return fail(res, 400, provider, "invalid_request_error", "Outpost model gateway: the path may not contain '.' or '..' segments.");
     const ctx = sandboxId ? await this.deps.context(sandboxId).catch(() => null) : null;
     if (!ctx || !sandboxId) return fail(res, 403, provider, "permission_error", "Outpost model gateway: this sandbox is not known to Outpost (deleted?).");
 
@@ -149,4 +178,23 @@ function fail(res: ServerResponse, status: number, provider: ModelProvider | und
   const body = provider === "openai" ? { error: { message, type, code: type } } : { type: "error", error: { type, message } };
   res.writeHead(status, { "content-type": "application/json", "x-outpost-gateway": type });
   res.end(JSON.stringify(body));
+}
+
+function providerOf(url: string | undefined): ModelProvider | undefined {
+  return /^\/(anthropic|openai)(?:[/?]|$)/.exec(url ?? "")?.[1] as ModelProvider | undefined;
+}
+
+/**
+ * Whether a path has a `.` or `..` segment, also when spelled `%2e`, `%252e` (decoded again
+ * by some servers), `..%2f` or with `\` (a separator to some servers). Three rounds of
+ * decoding bound the work a long path can cost.
+ */
+function hasDotSegment(path: string): boolean {
+  let decoded = path;
+  for (let round = 0; round < 3; round++) {
+    const next = decoded.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    if (next === decoded) break;
+    decoded = next;
+  }
+  return decoded.split(/[/\\]/).some((segment) => segment === "." || segment === "..");
 }

@@ -11,13 +11,14 @@
 // command that would allow it. Every decision is recorded (EgressRecorder).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
+import { type Duplex, pipeline } from "node:stream";
+import { hostKind } from "../domain/egress-addresses.ts";
 import { allowCommand, canonicalHost, decideEgress, type EgressDecision, HOST_MACHINE } from "../domain/egress-policy.ts";
 import type { SandboxEgress } from "../services/egress.ts";
 import type { EgressRecorder } from "../services/egress-recorder.ts";
 import type { CertificateAuthority } from "./certificates.ts";
 import { DialError, dialChecked } from "./dial.ts";
-import { forwardRequest } from "./forward.ts";
+import { forwardRequest, trackConnections } from "./forward.ts";
 import { Interceptor } from "./intercept.ts";
 
 export interface EgressProxyDeps {
@@ -29,9 +30,15 @@ export interface EgressProxyDeps {
   /** Test seam: DNS. */
   lookup?: Parameters<typeof dialChecked>[0]["lookup"];
   log(message: string): void;
+  timeouts?: {
+    /** A connection that has not sent a whole request head by then is closed (408). Default 30 s. */
+    headersMs?: number;
+    /** A tunnel with no bytes either way for this long is closed. Default 10 min. */
+    idleMs?: number;
+  };
 }
 
-/** A tunnel with no bytes either way for this long is closed. */
+const HEADERS_MS = 30_000;
 const IDLE_MS = 10 * 60_000;
 
 export class EgressProxy {
@@ -40,11 +47,33 @@ export class EgressProxy {
   readonly #interceptor: Interceptor;
 
   constructor(private readonly deps: EgressProxyDeps) {
-    this.#server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 });
-    this.#server.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#connect(req, socket as Socket, head));
-    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#plainHttp(req, res));
-    this.#server.on("clientError", (_error, socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    const headersMs = deps.timeouts?.headersMs ?? HEADERS_MS;
+    this.#server = createServer({
+      maxHeaderSize: 16 * 1024,
+      requestTimeout: 0,
+      headersTimeout: headersMs,
+      // How often node looks for connections past headersTimeout (its default is 30 s).
+      connectionsCheckingInterval: Math.min(headersMs, HEADERS_MS),
+      keepAliveTimeout: 30_000,
+    });
+    trackConnections(this.#server);
+    // A handler that throws must cost its one connection, never the control plane (an
+    // unhandled rejection ends the process).
+    const failed = (connection: Duplex) => (error: unknown) => {
+      deps.log(`egress: a proxy request failed: ${error instanceof Error ? error.message : String(error)}`);
+      connection.destroy();
+    };
+    this.#server.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#connect(req, socket as Socket, head).catch(failed(socket)));
+    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#plainHttp(req, res).catch(failed(req.socket)));
+    this.#server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+      // What node's own handler would answer: a head too large, too slow, or malformed.
+      const status =
+        error.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? "408 Request Timeout"
+            : "400 Bad Request";
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       else socket.destroy();
     });
     this.#interceptor = new Interceptor({ ca: deps.ca, upstreamCa: deps.upstreamCa, lookup: deps.lookup, log: deps.log });
@@ -58,6 +87,8 @@ export class EgressProxy {
   }
 
   close(): void {
+    // Also stops node's connection-checking timer (trackConnections started it).
+    this.#server.close();
     this.#server.closeAllConnections();
     this.#interceptor.close();
   }
@@ -89,7 +120,7 @@ export class EgressProxy {
     }
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (head.length) upstream.write(head);
-    tunnel(socket, upstream, finish);
+    tunnel(socket, upstream, finish, this.deps.timeouts?.idleMs ?? IDLE_MS);
   }
 
   async #plainHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -103,6 +134,8 @@ export class EgressProxy {
       return;
     }
     const port = url.port ? Number(url.port) : 80;
+    // The URL parser takes port 0; nothing listens there, so no lookup or dial is owed.
+    if (port === 0) return answer(res, 400, `${url.host} has no valid port`);
     const checked = await this.#check(res, url.hostname, port, req.method ?? "GET");
     if (!checked) return;
     const { ctx, decision, upstream, address, handle } = checked;
@@ -122,6 +155,10 @@ export class EgressProxy {
     const socket = "socket" in client && client.socket ? client.socket : (client as Socket);
     const sandboxId = this.#sandboxOf.get(socket as Duplex);
     const ctx = sandboxId ? await this.deps.context(sandboxId).catch(() => null) : null;
+    // The parser can still reject a request after 'request' fired (an unknown
+    // Transfer-Encoding is caught only once the head is complete): clientError has answered
+    // 400 and closed. Deciding, recording and dialling for it would reach out for nobody.
+    if (!socket.writable) return null;
     if (!ctx || !sandboxId) {
       answer(client, 403, "this sandbox is not known to Outpost (deleted?)");
       return null;
@@ -177,6 +214,9 @@ export function parseAuthority(authority: string): { host: string; port: number 
   const port = Number(match[3]);
   if (port < 1 || port > 65_535) return null;
   const host = (match[1] ?? match[2] ?? "").toLowerCase();
+  // The pattern lets through shapes that name no host (`a..b`, `1.2.3.4.5`, `[1:2]`): they
+  // are malformed requests, not hosts for the policy to refuse with an `--allow` to suggest.
+  if (hostKind(host) === "invalid") return null;
   return host === HOST_MACHINE || host.length > 0 ? { host, port } : null;
 }
 
@@ -198,22 +238,25 @@ function refuse(socket: Socket, status: number, line: string): void {
   );
 }
 
-/** Pipes both ways until either side closes or both are idle for IDLE_MS. */
-function tunnel(client: Socket, upstream: Socket, onClose: () => void): void {
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
+/**
+ * Pipes both ways; each direction ends (FIN) when its source does, so bytes already written
+ * are delivered before the other side closes. An error on either side, or both sides idle
+ * for idleMs, tears down both. `onClose` runs once both sockets are closed.
+ */
+function tunnel(client: Socket, upstream: Socket, onClose: () => void, idleMs: number): void {
+  let closed = 0;
+  const closedOne = () => {
+    closed += 1;
+    if (closed === 2) onClose();
+  };
+  client.once("close", closedOne);
+  upstream.once("close", closedOne);
+  const teardown = () => {
     client.destroy();
     upstream.destroy();
-    onClose();
   };
-  client.setTimeout(IDLE_MS, close);
-  upstream.setTimeout(IDLE_MS, close);
-  client.on("close", close);
-  upstream.on("close", close);
-  upstream.on("error", close);
-  client.on("error", close);
-  client.pipe(upstream);
-  upstream.pipe(client);
+  client.setTimeout(idleMs, teardown);
+  upstream.setTimeout(idleMs, teardown);
+  pipeline(client, upstream, (error) => error && teardown());
+  pipeline(upstream, client, (error) => error && teardown());
 }

@@ -117,7 +117,10 @@ describe("credentials and secrets (sandbox)", () => {
     }
     // Every file the sandbox can see that is its own: its folders on the host, and its tmpfs
     // mounts through the supervisor's root.
-    const roots = [join(s.dataDir, "sandboxes", box.id), ...["tmp", "dev/shm", "run/outpost", "workspace", "home", "var/lib/outpost"].map((p) => `/proc/${supervisorPid}/root/${p}`)];
+    const roots = [
+      join(s.dataDir, "sandboxes", box.id),
+      ...["tmp", "dev/shm", "run/outpost", "workspace", "home", "var/lib/outpost"].map((p) => `/proc/${supervisorPid}/root/${p}`),
+    ];
     let checked = 0;
     for (const root of roots) {
       for (const file of filesUnder(root)) {

@@ -71,6 +71,7 @@ describe("egress proxy (sandbox → host loopback)", () => {
   test("Node's fetch and ssh's ProxyCommand helper go through the proxy as set up inside", async () => {
     const fetched = await exec(s, box.id, `node -e 'fetch("http://${HOST}:${httpPort}/from-node").then(r => r.text()).then(t => process.stdout.write(t))'`);
     assert.equal(fetched.stdout, "hello from the host: GET /from-node\n", fetched.stderr);
+    assert.equal(fetched.stderr, "", "node prints no warning about the proxy agent");
     // GIT_SSH_COMMAND's ProxyCommand: bytes both ways through CONNECT (here to an HTTP server).
     const piped = await exec(s, box.id, `printf 'GET /over-ssh-proxy HTTP/1.0\\r\\n\\r\\n' | /opt/outpost/bin/outpost-ssh-proxy ${HOST} ${httpPort}`);
     assert.match(piped.stdout, /hello from the host: GET \/over-ssh-proxy/, piped.stderr);
@@ -122,5 +123,14 @@ describe("egress proxy (sandbox → host loopback)", () => {
     assert.ok(denial, "an egress.denied event");
     assert.equal(denial.data.host, HOST);
     assert.match(denial.data.reason, /no rule allows/);
+    // Allowed connections are summed up, not an event each.
+    const allowedEvents = events.filter((e) => e.type === "egress.allowed");
+    const allowedRows = items.filter((r) => r.allowed).length;
+    assert.ok(allowedRows >= 5 && allowedEvents.length >= 1 && allowedEvents.length <= 2, `${allowedRows} connections, ${allowedEvents.length} events`);
+    assert.ok(allowedEvents[0].data.hosts.some((h: any) => h.host === `${HOST}:${httpPort}`));
+
+    const metrics = await api(s, "GET", "/metrics");
+    assert.match(String(metrics.body), /outpost_egress_connections_total\{decision="denied"\} [1-9]/);
+    assert.match(String(metrics.body), /outpost_egress_bytes_total\{direction="down"\} [1-9]/);
   });
 });

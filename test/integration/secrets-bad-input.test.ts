@@ -29,10 +29,20 @@ describe("bad input on project variables", () => {
     ["a value over 32 KiB", { name: "A", value: "x".repeat(33 * 1024) }, "VALIDATION_FAILED", 400],
     ["inject rules on a secret", { name: "A", value: "v", kind: "secret", inject: [{ host: "a.com", header: "x-key" }] }, "VALIDATION_FAILED", 400],
     ["a credential with no inject rule and no known name", { name: "MYSTERY", value: "v", kind: "credential" }, "VALIDATION_FAILED", 400],
-    ["a credential for a wildcard host", { name: "A", value: "v", kind: "credential", inject: [{ host: "*.a.com", header: "x-key" }] }, "VALIDATION_FAILED", 400],
+    [
+      "a credential for a wildcard host",
+      { name: "A", value: "v", kind: "credential", inject: [{ host: "*.a.com", header: "x-key" }] },
+      "VALIDATION_FAILED",
+      400,
+    ],
     ["a credential in the Host header", { name: "A", value: "v", kind: "credential", inject: [{ host: "a.com", header: "host" }] }, "VALIDATION_FAILED", 400],
     ["a header name with a newline", { name: "A", value: "v", kind: "credential", inject: [{ host: "a.com", header: "x\r\nevil" }] }, "VALIDATION_FAILED", 400],
-    ["an unknown inject format", { name: "A", value: "v", kind: "credential", inject: [{ host: "a.com", header: "x-key", format: "digest" }] }, "VALIDATION_FAILED", 400],
+    [
+      "an unknown inject format",
+      { name: "A", value: "v", kind: "credential", inject: [{ host: "a.com", header: "x-key", format: "digest" }] },
+      "VALIDATION_FAILED",
+      400,
+    ],
   ];
 
   for (const [what, body, code, status] of bad) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type Credential, credentialPlaceholder, injectCredentials, parseInjectRule, PLACEHOLDER_PATTERN } from "../../src/domain/credentials.ts";
+import { type Credential, credentialPlaceholder, injectCredentials, PLACEHOLDER_PATTERN, parseInjectRule } from "../../src/domain/credentials.ts";
 
 const hex = "0123456789abcdef0123456789abcdef";
 
@@ -37,7 +37,10 @@ describe("credential injection", () => {
 
   test("a missing header is set; a header the client filled with its own value is left alone", () => {
     assert.equal(injectCredentials({}, [key], "api.example.com").headers["x-api-key"], "real-key");
-    assert.deepEqual(injectCredentials({ "x-api-key": "the-clients-own" }, [key], "api.example.com"), { headers: { "x-api-key": "the-clients-own" }, used: [] });
+    assert.deepEqual(injectCredentials({ "x-api-key": "the-clients-own" }, [key], "api.example.com"), {
+      headers: { "x-api-key": "the-clients-own" },
+      used: [],
+    });
   });
 
   test("basic auth: a bare token goes in as x-access-token; a placeholder inside Basic auth is swapped", () => {

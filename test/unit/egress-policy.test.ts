@@ -90,7 +90,21 @@ describe("egress rules", () => {
   });
 
   test("bad rules are refused with a reason", () => {
-    for (const text of ["http://x.com", "x.com:0", "x.com:99999", "x.com:ab", "*", "*.", "a..b", "-a.com", "a b", HOST_MACHINE, "*.10.0.0.1", "10.0.0.256", ""]) {
+    for (const text of [
+      "http://x.com",
+      "x.com:0",
+      "x.com:99999",
+      "x.com:ab",
+      "*",
+      "*.",
+      "a..b",
+      "-a.com",
+      "a b",
+      HOST_MACHINE,
+      "*.10.0.0.1",
+      "10.0.0.256",
+      "",
+    ]) {
       assert.equal(typeof parseEgressRule(text), "string", text);
     }
     assert.match(String(egressRuleProblem({ host: HOST_MACHINE })), /needs a port/);

@@ -124,7 +124,8 @@ export class LinkSockets {
       ["proxy", paths.egressSocket],
       ["gateway", paths.gatewaySocket],
     ] as const) {
-      const server = createServer((socket) => egress.accept(kind, sandboxId, socket));
+      // Half-open allowed: a client that is done sending (FIN) still gets its answer.
+      const server = createServer({ allowHalfOpen: true }, (socket) => egress.accept(kind, sandboxId, socket));
       server.maxConnections = MAX_EGRESS_CONNECTIONS_PER_SANDBOX;
       server.on("error", (error) => this.log(`${kind} socket of ${sandboxId}: ${error.message}`));
       forceRemove(path);

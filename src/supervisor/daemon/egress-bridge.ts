@@ -5,6 +5,7 @@
 // knows the sandbox by the socket the bytes arrive on. When the host side is not there
 // (an older control plane, or it is restarting) a connection is simply closed.
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { pipeline } from "node:stream";
 
 export interface Bridge {
   port: number;
@@ -15,19 +16,18 @@ const MAX_CONNECTIONS = 512;
 
 export function startBridges(bridges: Bridge[], log: (message: string) => void): Server[] {
   return bridges.map(({ port, socketPath }) => {
-    const server = createServer((inside: Socket) => {
-      const outside = connect(socketPath);
-      const close = () => {
+    // Half-open both ways: a client that is done sending (FIN) still gets its answer.
+    const server = createServer({ allowHalfOpen: true }, (inside: Socket) => {
+      const outside = connect({ path: socketPath, allowHalfOpen: true });
+      inside.setNoDelay(true);
+      // Each direction ends when its source does (half-close), so an answer written just
+      // before the far side closes is still delivered; an error tears down both.
+      const teardown = () => {
         inside.destroy();
         outside.destroy();
       };
-      inside.on("error", close);
-      outside.on("error", close);
-      inside.on("close", close);
-      outside.on("close", close);
-      inside.setNoDelay(true);
-      inside.pipe(outside);
-      outside.pipe(inside);
+      pipeline(inside, outside, (error) => error && teardown());
+      pipeline(outside, inside, (error) => error && teardown());
     });
     server.maxConnections = MAX_CONNECTIONS;
     server.on("error", (error) => log(`egress bridge on 127.0.0.1:${port}: ${error.message}`));
