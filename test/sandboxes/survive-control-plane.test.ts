@@ -3,6 +3,8 @@
 // compute died while the control plane was down is started again with its files.
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { adminToken, postmasterPid, type ServeProcess, spawnServe, waitForExit } from "../helpers/process.ts";
@@ -39,9 +41,16 @@ describe("sandboxes survive the control plane", () => {
   test("kill -9 of the control plane leaves the sandbox, its files and its processes running", async () => {
     serve = await spawnServe(dataDir);
     const s = { url: serve.url, token: adminToken(dataDir) };
-    await api(s, "POST", "/api/v1/projects", { body: { name: "durable" } });
+    // A host server the sandbox may reach through the egress proxy, before and after.
+    const host = createServer((_req, res) => res.end("through the proxy\n"));
+    await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
+    after(() => host.close());
+    const port = (host.address() as AddressInfo).port;
+    await api(s, "POST", "/api/v1/projects", { body: { name: "durable", egress: { allow: [`host.outpost.internal:${port}`] } } });
+    const curl = `curl -sS -m 20 http://host.outpost.internal:${port}/`;
     box = await runningSandbox(s, "durable");
     await exec(s, box.id, "echo kept > /workspace/file.txt");
+    assert.equal((await exec(s, box.id, curl)).stdout, "through the proxy\n");
     const started = await api(s, "POST", `/api/v1/sandboxes/${box.id}/processes`, {
       body: { command: "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done", name: "ticker" },
     });
@@ -63,6 +72,8 @@ describe("sandboxes survive the control plane", () => {
     const again = await waitForPhase(s2, box.id, ["running"]);
     assert.equal(again.phase, "running");
     assert.equal((await exec(s2, box.id, "cat /workspace/file.txt")).stdout, "kept\n");
+    // The adopted sandbox's way out works again: the new control plane listens on its sockets.
+    assert.equal((await exec(s2, box.id, curl)).stdout, "through the proxy\n");
     const proc = await api(s2, "GET", `/api/v1/sandboxes/${box.id}/processes/${processId}`);
     assert.equal(proc.body.status, "running", "the background process kept running");
     const logs = await api(s2, "GET", `/api/v1/sandboxes/${box.id}/processes/${processId}/logs?follow=false`);
