@@ -62,6 +62,7 @@ async function importTheRest() {
     { EventHub },
     { ProjectService },
     { VariableService },
+    { ProjectChanges },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -70,8 +71,9 @@ async function importTheRest() {
     import("./services/event-hub.ts"),
     import("./services/projects.ts"),
     import("./services/variables.ts"),
+    import("./services/project-changes.ts"),
   ]);
-  return { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService };
+  return { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService, ProjectChanges };
 }
 
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
@@ -110,8 +112,17 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => pool.end());
     stopIfCancelled();
 
-    const { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService } =
-      await importing;
+    const {
+      buildApp,
+      createSandboxRuntime,
+      createEgressRuntime,
+      createMetricsRegistry,
+      AuthService,
+      EventHub,
+      ProjectService,
+      VariableService,
+      ProjectChanges,
+    } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
     stopIfCancelled();
@@ -125,10 +136,21 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => hub.close());
     stopIfCancelled();
 
-    const projects = new ProjectService(pool, secrets);
-    const variables = new VariableService(pool, secrets);
+    const changes = new ProjectChanges();
+    const projects = new ProjectService(pool, secrets, changes);
+    const variables = new VariableService(pool, secrets, changes);
     const metrics = createMetricsRegistry();
-    const egress = createEgressRuntime({ pool, settings, secrets, variables, metrics, logger, ...options.egress });
+    const egress = createEgressRuntime({
+      pool,
+      settings,
+      secrets,
+      variables,
+      changes,
+      onEvents: (listener) => hub.subscribe(listener),
+      metrics,
+      logger,
+      ...options.egress,
+    });
     cleanups.push(() => egress.stop());
     const sandboxes = createSandboxRuntime({
       pool,

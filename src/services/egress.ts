@@ -34,15 +34,40 @@ export interface UsageSummary {
 
 export type { EgressRow, UsageRecord };
 
+/**
+ * How long a sandbox's context is reused without asking the database. Changes made through
+ * this process clear it at once (ProjectChanges), and any event NOTIFY clears it too
+ * (another replica's change): this bounds staleness only when a notification is lost.
+ */
+const CONTEXT_TTL_MS = 5000;
+
 export class EgressService {
+  readonly #contexts = new Map<string, { at: number; value: Promise<SandboxEgress | null> }>();
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly variables: VariableService,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Null when the sandbox is gone (its connections are refused). */
-  async sandboxContext(sandboxId: string): Promise<SandboxEgress | null> {
+  /** Null when the sandbox is gone (its connections are refused). Read per connection, from a short-lived cache. */
+  sandboxContext(sandboxId: string): Promise<SandboxEgress | null> {
+    const at = this.now().getTime();
+    const cached = this.#contexts.get(sandboxId);
+    if (cached && at - cached.at < CONTEXT_TTL_MS) return cached.value;
+    const value = this.#load(sandboxId);
+    this.#contexts.set(sandboxId, { at, value });
+    // A failed read is not kept: the next connection asks again.
+    value.catch(() => this.#contexts.delete(sandboxId));
+    return value;
+  }
+
+  /** Forget every cached context (a project changed, here or on another replica). */
+  invalidate(): void {
+    this.#contexts.clear();
+  }
+
+  async #load(sandboxId: string): Promise<SandboxEgress | null> {
     const row = await findSandboxEgress(this.pool, sandboxId);
     if (!row) return null;
     return { ...row, policy: row.egress, credentials: await this.variables.credentials(row.projectId) };

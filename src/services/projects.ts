@@ -17,6 +17,7 @@ import * as store from "../store/projects.ts";
 import { countLiveSandboxes } from "../store/sandboxes.ts";
 import { replayOf } from "./idempotency.ts";
 import { resolveProject } from "./project-access.ts";
+import type { ProjectChanges } from "./project-changes.ts";
 
 // Their home is the domain now; re-exported for the code that has always found them here.
 export { decodeCursor, encodeCursor, type Page };
@@ -35,7 +36,7 @@ export interface ProjectDraft {
 }
 
 /** A partial update: the fields given replace the stored ones (null clears); the name never changes. */
-export interface ProjectChanges extends Partial<Omit<store.ProjectFields, "egress">> {
+export interface ProjectPatch extends Partial<Omit<store.ProjectFields, "egress">> {
   /** The fields given replace the stored ones (level, allow, deny). */
   egress?: Partial<EgressPolicy>;
   /** Merged into the environment: a string sets a variable, null removes it. */
@@ -55,6 +56,7 @@ export class ProjectService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly secrets: SecretBox,
+    private readonly changes?: ProjectChanges,
   ) {}
 
   /**
@@ -108,8 +110,8 @@ export class ProjectService {
     return { items, nextCursor: last ? encodeCursor(last.seq) : null };
   }
 
-  async update(principal: Principal, ref: string, patch: ProjectChanges): Promise<ProjectWithEnv> {
-    return withTransaction(this.pool, async (tx) => {
+  async update(principal: Principal, ref: string, patch: ProjectPatch): Promise<ProjectWithEnv> {
+    const updated = await withTransaction(this.pool, async (tx) => {
       const current = await resolveProject(tx, principal, ref, "project.update", true);
       const { env, egress, ...rest } = patch;
       if (env) {
@@ -127,6 +129,8 @@ export class ProjectService {
       await appendEvent(tx, { type: "project.updated", ownerId: principal.userId, projectId: row.id, data: { name: row.name, changed } });
       return this.#withEnv(row, await store.listEnv(tx, row.id, ["env"]), false);
     });
+    this.changes?.changed(updated.id);
+    return updated;
   }
 
   async delete(principal: Principal, ref: string): Promise<void> {

@@ -16,6 +16,7 @@ import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import * as store from "../store/projects.ts";
 import { resolveProject } from "./project-access.ts";
+import type { ProjectChanges } from "./project-changes.ts";
 
 export type VariableKind = store.VariableKind;
 
@@ -46,6 +47,7 @@ export class VariableService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly box: SecretBox,
+    private readonly changes?: ProjectChanges,
   ) {}
 
   async list(principal: Principal, ref: string): Promise<VariableView[]> {
@@ -54,7 +56,7 @@ export class VariableService {
   }
 
   async set(principal: Principal, ref: string, input: VariableInput): Promise<VariableView> {
-    return withTransaction(this.pool, async (tx) => {
+    const { projectId, row } = await withTransaction(this.pool, async (tx) => {
       const project = await resolveProject(tx, principal, ref, "project.update", true);
       const inject = input.kind === "credential" ? (input.inject ?? DEFAULT_INJECT[input.name] ?? []) : [];
       if (input.kind === "credential" && inject.length === 0) {
@@ -83,12 +85,14 @@ export class VariableService {
       });
       const row = (await store.listEnv(tx, project.id)).find((v) => v.name === input.name);
       if (!row) throw new Error(`variable ${input.name} vanished in its own transaction`);
-      return view(row);
+      return { projectId: project.id, row };
     });
+    this.changes?.changed(projectId);
+    return view(row);
   }
 
   async unset(principal: Principal, ref: string, name: string): Promise<void> {
-    await withTransaction(this.pool, async (tx) => {
+    const projectId = await withTransaction(this.pool, async (tx) => {
       const project = await resolveProject(tx, principal, ref, "project.update", true);
       const existing = (await store.listEnv(tx, project.id)).find((v) => v.name === name);
       if (!existing) {
@@ -96,7 +100,9 @@ export class VariableService {
       }
       await store.deleteEnv(tx, project.id, name);
       await appendEvent(tx, { type: "project.variable.unset", ownerId: principal.userId, projectId: project.id, data: { name, kind: existing.kind } });
+      return project.id;
     });
+    this.changes?.changed(projectId);
   }
 
   /** For commands in the project's sandboxes: env and secret values, credential placeholders. */

@@ -18,6 +18,7 @@ import { GATEWAY_PROVIDERS, ModelGateway } from "../egress/gateway.ts";
 import { EgressProxy } from "../egress/proxy.ts";
 import { EgressService } from "../services/egress.ts";
 import { EgressRecorder } from "../services/egress-recorder.ts";
+import type { ProjectChanges } from "../services/project-changes.ts";
 import type { VariableService } from "../services/variables.ts";
 
 export interface EgressRuntime {
@@ -33,6 +34,10 @@ export interface EgressRuntimeOptions {
   settings: Pick<Settings, "dataDir" | "anthropicUpstream" | "openaiUpstream" | "egressUpstreamCaFile">;
   secrets: SecretBox;
   variables: VariableService;
+  /** Changes made in this process (cached contexts are dropped at once). */
+  changes: ProjectChanges;
+  /** Wake-ups of the events stream: another replica may have changed a project. */
+  onEvents(listener: () => void): () => void;
   metrics: Registry;
   logger: Logger;
   /** Tests: how often decisions are written, and the allowed-summary window. */
@@ -51,6 +56,7 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
   const ca = CertificateAuthority.loadOrCreate(join(options.settings.dataDir, "egress-ca"), options.secrets);
   const upstreamCa = options.settings.egressUpstreamCaFile ? [readFileSync(options.settings.egressUpstreamCaFile, "utf8")] : undefined;
   const service = new EgressService(options.pool, options.variables);
+  const unsubscribe = [options.changes.subscribe(() => service.invalidate()), options.onEvents(() => service.invalidate())];
   const recorder = new EgressRecorder(options.pool, { log: say, flushMs: options.flushMs, allowedEventWindowMs: options.allowedEventWindowMs });
   recorder.start();
   const context = (sandboxId: string) => service.sandboxContext(sandboxId);
@@ -91,6 +97,7 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
       variableRoutes(app, options.variables);
     },
     async stop() {
+      for (const stop of unsubscribe) stop();
       proxy.close();
       gateway.close();
       await recorder.close();
