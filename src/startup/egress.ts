@@ -12,6 +12,7 @@ import { egressRoutes } from "../api/routes/egress.ts";
 import { variableRoutes } from "../api/routes/variables.ts";
 import type { Settings } from "../config/settings.ts";
 import type { SecretBox } from "../crypto/secrets.ts";
+import { StartupError } from "../domain/errors.ts";
 import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
 import { CertificateAuthority, trustBundle } from "../egress/certificates.ts";
 import { GATEWAY_PROVIDERS, ModelGateway } from "../egress/gateway.ts";
@@ -53,8 +54,8 @@ export function createMetricsRegistry(): Registry {
 export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntime {
   const log = options.logger.child({ component: "egress" });
   const say = (message: string) => log.info(message);
-  const ca = CertificateAuthority.loadOrCreate(join(options.settings.dataDir, "egress-ca"), options.secrets);
-  const upstreamCa = options.settings.egressUpstreamCaFile ? [readFileSync(options.settings.egressUpstreamCaFile, "utf8")] : undefined;
+  const ca = loadCa(join(options.settings.dataDir, "egress-ca"), options.secrets);
+  const upstreamCa = options.settings.egressUpstreamCaFile ? [readUpstreamCa(options.settings.egressUpstreamCaFile)] : undefined;
   const service = new EgressService(options.pool, options.variables);
   const unsubscribe = [options.changes.subscribe(() => service.invalidate()), options.onEvents(() => service.invalidate())];
   const recorder = new EgressRecorder(options.pool, { log: say, flushMs: options.flushMs, allowedEventWindowMs: options.allowedEventWindowMs });
@@ -103,6 +104,31 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
       await recorder.close();
     },
   };
+}
+
+/** The installation CA; one sealed with another secret key stops the start with the fix. */
+function loadCa(dir: string, secrets: SecretBox): CertificateAuthority {
+  try {
+    return CertificateAuthority.loadOrCreate(dir, secrets);
+  } catch (error) {
+    throw new StartupError(
+      `the egress CA in ${dir} cannot be opened: ${(error as Error).message}`,
+      `start with the secret key it was made with (OUTPOST_SECRET_KEY or <data dir>/secret.key), or remove ${dir} to make a new CA (running sandboxes trust the new one once restarted)`,
+    );
+  }
+}
+
+function readUpstreamCa(path: string): string {
+  try {
+    const pem = readFileSync(path, "utf8");
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in it");
+    return pem;
+  } catch (error) {
+    throw new StartupError(
+      `OUTPOST_EGRESS_UPSTREAM_CA (${path}) cannot be used: ${(error as Error).message}`,
+      "point OUTPOST_EGRESS_UPSTREAM_CA at a readable PEM file of CA certificates, or unset it",
+    );
+  }
 }
 
 /** Running totals of the recorder, read when /metrics is scraped. */

@@ -279,13 +279,13 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
     await assertStillServing();
   });
 
-  test("a header block over 16 KiB is refused (431 or 400) and the connection closed", async () => {
+  test("a header block over 16 KiB is refused with 431 and the connection closed", async () => {
     const huge = `GET http://ok.example:${httpPort}/ HTTP/1.1\r\nhost: ok.example\r\nx-filler: ${"a".repeat(20 * 1024)}\r\n\r\n`;
     const { status } = await withoutSideEffects(() => exchange(proxyPath("open"), huge));
-    assert.ok(status === 431 || status === 400, `answered ${status}`);
+    assert.equal(status, 431);
     const hugeConnect = `CONNECT ok.example:${httpPort} HTTP/1.1\r\n${"x-filler: b\r\n".repeat(2000)}\r\n`;
     const connectAnswer = await withoutSideEffects(() => exchange(proxyPath("open"), hugeConnect));
-    assert.ok(connectAnswer.status === 431 || connectAnswer.status === 400, `answered ${connectAnswer.status}`);
+    assert.equal(connectAnswer.status, 431);
     await assertStillServing();
   });
 
@@ -440,7 +440,7 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
     );
   });
 
-  test("request smuggling on plain HTTP (Content-Length with Transfer-Encoding, two Content-Lengths) is a 400 and nothing is forwarded", async () => {
+  test("request smuggling on plain HTTP (Content-Length with Transfer-Encoding, two Content-Lengths, an unknown Transfer-Encoding) is a 400 and nothing is resolved, dialled or forwarded", async () => {
     const target = `http://ok.example:${httpPort}`;
     const smuggled = `GET ${target}/smuggled HTTP/1.1\r\nhost: ok.example\r\n\r\n`;
     for (const headers of [
@@ -448,6 +448,7 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
       "transfer-encoding: chunked\r\ncontent-length: 4\r\n",
       "content-length: 4\r\ncontent-length: 40\r\n",
       "transfer-encoding: chunked, identity\r\n",
+      // node's parser rejects this one only after it has announced the request.
       "transfer-encoding: xchunked\r\n",
     ]) {
       const bytes = `POST ${target}/front HTTP/1.1\r\nhost: ok.example\r\n${headers}\r\n0\r\n\r\n${smuggled}`;
@@ -466,7 +467,7 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
     assert.equal(tunnel.status, 200);
 
     const { status } = await withoutSideEffects(() => exchange(path, `GET http://ok.example:${httpPort}/sl`));
-    assert.ok(status === null || status === 408 || status === 400, `answered ${status}`);
+    assert.equal(status, 408);
     const gw = newGateway({ headersMs: 300 });
     const gwPath = await socketFor((id, socket) => gw.accept(id, socket), "open");
     const gwAnswer = await exchange(gwPath, "POST /anthropic/v1/mess");
