@@ -12,7 +12,7 @@ import { credentialsFor } from "../domain/credentials.ts";
 import type { SandboxEgress } from "../services/egress.ts";
 import type { CertificateAuthority } from "./certificates.ts";
 import { dialChecked } from "./dial.ts";
-import { forwardRequest } from "./forward.ts";
+import { forwardRequest, trackConnections } from "./forward.ts";
 import { terminateTls } from "./intercept-tls.ts";
 
 interface Session {
@@ -41,6 +41,7 @@ export class Interceptor {
     this.#server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 });
     this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#request(req, res));
     this.#server.on("clientError", (_error, socket) => socket.destroy());
+    trackConnections(this.#server);
   }
 
   /** Whether a credential of the project goes to `host` (then its TLS is terminated here). */
@@ -65,6 +66,7 @@ export class Interceptor {
 
   close(): void {
     this.#server.closeAllConnections();
+    this.#server.close();
   }
 
   async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -84,6 +86,11 @@ export class Interceptor {
       path: req.url ?? "/",
       connection: upstream,
       credentials: session.ctx.credentials,
+      // The host the tunnel was opened (and checked) for, whatever Host the sandbox wrote:
+      // behind a shared front end Host picks the site, and the credential must not follow it elsewhere.
+      rewrite: (headers) => {
+        headers.host = session.port === 443 ? hostForHeader(session.host) : `${hostForHeader(session.host)}:${session.port}`;
+      },
     });
   }
 
@@ -108,4 +115,8 @@ export class Interceptor {
     });
     return tls;
   }
+}
+
+function hostForHeader(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }

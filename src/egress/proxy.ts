@@ -45,6 +45,8 @@ export class EgressProxy {
   readonly #server: Server;
   readonly #sandboxOf = new WeakMap<Duplex, string>();
   readonly #interceptor: Interceptor;
+  /** Open CONNECT tunnels (sandbox side), so close() can end them. */
+  readonly #tunnels = new Set<Socket>();
 
   constructor(private readonly deps: EgressProxyDeps) {
     const headersMs = deps.timeouts?.headersMs ?? HEADERS_MS;
@@ -91,6 +93,8 @@ export class EgressProxy {
     this.#server.close();
     this.#server.closeAllConnections();
     this.#interceptor.close();
+    // CONNECT tunnels are detached from the HTTP server: they are ended here.
+    for (const socket of this.#tunnels) socket.destroy();
   }
 
   async #connect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
@@ -120,6 +124,8 @@ export class EgressProxy {
     }
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (head.length) upstream.write(head);
+    this.#tunnels.add(socket);
+    socket.once("close", () => this.#tunnels.delete(socket));
     tunnel(socket, upstream, finish, this.deps.timeouts?.idleMs ?? IDLE_MS);
   }
 
@@ -146,6 +152,11 @@ export class EgressProxy {
       connection: upstream,
       // Credentials travel in clear only to the host machine's loopback; elsewhere only over TLS.
       credentials: decision.hostMachine ? ctx.credentials : [],
+      // The host the policy checked, not the sandbox's Host header (RFC 9112 §3.2.2): on a
+      // shared address that header picks the site, and would front for a host not allowed.
+      rewrite: (headers) => {
+        headers.host = url.host;
+      },
       onEnd: (bytes) => handle.end({ ...bytes, address }),
     });
   }

@@ -422,6 +422,18 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
     assert.ok(!JSON.stringify(seen).includes(SECRET));
   });
 
+  test("plain HTTP: the upstream is told the host the policy checked, not a Host header the sandbox wrote", async () => {
+    // On a shared address (a CDN, a virtual host) the Host header picks the site: passing
+    // the sandbox's own would reach a host its project does not allow.
+    const before = plainSeen.length;
+    const res = await httpVia(proxyPath("custom"), `http://ok.example:${httpPort}/fronted`, { headers: { host: "denied.example" } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      plainSeen.slice(before).map((r) => [r.url, r.headers.host]),
+      [["/fronted", `ok.example:${httpPort}`]],
+    );
+  });
+
   test("credentials: the credential's own host over CONNECT is intercepted and gets the value (the control for the two above)", async () => {
     const { status, socket } = await connectVia(proxyPath("open"), `api.example.com:${tlsPort}`);
     assert.equal(status, 200);
@@ -429,14 +441,16 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
     tls.on("error", () => {});
     await once(tls, "secureConnect");
     const before = tlsSeen.length;
-    tls.write(`GET /intercepted HTTP/1.1\r\nhost: api.example.com\r\nauthorization: Bearer ${PLACEHOLDER}\r\nconnection: close\r\n\r\n`);
+    // A Host header naming another site: behind a shared front end it would pick that site,
+    // and the credential would go there. The upstream is told the host the tunnel was for.
+    tls.write(`GET /intercepted HTTP/1.1\r\nhost: attacker-site.example\r\nauthorization: Bearer ${PLACEHOLDER}\r\nconnection: close\r\n\r\n`);
     const chunks: Buffer[] = [];
     tls.on("data", (chunk: Buffer) => chunks.push(chunk));
     await once(tls, "close");
     assert.match(Buffer.concat(chunks).toString(), /^HTTP\/1\.1 200[\s\S]*tls upstream: \/intercepted\n$/);
     assert.deepEqual(
-      tlsSeen.slice(before).map((r) => r.headers.authorization),
-      [`Bearer ${SECRET}`],
+      tlsSeen.slice(before).map((r) => [r.headers.authorization, r.headers.host]),
+      [[`Bearer ${SECRET}`, `api.example.com:${tlsPort}`]],
     );
   });
 
