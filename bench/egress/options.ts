@@ -1,5 +1,6 @@
 // Sizes of the egress bench: defaults that keep `npm run bench -- egress` well within two
 // minutes on a 2-core machine, each overridable by an environment variable.
+import { envInt } from "../lib/env.ts";
 
 export interface EgressBenchOptions {
   /** Timed requests of each way (all rounds together), after each process's warm-up. */
@@ -12,14 +13,6 @@ export interface EgressBenchOptions {
   downloadMb: number;
   /** Downloads of each way, in turn; the median is reported. */
   downloadRuns: number;
-}
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min}, not '${raw}'`);
-  return value;
 }
 
 export function egressBenchOptions(): EgressBenchOptions {

@@ -1,5 +1,6 @@
 // Sizes of the sandbox bench: defaults that keep a whole `npm run bench -- sandboxes` within
 // a few minutes on a 2-core machine, each overridable by an environment variable.
+import { envInt } from "../lib/env.ts";
 
 export interface SandboxBenchOptions {
   /** Sequential create → running → delete → deleted cycles. */
@@ -15,14 +16,6 @@ export interface SandboxBenchOptions {
   idleSandboxes: number;
   /** Quiet time before each memory reading. */
   idleMs: number;
-}
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min}, not '${raw}'`);
-  return value;
 }
 
 /** Defaults, each overridable by an environment variable. */

@@ -2,7 +2,7 @@
 // already checked and opened (never a fresh lookup of the name), with the project's
 // credentials put into the headers meant for that host. Shared by plain HTTP through the
 // proxy, intercepted HTTPS and the model gateway. Bodies stream both ways with backpressure.
-import { type IncomingHttpHeaders, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import { type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { pipeline, Transform } from "node:stream";
 import { type Credential, injectCredentials } from "../domain/credentials.ts";
@@ -102,15 +102,4 @@ function connectionTokens(value: string | undefined): string[] {
     .split(",")
     .map((token) => token.trim().toLowerCase())
     .filter(Boolean);
-}
-
-/**
- * Turns on node's connection tracking for an http.Server that is only ever fed sockets
- * with emit("connection") and never listens (the proxy, the gateway). Node starts it, and
- * the timer that enforces headersTimeout, on the server's 'listening' event; without it
- * headersTimeout never fires (a sandbox that sends half a request line holds the socket and
- * its parser for ever) and closeAllConnections() closes nothing.
- */
-export function trackConnections(server: Server): void {
-  server.emit("listening");
 }

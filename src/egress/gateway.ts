@@ -6,13 +6,13 @@
 // streams back. Usage is measured here, outside the sandbox, so code inside cannot
 // under-report it. The gateway is the platform's own path to the model: the project's
 // egress level does not apply to it (a budget does).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import { createUsageMeter, type ModelProvider, totalTokens } from "../domain/model-usage.ts";
 import type { SandboxEgress, UsageRecord } from "../services/egress.ts";
-import { forwardRequest, trackConnections } from "./forward.ts";
+import { FedServer } from "./fed-server.ts";
+import { forwardRequest } from "./forward.ts";
 
 export interface Upstream {
   /** Where calls go, e.g. https://api.anthropic.com (tests: a stand-in on 127.0.0.1). */
@@ -41,24 +41,12 @@ export interface GatewayDeps {
   };
 }
 
-const HEADERS_MS = 30_000;
-
 export class ModelGateway {
-  readonly #server: Server;
-  readonly #sandboxOf = new WeakMap<Duplex, string>();
+  readonly #fed: FedServer;
 
   constructor(private readonly deps: GatewayDeps) {
-    const headersMs = deps.timeouts?.headersMs ?? HEADERS_MS;
-    this.#server = createServer({
-      maxHeaderSize: 32 * 1024,
-      requestTimeout: 0,
-      headersTimeout: headersMs,
-      // How often node looks for connections past headersTimeout (its default is 30 s).
-      connectionsCheckingInterval: Math.min(headersMs, HEADERS_MS),
-      keepAliveTimeout: 30_000,
-    });
-    trackConnections(this.#server);
-    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) =>
+    this.#fed = new FedServer({ maxHeaderBytes: 32 * 1024, headersMs: deps.timeouts?.headersMs });
+    this.#fed.server.on("request", (req: IncomingMessage, res: ServerResponse) =>
       // A failure of ours (the budget's store is down) must cost this call, never the control
       // plane: an unhandled rejection ends the process.
       this.#handle(req, res).catch((error: unknown) => {
@@ -67,19 +55,15 @@ export class ModelGateway {
         fail(res, 500, providerOf(req.url), "api_error", "Outpost model gateway: the call could not be served; try again.");
       }),
     );
-    this.#server.on("clientError", (_error, socket) => socket.destroy());
+    this.#fed.server.on("clientError", (_error, socket) => socket.destroy());
   }
 
   accept(sandboxId: string, socket: Socket): void {
-    this.#sandboxOf.set(socket, sandboxId);
-    socket.on("error", () => socket.destroy());
-    this.#server.emit("connection", socket);
+    this.#fed.accept(socket, sandboxId);
   }
 
   close(): void {
-    // Also stops node's connection-checking timer (trackConnections started it).
-    this.#server.close();
-    this.#server.closeAllConnections();
+    this.#fed.close();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -87,7 +71,7 @@ export class ModelGateway {
     const provider = match?.[1] as ModelProvider | undefined;
     if (!provider)
       return fail(res, 404, undefined, "not_found_error", "Outpost model gateway: use /anthropic/… or /openai/… (ANTHROPIC_BASE_URL, OPENAI_BASE_URL).");
-    const sandboxId = this.#sandboxOf.get(req.socket);
+    const sandboxId = this.#fed.sandboxOf(req.socket);
     // Forwarded as written, `..` would climb out of the provider's base path at the upstream
     // (which resolves dot segments, some after percent-decoding): no client sends them.
     if (hasDotSegment(match?.[2] ?? ""))

@@ -4,7 +4,7 @@
 // the credential into their headers and sends each on over a fresh, verified TLS
 // connection to the real host. Every other host is tunnelled untouched (proxy.ts). Hosts
 // whose clients take a base URL (model APIs) go through the model gateway instead.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { rootCertificates, type TLSSocket, connect as tlsConnect } from "node:tls";
@@ -12,7 +12,8 @@ import { credentialsFor } from "../domain/credentials.ts";
 import type { SandboxEgress } from "../services/egress.ts";
 import type { CertificateAuthority } from "./certificates.ts";
 import { dialChecked } from "./dial.ts";
-import { forwardRequest, trackConnections } from "./forward.ts";
+import { FedServer } from "./fed-server.ts";
+import { forwardRequest } from "./forward.ts";
 import { terminateTls } from "./intercept-tls.ts";
 
 interface Session {
@@ -34,14 +35,12 @@ export interface InterceptorDeps {
 }
 
 export class Interceptor {
-  readonly #server: Server;
+  readonly #fed = new FedServer({ maxHeaderBytes: 16 * 1024 });
   readonly #sessions = new WeakMap<Duplex, Session>();
 
   constructor(private readonly deps: InterceptorDeps) {
-    this.#server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 30_000 });
-    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#request(req, res));
-    this.#server.on("clientError", (_error, socket) => socket.destroy());
-    trackConnections(this.#server);
+    this.#fed.server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.#request(req, res));
+    this.#fed.server.on("clientError", (_error, socket) => socket.destroy());
   }
 
   /** Whether a credential of the project goes to `host` (then its TLS is terminated here). */
@@ -54,7 +53,7 @@ export class Interceptor {
       (tls) => {
         this.#sessions.set(tls, session);
         tls.on("close", () => session.first?.destroy());
-        this.#server.emit("connection", tls);
+        this.#fed.accept(tls);
       },
       (error: Error) => {
         this.deps.log(`egress: TLS with the sandbox for ${session.host} failed: ${error.message}`);
@@ -65,8 +64,7 @@ export class Interceptor {
   }
 
   close(): void {
-    this.#server.closeAllConnections();
-    this.#server.close();
+    this.#fed.close();
   }
 
   async #request(req: IncomingMessage, res: ServerResponse): Promise<void> {

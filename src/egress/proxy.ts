@@ -9,7 +9,7 @@
 //   anything else          400: this port is a proxy, nothing else.
 // A refusal answers 403 with one line an agent can read and pass on: the host, why, and the
 // command that would allow it. Every decision is recorded (EgressRecorder).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { type Duplex, pipeline } from "node:stream";
 import { hostKind } from "../domain/egress-addresses.ts";
@@ -18,7 +18,8 @@ import type { SandboxEgress } from "../services/egress.ts";
 import type { EgressRecorder } from "../services/egress-recorder.ts";
 import type { CertificateAuthority } from "./certificates.ts";
 import { DialError, dialChecked } from "./dial.ts";
-import { forwardRequest, trackConnections } from "./forward.ts";
+import { FedServer } from "./fed-server.ts";
+import { forwardRequest } from "./forward.ts";
 import { Interceptor } from "./intercept.ts";
 
 export interface EgressProxyDeps {
@@ -38,36 +39,26 @@ export interface EgressProxyDeps {
   };
 }
 
-const HEADERS_MS = 30_000;
 const IDLE_MS = 10 * 60_000;
 
 export class EgressProxy {
-  readonly #server: Server;
-  readonly #sandboxOf = new WeakMap<Duplex, string>();
+  readonly #fed: FedServer;
   readonly #interceptor: Interceptor;
   /** Open CONNECT tunnels (sandbox side), so close() can end them. */
   readonly #tunnels = new Set<Socket>();
 
   constructor(private readonly deps: EgressProxyDeps) {
-    const headersMs = deps.timeouts?.headersMs ?? HEADERS_MS;
-    this.#server = createServer({
-      maxHeaderSize: 16 * 1024,
-      requestTimeout: 0,
-      headersTimeout: headersMs,
-      // How often node looks for connections past headersTimeout (its default is 30 s).
-      connectionsCheckingInterval: Math.min(headersMs, HEADERS_MS),
-      keepAliveTimeout: 30_000,
-    });
-    trackConnections(this.#server);
+    this.#fed = new FedServer({ maxHeaderBytes: 16 * 1024, headersMs: deps.timeouts?.headersMs });
+    const server = this.#fed.server;
     // A handler that throws must cost its one connection, never the control plane (an
     // unhandled rejection ends the process).
     const failed = (connection: Duplex) => (error: unknown) => {
       deps.log(`egress: a proxy request failed: ${error instanceof Error ? error.message : String(error)}`);
       connection.destroy();
     };
-    this.#server.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#connect(req, socket as Socket, head).catch(failed(socket)));
-    this.#server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#plainHttp(req, res).catch(failed(req.socket)));
-    this.#server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    server.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#connect(req, socket as Socket, head).catch(failed(socket)));
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#plainHttp(req, res).catch(failed(req.socket)));
+    server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
       // What node's own handler would answer: a head too large, too slow, or malformed.
       const status =
         error.code === "HPE_HEADER_OVERFLOW"
@@ -83,15 +74,11 @@ export class EgressProxy {
 
   /** Serves one connection that `sandboxId` opened to its proxy socket. */
   accept(sandboxId: string, socket: Socket): void {
-    this.#sandboxOf.set(socket, sandboxId);
-    socket.on("error", () => socket.destroy());
-    this.#server.emit("connection", socket);
+    this.#fed.accept(socket, sandboxId);
   }
 
   close(): void {
-    // Also stops node's connection-checking timer (trackConnections started it).
-    this.#server.close();
-    this.#server.closeAllConnections();
+    this.#fed.close();
     this.#interceptor.close();
     // CONNECT tunnels are detached from the HTTP server: they are ended here.
     for (const socket of this.#tunnels) socket.destroy();
@@ -164,7 +151,7 @@ export class EgressProxy {
   /** Decides, records and dials; on refusal answers the client and returns null. */
   async #check(client: Socket | ServerResponse, rawHost: string, port: number, method: string) {
     const socket = "socket" in client && client.socket ? client.socket : (client as Socket);
-    const sandboxId = this.#sandboxOf.get(socket as Duplex);
+    const sandboxId = this.#fed.sandboxOf(socket as Duplex);
     const ctx = sandboxId ? await this.deps.context(sandboxId).catch(() => null) : null;
     // The parser can still reject a request after 'request' fired (an unknown
     // Transfer-Encoding is caught only once the head is complete): clientError has answered
