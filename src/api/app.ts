@@ -1,6 +1,7 @@
 // Assembles the HTTP app: logging with request ids, zod validation, OpenAPI + /docs, one
 // auth check, one error shape, and the routes. Pure wiring: everything it needs is passed in.
 import fastifySwagger from "@fastify/swagger";
+import fastifyWebsocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type pg from "pg";
@@ -90,6 +91,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
+
+  // WebSocket upgrades (terminals, previews) go through the same hooks as every request:
+  // registerAuth's onRequest check runs before a socket is accepted. Frames are capped (a
+  // keystroke or a resize is small; preview traffic is chunked by the proxy).
+  await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
 
   registerAuth(app, deps.auth);
   registerMetrics(app, deps.pool, deps.metrics);

@@ -20,7 +20,7 @@ import type {
   SupervisorErrorCode,
 } from "../supervisor/protocol.ts";
 import { redactExecChunks, redactExecEvents, redactLogRecords, redactorFor } from "./redact-output.ts";
-import { assertRunning, type SandboxService } from "./sandboxes.ts";
+import { assertRunning, type SandboxRow, type SandboxService } from "./sandboxes.ts";
 import type { CommandVariables } from "./variables.ts";
 
 /**
@@ -132,6 +132,17 @@ export class SandboxCommands {
     const variables = await this.projectVariables(row.projectId);
     const env = action === "sandbox.exec" || action === "sandbox.process.manage" ? { ...variables.env, ...requested } : {};
     return { client: link.client, env, redactor: redactorFor(variables.secrets) };
+  }
+
+  /**
+   * The supervisor of a running sandbox the caller may do `action` to (for services that
+   * build on the link: files, terminals, previews). Its failures are already translated.
+   */
+  async connect(principal: Principal, ref: string, action: SupervisorAction): Promise<{ client: SupervisorClient; sandbox: SandboxRow }> {
+    const sandbox = await this.sandboxes.row(principal, ref, action);
+    assertRunning(sandbox);
+    const link = await this.call(() => this.driver.connect(sandbox.id));
+    return { client: link.client, sandbox };
   }
 
   /** Runs a supervisor call, translating its failures. */
