@@ -14,6 +14,13 @@
 //                  small GETs through it, and curl downloads through it (HTTP, HTTPS in a
 //                  CONNECT tunnel), next to the same clients on the host straight to
 //                  127.0.0.1; sizes from OUTPOST_BENCH_EGRESS_* (see bench/egress/options.ts)
+//   preview        the preview proxy: per-request latency (p50, p99) of small GETs to an app
+//                  in a sandbox through its preview origin and the bearer path, kept alive,
+//                  next to the same app on the host; OUTPOST_BENCH_PREVIEW_* (bench/preview.ts)
+//   web            the web UI's initial JavaScript and CSS (raw, gzip, brotli) against the
+//                  250 KB gzip budget, and the time of the build's web step
+//   terminal       keystroke echo latency (p50, p99) through a sandbox's terminal WebSocket,
+//                  next to a PTY on the host; OUTPOST_BENCH_TERMINAL_KEYSTROKES (default 300)
 // e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
 // stderr, each group's summary to stdout; the exit code is 1 when a group failed or its
 // summary lists problems. Writes nothing outside temp dirs, and stops every process it
@@ -26,9 +33,12 @@ import { egressProblems, egressReport } from "./egress/report.ts";
 import { benchEgress, EGRESS_OPTION_ENV, egressBenchOptions } from "./egress.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { benchPglite } from "./pglite.ts";
+import { benchPreview, PREVIEW_OPTION_ENV, previewBenchOptions, previewProblems, previewReport } from "./preview.ts";
 import { report } from "./report.ts";
 import { benchSandboxes, OPTION_ENV, sandboxBenchOptions } from "./sandboxes.ts";
 import { sandboxProblems, sandboxReport } from "./sandboxes-report.ts";
+import { benchTerminal, terminalReport } from "./terminal.ts";
+import { benchWeb, webOverBudget, webReport } from "./web.ts";
 
 const RUNS = 5;
 const PGLITE_RUNS = 3;
@@ -80,10 +90,34 @@ async function egress(): Promise<void> {
   if (egressProblems(results).length) process.exitCode = 1;
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress };
+async function web(): Promise<void> {
+  process.stderr.write("web UI (initial assets of /, build time)\n");
+  const results = await benchWeb(progress);
+  process.stdout.write(webReport(results));
+  if (webOverBudget(results)) process.exitCode = 1;
+}
+
+async function preview(): Promise<void> {
+  const began = performance.now();
+  const loadBefore = loadavg()[0]!;
+  const options = previewBenchOptions();
+  process.stderr.write(`preview proxy (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchPreview(options, progress);
+  process.stdout.write(previewReport(results, { before: loadBefore, after: loadavg()[0]! }, (performance.now() - began) / 1000));
+  if (previewProblems(results).length) process.exitCode = 1;
+}
+
+async function terminal(): Promise<void> {
+  process.stderr.write("terminal keystroke echo latency\n");
+  const results = await benchTerminal(progress);
+  process.stdout.write(terminalReport(results));
+  if (results.failures.length) process.exitCode = 1;
+}
+
+const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal };
 
 function usage(): string {
-  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n`;
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n`;
 }
 
 const requested = process.argv.slice(2);

@@ -14,6 +14,7 @@
 //     supervisor.js(.map)            the bundle above
 //     node_modules/@lydell/node-pty-<os>-<arch>/   the PTY addon (package.json, pty.node)
 //     manifest.json                  versions and sha256 of every file: tells whether a copy is current
+//   web/dist/            the web UI (scripts/build-web.mjs: rebuilt only when web/ changed)
 // Files are hard-linked (copied across filesystems) and only when size, mtime or inode
 // changed; hashes are cached in dist/.opt-outpost-hashes.json, so a rebuild costs a few stats.
 import { createHash } from "node:crypto";
@@ -37,6 +38,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { buildWeb } from "./build-web.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const common = { bundle: true, platform: "node", target: "node20", format: "esm", sourcemap: "linked", logLevel: "warning" };
@@ -52,6 +54,8 @@ if (existsSync("src/supervisor/daemon/main.ts")) {
   assembleOptOutpost();
 }
 unlinkSandboxNode();
+// The web UI (web/ → web/dist), only when its sources changed: see scripts/build-web.mjs.
+await buildWeb();
 
 /**
  * esbuild keeps what the dynamic import()s in src/cli/main.ts and src/server.ts load in

@@ -63,6 +63,7 @@ async function importTheRest() {
     { ProjectService },
     { VariableService },
     { ProjectChanges },
+    { createPreviewRuntime },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -72,8 +73,20 @@ async function importTheRest() {
     import("./services/projects.ts"),
     import("./services/variables.ts"),
     import("./services/project-changes.ts"),
+    import("./startup/previews.ts"),
   ]);
-  return { buildApp, createSandboxRuntime, createEgressRuntime, createMetricsRegistry, AuthService, EventHub, ProjectService, VariableService, ProjectChanges };
+  return {
+    buildApp,
+    createSandboxRuntime,
+    createEgressRuntime,
+    createMetricsRegistry,
+    AuthService,
+    EventHub,
+    ProjectService,
+    VariableService,
+    ProjectChanges,
+    createPreviewRuntime,
+  };
 }
 
 export async function startServer(settings: Settings, options: StartOptions = {}): Promise<RunningServer> {
@@ -122,6 +135,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       ProjectService,
       VariableService,
       ProjectChanges,
+      createPreviewRuntime,
     } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
@@ -173,6 +187,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
     let url = "";
     const publicUrl = () => settings.publicUrl?.replace(/\/$/, "") ?? url;
+    const previews = createPreviewRuntime({ pool, sandboxes, auth, domain: settings.previewDomain, publicUrl, logger });
     const app = await buildApp({
       logger,
       pool,
@@ -183,9 +198,11 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       publicUrl,
       eventsSafetyPollMs: options.eventsSafetyPollMs,
       metrics,
+      serverFactory: previews.serverFactory,
       extraRoutes: (instance) => {
         sandboxes.routes(instance);
         egress.routes(instance);
+        previews.routes(instance);
       },
       isReady: () => readiness(pool),
     });

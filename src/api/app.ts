@@ -2,7 +2,7 @@
 // auth check, one error shape, and the routes. Pure wiring: everything it needs is passed in.
 import fastifySwagger from "@fastify/swagger";
 import fastifyWebsocket from "@fastify/websocket";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from "fastify";
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -20,6 +20,7 @@ import { registerMetrics } from "./metrics.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { homeRoutes } from "./routes/home.ts";
+import { meRoutes } from "./routes/me.ts";
 import { memberRoutes } from "./routes/members.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { sessionRoutes } from "./routes/session.ts";
@@ -42,6 +43,8 @@ export interface AppDeps {
   extraRoutes?: (app: FastifyInstance) => void;
   /** The registry /metrics shows (parts outside the API add their own metrics to it). */
   metrics?: Registry;
+  /** The HTTP server to use instead of Fastify's own (previews answer on it before Fastify: startup/previews.ts). */
+  serverFactory?: FastifyServerFactory;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -61,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Long-lived SSE and (later) WebSocket connections must not be cut by a request timeout.
     requestTimeout: 0,
     forceCloseConnections: true,
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
     // Every route validates and serializes with zod (below). Named here as the compilers'
     // factory too, so that Fastify does not load its default ones (ajv and
     // fast-json-stringify: ~45 ms of every start) only to replace them. (Fastify's types
@@ -102,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps.isReady);
   homeRoutes(app);
   sessionRoutes(app, deps.auth, deps.publicUrl);
+  meRoutes(app);
   projectRoutes(app, deps.projects);
   memberRoutes(app, new MemberService(deps.pool));
   userRoutes(app, new UserService(deps.pool, deps.auth));

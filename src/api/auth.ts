@@ -11,6 +11,10 @@ declare module "fastify" {
     user: User | null;
     authMethod: "token" | "session" | null;
   }
+  interface FastifyContextConfig {
+    /** Served without credentials (the web UI's files: they hold no data). */
+    public?: boolean;
+  }
 }
 
 const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/login", "/favicon.ico"]);
@@ -21,7 +25,8 @@ export function registerAuth(app: FastifyInstance, auth: AuthService): void {
 
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split("?", 1)[0] ?? "/";
-    if (PUBLIC_PATHS.has(path)) return;
+    // Routes marked public (the web UI's files, src/api/routes/home.ts) hold no data.
+    if (PUBLIC_PATHS.has(path) || request.routeOptions.config?.public === true) return;
 
     const header = request.headers.authorization;
     if (header !== undefined) {
@@ -37,7 +42,9 @@ export function registerAuth(app: FastifyInstance, auth: AuthService): void {
     const user = sessionId ? await auth.userForSession(sessionId) : null;
     if (user) {
       // A cookie rides along on cross-site requests too: refuse mutations from other origins.
-      if (!["GET", "HEAD", "OPTIONS"].includes(request.method) && !sameOrigin(request)) {
+      // A WebSocket upgrade is a GET, but browsers send cookies on cross-site WebSockets and
+      // no CORS check guards what the socket then reads or types (a terminal!): same rule.
+      if ((!["GET", "HEAD", "OPTIONS"].includes(request.method) || isUpgrade(request)) && !sameOrigin(request)) {
         throw new OutpostError("FORBIDDEN", "Cross-origin requests with a session cookie are refused; use a bearer token.");
       }
       request.user = user;
@@ -50,6 +57,10 @@ export function registerAuth(app: FastifyInstance, auth: AuthService): void {
     }
     throw new OutpostError("UNAUTHENTICATED", "Send `Authorization: Bearer <token>`; the admin token is in <data dir>/admin-token.");
   });
+}
+
+function isUpgrade(request: FastifyRequest): boolean {
+  return (request.headers.upgrade ?? "").toLowerCase() === "websocket";
 }
 
 function sameOrigin(request: FastifyRequest): boolean {

@@ -213,6 +213,65 @@ export class ApiClient {
     }
     return response;
   }
+
+  /**
+   * Sends a stream as the request body (read only as fast as the connection takes it, never
+   * buffered whole) and resolves with the JSON answer. With `length` the body goes with a
+   * Content-Length, else chunked. An error answer that comes while the body is still being
+   * sent stops the sending and is thrown as an ApiError; a body that fails (a local tar
+   * that exits badly) aborts the request, so the server commits nothing.
+   */
+  async upload<T>(method: string, path: string, body: NodeJS.ReadableStream, options: { contentType: string; length?: number }): Promise<T> {
+    const href = `${this.connection.url}${path}`;
+    const url = URL.canParse(href) ? new URL(href) : undefined;
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      throw new ApiError(0, "BAD_URL", `the server URL '${this.connection.url}' is not an http:// or https:// URL; check --url or OUTPOST_URL`);
+    }
+    const { request } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(url, {
+        method,
+        agent: false,
+        headers: {
+          ...(this.connection.token ? { authorization: `Bearer ${this.connection.token}` } : {}),
+          accept: "application/json",
+          "content-type": options.contentType,
+          ...(options.length !== undefined ? { "content-length": String(options.length) } : {}),
+        },
+      });
+      let failed = false;
+      req.once("response", (answer) => {
+        // An early answer (a refusal) ends the upload: what is left is not sent.
+        body.unpipe(req);
+        resolve(answer);
+      });
+      req.on("error", (error) => {
+        if (failed) return reject(error);
+        reject(new ApiError(0, "UNREACHABLE", `cannot reach Outpost at ${this.connection.url} (is \`npm start\` running? set --url or OUTPOST_URL)`));
+      });
+      body.once("error", (error) => {
+        failed = true;
+        req.destroy(error);
+      });
+      body.pipe(req);
+    });
+    const text = await readText(response).catch(() => {
+      throw this.broken(response);
+    });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw this.notOutpost(response);
+    }
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) return parsed as T;
+    const error = (parsed as { error?: { code?: string; message?: string; hint?: unknown; requestId?: string } } | null)?.error;
+    throw new ApiError(status, error?.code ?? `HTTP_${status}`, error?.message ?? `HTTP ${status}`, {
+      requestId: error?.requestId,
+      hint: typeof error?.hint === "string" ? error.hint : undefined,
+    });
+  }
 }
 
 /** Parses a Server-Sent Events body into events (id, type, parsed data). */

@@ -40,6 +40,14 @@ const COMMANDS: Record<string, LoadCommand> = {
     const { exec, execHelp } = await import("./commands/exec.ts");
     return { run: exec, help: execHelp };
   },
+  cp: async () => {
+    const { cp, cpHelp } = await import("./commands/cp.ts");
+    return { run: cp, help: cpHelp };
+  },
+  shell: async () => {
+    const { shell, shellHelp } = await import("./commands/shell.ts");
+    return { run: shell, help: shellHelp };
+  },
   process: async () => {
     const { processCommand, processHelp } = await import("./commands/process.ts");
     return { run: processCommand, help: processHelp };

@@ -8,6 +8,9 @@ import { StartupError } from "../domain/errors.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** Two or more DNS labels (lower case), optionally a port: `preview.example.com`, `previews.test:8443`. */
+const PREVIEW_DOMAIN_PATTERN = /^(?=[^:]{1,200}(:|$))([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$/;
+
 export const settingsSchema = z
   .object({
     dataDir: z.string().min(1).describe("Folder holding all local state (OUTPOST_DATA_DIR, default ./.outpost)."),
@@ -47,8 +50,29 @@ export const settingsSchema = z
       .string()
       .optional()
       .describe("PEM file of extra CAs the egress proxy and gateway trust for upstream TLS, e.g. a corporate CA (OUTPOST_EGRESS_UPSTREAM_CA)."),
+    previewDomain: z
+      .string()
+      .max(200)
+      .regex(PREVIEW_DOMAIN_PATTERN, "must be a lower-case DNS name such as preview.example.com, optionally with :port, without scheme or path")
+      .optional()
+      .describe(
+        "A wildcard domain for previews (OUTPOST_PREVIEW_DOMAIN): a sandbox's port is served at <port>-<sandbox>.<domain>. Point *.<domain> at Outpost; it must not be the UI's own domain or a parent of it. Default: <port>-<sandbox>.localhost:<OUTPOST_PORT>.",
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((settings, context) => {
+    // Previews under the UI's own host would share its cookies' reach (a preview could set
+    // a cookie the UI reads) and could even shadow the UI's own host name.
+    const uiHost = settings.publicUrl && URL.canParse(settings.publicUrl) ? new URL(settings.publicUrl).hostname.toLowerCase() : undefined;
+    const domain = settings.previewDomain?.replace(/:\d+$/, "");
+    if (uiHost && domain && (uiHost === domain || uiHost.endsWith(`.${domain}`))) {
+      context.addIssue({
+        code: "custom",
+        path: ["previewDomain"],
+        message: `must not contain the UI's host ${uiHost}; use a domain of its own, e.g. preview-${domain}`,
+      });
+    }
+  });
 
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -73,6 +97,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     anthropicUpstream: env.OUTPOST_ANTHROPIC_UPSTREAM || "https://api.anthropic.com",
     openaiUpstream: env.OUTPOST_OPENAI_UPSTREAM || "https://api.openai.com",
     egressUpstreamCaFile: env.OUTPOST_EGRESS_UPSTREAM_CA || undefined,
+    previewDomain: env.OUTPOST_PREVIEW_DOMAIN?.toLowerCase().replace(/\.$/, "") || undefined,
     ...overrides,
   };
   const parsed = settingsSchema.safeParse(candidate);
@@ -104,4 +129,5 @@ const ENV_NAMES: Record<string, string> = {
   anthropicUpstream: "OUTPOST_ANTHROPIC_UPSTREAM",
   openaiUpstream: "OUTPOST_OPENAI_UPSTREAM",
   egressUpstreamCaFile: "OUTPOST_EGRESS_UPSTREAM_CA",
+  previewDomain: "OUTPOST_PREVIEW_DOMAIN",
 };

@@ -11,7 +11,7 @@
 // that none is missing.
 
 /** The statuses an error may answer with; a typo is a compile error. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 415 | 422 | 429 | 431 | 500 | 501 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 415 | 416 | 422 | 429 | 431 | 500 | 501 | 502 | 503 | 504;
 
 export interface ErrorSpec {
   status: ErrorStatus;
@@ -30,9 +30,25 @@ export const ERRORS = {
   INVALID_CURSOR: { status: 400, hint: "Pass the previous page's nextCursor unchanged, or leave cursor out to start from the first page.", retryable: false },
   INVALID_REQUEST: { status: 400, hint: "Send a well-formed HTTP/1.1 request; a proxy in between may be altering it.", retryable: false },
   BAD_URL: { status: 400, hint: "Percent-encode each path segment correctly (encodeURIComponent), e.g. %20 for a space.", retryable: false },
+  INVALID_ARCHIVE: { status: 400, hint: "Send an uncompressed tar archive, e.g. `tar -cf - -C <folder> .`.", retryable: false },
   // 401/403: who is asking
   UNAUTHENTICATED: { status: 401, hint: "With the CLI pass --token or set OUTPOST_TOKEN; in a browser, sign in with `outpost login-link`.", retryable: false },
+  PREVIEW_UNAUTHENTICATED: {
+    status: 401,
+    hint: "Open the preview from Outpost (GET /api/v1/sandboxes/<id>/previews/<port>/open), or send a bearer token to /preview/<sandbox>/<port>/.",
+    retryable: false,
+  },
   FORBIDDEN: { status: 403, hint: "Call the API with a bearer token instead of a browser session cookie.", retryable: false },
+  PATH_OUTSIDE_SANDBOX: {
+    status: 403,
+    hint: "Use a path under /workspace or /home/outpost without '..'; symlinks that lead elsewhere are never followed.",
+    retryable: false,
+  },
+  FILE_PERMISSION_DENIED: {
+    status: 403,
+    hint: "Change the file's permissions in the sandbox (`outpost exec <sandbox> -- chmod …`), or use another path.",
+    retryable: false,
+  },
   // 404: missing, or not yours (never say which)
   NOT_FOUND: { status: 404, hint: "Check the id or name: it may have been deleted, or belong to another user.", retryable: false },
   ROUTE_NOT_FOUND: { status: 404, hint: "Check the method and path against the API reference at /docs.", retryable: false },
@@ -42,6 +58,22 @@ export const ERRORS = {
   USER_NOT_FOUND: { status: 404, hint: "Use a user id or name that `outpost user list` shows (an admin can run it).", retryable: false },
   VARIABLE_NOT_FOUND: { status: 404, hint: "Use a name that `outpost secret list <project>` shows.", retryable: false },
   MEMBER_NOT_FOUND: { status: 404, hint: "Use a user id that `outpost project member list <project>` shows.", retryable: false },
+  PATH_NOT_FOUND: {
+    status: 404,
+    hint: "List the folder (GET /api/v1/sandboxes/<id>/files?path=…) to check the name; pass parents=true to create missing folders.",
+    retryable: false,
+  },
+  TERMINAL_NOT_FOUND: {
+    status: 404,
+    hint: "Use a terminal id that `outpost shell <sandbox> --list` shows, or open a new one (`outpost shell <sandbox>`).",
+    retryable: false,
+  },
+  PREVIEW_NOT_FOUND: {
+    status: 404,
+    hint: "A preview is <port>-<sandbox>.<preview domain> (port 1-65535, a sandbox name `outpost sandbox list` shows), or /preview/<sandbox>/<port>/.",
+    retryable: false,
+  },
+  PREVIEW_SHARE_NOT_FOUND: { status: 404, hint: "Use a share id that GET /api/v1/sandboxes/<id>/previews/<port>/share lists.", retryable: false },
   // 405/408: the HTTP exchange, before any route
   METHOD_NOT_ALLOWED: { status: 405, hint: "Use one of the methods the API reference at /docs lists for this path.", retryable: false },
   REQUEST_TIMEOUT: { status: 408, hint: "Send the request's headers promptly; check the network or proxy between you and Outpost.", retryable: true },
@@ -65,9 +97,20 @@ export const ERRORS = {
     hint: "Wait until `outpost sandbox get <sandbox>` shows it running, or start it with `outpost sandbox start`.",
     retryable: false,
   },
+  TERMINAL_LIMIT_REACHED: {
+    status: 409,
+    hint: "Close a terminal first (`exit` in it, or `outpost shell <sandbox> --kill <terminal>`); `outpost shell <sandbox> --list` lists them.",
+    retryable: false,
+  },
   PROCESS_NOT_RUNNING: { status: 409, hint: "The process has already exited: read how with `outpost process get`, or start it again.", retryable: false },
+  NOT_A_DIRECTORY: { status: 409, hint: "Name a folder: the path, or a part of it, is a file.", retryable: false },
+  NOT_A_FILE: { status: 409, hint: "Name a regular file; a folder is listed with GET …/files or downloaded with GET …/files/archive.", retryable: false },
+  PATH_EXISTS: { status: 409, hint: "Pick another name, or pass overwrite=true to replace what is there.", retryable: false },
+  DIRECTORY_NOT_EMPTY: { status: 409, hint: "Pass recursive=true to delete the folder with everything in it.", retryable: false },
   // 413/415/431: size and media type
   PAYLOAD_TOO_LARGE: { status: 413, hint: "Keep the request body under 1 MiB; split large input over several requests.", retryable: false },
+  FILE_TOO_LARGE: { status: 413, hint: "Free space in the sandbox (delete files it no longer needs), then send it again.", retryable: false },
+  RANGE_NOT_SATISFIABLE: { status: 416, hint: "Ask for a range that starts before the end of the file (its size is in GET …/files?path=…).", retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: "Send the body as JSON with Content-Type: application/json.", retryable: false },
   HEADERS_TOO_LARGE: { status: 431, hint: "Keep all headers together under 16 KiB: drop large cookies or custom headers.", retryable: false },
   // 422: valid JSON that cannot be acted on
@@ -86,6 +129,11 @@ export const ERRORS = {
   CWD_NOT_FOUND: {
     status: 422,
     hint: "Create the folder first, or pass a cwd that exists in the sandbox (relative paths start at the workspace).",
+    retryable: false,
+  },
+  MOVE_ACROSS_FILESYSTEMS: {
+    status: 422,
+    hint: "Copy it instead (download and upload it, or `cp -a` through `outpost exec`), then delete the original.",
     retryable: false,
   },
   // 429
@@ -121,6 +169,12 @@ export const ERRORS = {
   // 502/504: the sandbox's supervisor misbehaved or did not answer in time (that sandbox only)
   SUPERVISOR_BAD_RESPONSE: { status: 502, hint: `Send the request again; if it keeps failing, restart the sandbox (${RESTART}).`, retryable: false },
   PORT_NOT_LISTENING: { status: 502, hint: "Start the server inside the sandbox, or check which port it listens on.", retryable: false },
+  PREVIEW_APP_BAD_RESPONSE: {
+    status: 502,
+    hint: "Check what listens on that port in the sandbox: it must speak HTTP/1.1, with response headers under 16 KiB.",
+    retryable: false,
+  },
+  PREVIEW_APP_TIMEOUT: { status: 504, hint: "Check that the app in the sandbox is not stuck (its logs), then reload the page.", retryable: true },
   SUPERVISOR_TIMEOUT: { status: 504, hint: `Send the request again; if it keeps timing out, restart the sandbox (${RESTART}).`, retryable: true },
   SUPERVISOR_NOT_READY: {
     status: 504,
@@ -138,6 +192,7 @@ export const ERRORS = {
   SANDBOX_RUNTIME_UNAVAILABLE: { status: 503, hint: "Run `outpost doctor` on the server host and apply the fix it prints.", retryable: false },
   SUPERVISOR_UNAVAILABLE: { status: 503, hint: `Retry shortly; if it persists, restart the sandbox (${RESTART}).`, retryable: true },
   SUPERVISOR_PROTOCOL_MISMATCH: { status: 503, hint: `Restart the sandbox so it runs this Outpost version's supervisor (${RESTART}).`, retryable: false },
+  PREVIEW_BUSY: { status: 503, hint: "Close some of this sandbox's preview connections (tabs, streams, sockets), then retry.", retryable: true },
   SHUTTING_DOWN: { status: 503, hint: "The sandbox is stopping or restarting: retry once `outpost sandbox get <sandbox>` shows it running.", retryable: true },
   BWRAP_MISSING: { status: 503, hint: "On the server host: apt-get install -y bubblewrap", retryable: false },
   BWRAP_FAILED: {

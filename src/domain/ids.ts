@@ -12,6 +12,7 @@ export const ID_PREFIXES = {
   run: "run",
   process: "prc",
   database: "db",
+  share: "shr",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

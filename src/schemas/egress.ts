@@ -23,6 +23,13 @@ export const egressQuery = z
   .object({
     after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0).describe("Only records with a greater id."),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
+    tail: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe("Start with the last N records instead of the first (ignored when resuming with after or Last-Event-ID)."),
     follow: z.enum(["true", "false"]).default("false").describe("true: a Server-Sent Events stream of `egress` events, resumable with Last-Event-ID."),
   })
   .strict();

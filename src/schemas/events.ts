@@ -21,6 +21,13 @@ export const eventsQuery = z
       .describe("Only events of this project (id or name)."),
     after: z.coerce.number().int().min(0).optional().describe("Resume after this event id (same as the Last-Event-ID header)."),
     follow: z.enum(["true", "false"]).optional().describe("false: send what exists and end the stream. Default true."),
+    tail: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe("Start with the last N events instead of the first (ignored when resuming with after or Last-Event-ID)."),
   })
   .strict();
 

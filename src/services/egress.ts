@@ -5,7 +5,7 @@ import type pg from "pg";
 import type { Principal } from "../domain/authorization.ts";
 import type { Credential } from "../domain/credentials.ts";
 import type { EgressPolicy } from "../domain/egress-policy.ts";
-import { type EgressRow, findSandboxEgress, listEgress } from "../store/egress.ts";
+import { type EgressRow, egressIdBeforeLast, findSandboxEgress, listEgress } from "../store/egress.ts";
 import { insertUsage, tokensSince, type UsageRecord, type UsageTotals, usageSince } from "../store/usage.ts";
 import { resolveProject } from "./project-access.ts";
 import type { VariableService } from "./variables.ts";
@@ -106,6 +106,12 @@ export class EgressService {
 
   recordUsage(record: UsageRecord): Promise<void> {
     return insertUsage(this.pool, record);
+  }
+
+  /** The record id after which a project's last `count` records follow (0: fewer exist). */
+  async startOfLast(principal: Principal, ref: string, count: number): Promise<number> {
+    const project = await resolveProject(this.pool, principal, ref, "project.read");
+    return egressIdBeforeLast(this.pool, project.id, count);
   }
 }
 

@@ -3,7 +3,7 @@
 // wake-ups stay in the API route and the event hub.
 import type pg from "pg";
 import type { Principal } from "../domain/authorization.ts";
-import { type EventRow, listEvents } from "../store/events.ts";
+import { type EventRow, idBeforeLast, listEvents } from "../store/events.ts";
 
 export type { EventRow };
 
@@ -13,5 +13,10 @@ export class EventService {
   /** Up to `limit` events visible to `principal` with id > afterId, optionally of one project. */
   list(principal: Principal, query: { afterId: number; projectId?: string; limit: number }): Promise<EventRow[]> {
     return listEvents(this.pool, { userId: principal.userId, afterId: query.afterId, projectId: query.projectId, limit: query.limit });
+  }
+
+  /** Where a stream starts that opens with the last `count` events visible to `principal`. */
+  startOfLast(principal: Principal, count: number, projectId?: string): Promise<number> {
+    return idBeforeLast(this.pool, { userId: principal.userId, projectId }, count);
   }
 }

@@ -6,8 +6,10 @@ import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { execRoutes } from "../api/routes/exec.ts";
+import { fileRoutes } from "../api/routes/files.ts";
 import { processRoutes } from "../api/routes/processes.ts";
 import { sandboxRoutes } from "../api/routes/sandboxes.ts";
+import { terminalRoutes } from "../api/routes/terminals.ts";
 import { dataPaths } from "../config/data-dir.ts";
 import type { Capacity } from "../domain/capacity.ts";
 import { OutpostError } from "../domain/errors.ts";
@@ -18,7 +20,9 @@ import { checkBubblewrap, preflightOwner } from "../drivers/local/preflight.ts";
 import { packageRoot } from "../package-root.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
 import { SandboxCommands } from "../services/sandbox-commands.ts";
+import { SandboxFiles } from "../services/sandbox-files.ts";
 import { SandboxService } from "../services/sandboxes.ts";
+import { TerminalService } from "../services/terminals.ts";
 import type { CommandVariables } from "../services/variables.ts";
 
 export interface SandboxRuntimeOptions {
@@ -39,6 +43,8 @@ export interface SandboxRuntimeOptions {
 
 export interface SandboxRuntime {
   service: SandboxService;
+  /** Commands through a sandbox's supervisor (services built on the link use it: previews). */
+  commands: SandboxCommands;
   reconciler: Reconciler;
   driver: LocalDriver;
   routes(app: FastifyInstance): void;
@@ -109,6 +115,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
 
   return {
     service,
+    commands,
     reconciler,
     driver,
     async start() {
@@ -124,6 +131,8 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
       sandboxRoutes(app, service);
       execRoutes(app, commands);
       processRoutes(app, commands);
+      terminalRoutes(app, new TerminalService(commands, options.projectVariables));
+      fileRoutes(app, new SandboxFiles(commands));
     },
   };
 }

@@ -96,3 +96,9 @@ export async function findSandboxEgress(db: Queryable, sandboxId: string): Promi
   );
   return (rows[0] as SandboxEgressRow | undefined) ?? null;
 }
+
+/** The id after which the project's last `count` records follow (0: fewer exist). */
+export async function egressIdBeforeLast(db: Queryable, projectId: string, count: number): Promise<number> {
+  const { rows } = await db.query("select id::float8 as id from egress_log where project_id = $1 order by id desc offset $2 limit 1", [projectId, count]);
+  return (rows[0] as { id: number } | undefined)?.id ?? 0;
+}

@@ -60,3 +60,17 @@ export async function listEvents(db: Queryable, query: EventQuery): Promise<Even
   );
   return rows as EventRow[];
 }
+
+/** The id after which the last `count` events of `query` follow (0: fewer exist). */
+export async function idBeforeLast(db: Queryable, query: Omit<EventQuery, "afterId" | "limit">, count: number): Promise<number> {
+  const { rows } = await db.query(
+    `select id from events e
+      where ($2::text is null or project_id = $2)
+        and (project_id in (select m.project_id from project_members m where m.user_id = $1)
+             or (owner_id = $1 and not exists (select 1 from projects p where p.id = e.project_id)))
+      order by id desc
+      offset $3 limit 1`,
+    [query.userId, query.projectId ?? null, count],
+  );
+  return rows[0] ? Number((rows[0] as { id: number | string }).id) : 0;
+}

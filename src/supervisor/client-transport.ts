@@ -4,7 +4,7 @@
 import type { Duplex } from "node:stream";
 
 export interface TransportRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** Path and query, e.g. "/v1/processes/prc_x/logs?after=3". */
   path: string;
   /** Serialised as JSON when present. */

@@ -14,21 +14,55 @@
 // supervisor then kills the command's process group.
 import type { Duplex } from "node:stream";
 import type { ByteBudget, SupervisorTransport, TransportResponse } from "./client-transport.ts";
-import { asErrorBody, asExecEvent, asHealth, asLogLine, asProcess, asProcessList } from "./client-validate.ts";
+import {
+  asArchiveSummary,
+  asDeletePathResult,
+  asErrorBody,
+  asExecEvent,
+  asFileContentHead,
+  asFileInfo,
+  asHealth,
+  asLogLine,
+  asPortList,
+  asProcess,
+  asProcessList,
+  asTerminal,
+  asTerminalExit,
+  asTerminalList,
+  asTerminalScreen,
+  asWatchLine,
+  asWriteFileResult,
+} from "./client-validate.ts";
 import { encodeFrame, encodeJsonFrame, FRAME, FRAMES_CONTENT_TYPE, type Frame, FrameDecoder, FrameError, frameJson } from "./frames.ts";
 import { SUPPORTED_PROTOCOLS } from "./link/versions.ts";
 import { LineTooLongError, splitLines } from "./ndjson.ts";
+import type {
+  ArchiveSummary,
+  DeletePathRequest,
+  DeletePathResult,
+  FileContentHead,
+  FileInfo,
+  MakeDirectoryRequest,
+  MovePathRequest,
+  WatchLine,
+  WriteFileResult,
+} from "./protocol.ts";
 import {
   type AllowedSignal,
+  type CreateTerminalRequest,
   type ExecEvent,
   type ExecRequest,
   type HealthResponse,
   type LogExitLine,
   type LogRecord,
+  type PortList,
   PROTOCOL_HEADER,
   type Process,
   type ProcessList,
   type StartProcessRequest,
+  type Terminal,
+  type TerminalExit,
+  type TerminalList,
 } from "./protocol.ts";
 
 export type { SupervisorTransport } from "./client-transport.ts";
@@ -90,6 +124,28 @@ export interface PtySession {
   /** Hangs the terminal up. */
   close(): void;
 }
+
+/** What an attached terminal sends: a whole-screen redraw's start, output bytes, and its shell's exit last. */
+export type TerminalEvent =
+  | { type: "screen"; cols: number; rows: number }
+  | { type: "output"; data: Buffer }
+  | { type: "exit"; exitCode: number | null; signal: string | null; durationMs: number };
+
+/** A client attached to a terminal session: its events to iterate, its input to write. */
+export interface TerminalAttachment {
+  /** A `screen` event and the redraw's bytes first, then live output; again a screen when the
+   * reader fell too far behind; `exit` last. Reading slowly slows nothing but this reader. */
+  events: AsyncIterable<TerminalEvent>;
+  /** Input, as typed. False: the stream is full; wait for drained() before writing more. */
+  write(data: Buffer | string): boolean;
+  drained(): Promise<void>;
+  resize(cols: number, rows: number): void;
+  /** Detaches (the shell keeps running). */
+  close(): void;
+}
+
+/** Input goes out in frames of at most this size (the supervisor refuses frames over 256 KiB). */
+const TERMINAL_INPUT_FRAME_BYTES = 64 * 1024;
 
 export class SupervisorClient {
   private readonly transport: SupervisorTransport;
@@ -219,6 +275,117 @@ export class SupervisorClient {
     });
   }
 
+  /** The TCP ports listening inside the sandbox that a tunnel reaches (127.0.0.1, 0.0.0.0, ::), with their process when known. */
+  async ports(signal?: AbortSignal): Promise<PortList> {
+    const body = await this.json("GET", "/v1/ports", undefined, 200, signal);
+    const list = asPortList(body);
+    if (!list) throw badResponse("GET /v1/ports", body);
+    return list;
+  }
+
+  /** Starts a terminal session (a login shell in the workspace); it runs until its shell exits or is killed. */
+  async createTerminal(request: CreateTerminalRequest, signal?: AbortSignal): Promise<Terminal> {
+    return this.terminal(await this.json("POST", "/v1/terminals", request, 201, signal), "POST /v1/terminals");
+  }
+
+  async listTerminals(signal?: AbortSignal): Promise<TerminalList> {
+    const body = await this.json("GET", "/v1/terminals", undefined, 200, signal);
+    const list = asTerminalList(body);
+    if (!list) throw badResponse("GET /v1/terminals", body);
+    return list;
+  }
+
+  async getTerminal(id: string, signal?: AbortSignal): Promise<Terminal> {
+    return this.terminal(await this.json("GET", `/v1/terminals/${encodeURIComponent(id)}`, undefined, 200, signal), "GET /v1/terminals/{id}");
+  }
+
+  /** Hangs the terminal up (SIGKILL after a grace); resolves with how its shell ended. */
+  async killTerminal(id: string, signal?: AbortSignal): Promise<TerminalExit> {
+    const body = await this.json("DELETE", `/v1/terminals/${encodeURIComponent(id)}`, undefined, 200, signal);
+    const exit = asTerminalExit(body);
+    if (!exit) throw badResponse("DELETE /v1/terminals/{id}", body);
+    return exit;
+  }
+
+  /** Attaches to a terminal session, resized to `cols`×`rows` when given; resolves once attached. */
+  async attachTerminal(id: string, options: { cols?: number; rows?: number; signal?: AbortSignal } = {}): Promise<TerminalAttachment> {
+    const query = options.cols !== undefined && options.rows !== undefined ? `?cols=${options.cols}&rows=${options.rows}` : "";
+    const path = `/v1/terminals/${encodeURIComponent(id)}/attach${query}`;
+    const stream = await this.duplex("POST", path, { "content-type": FRAMES_CONTENT_TYPE, accept: FRAMES_CONTENT_TYPE }, options.signal, () => {});
+    const send = (frame: Buffer) => (stream.destroyed ? true : stream.write(frame));
+    return {
+      events: this.terminalEvents(stream, () => stream.destroy(), options.signal),
+      write: (data) => {
+        const bytes = typeof data === "string" ? Buffer.from(data) : data;
+        let ok = true;
+        for (let offset = 0; offset < bytes.length; offset += TERMINAL_INPUT_FRAME_BYTES) {
+          ok = send(encodeFrame(FRAME.stdin, bytes.subarray(offset, offset + TERMINAL_INPUT_FRAME_BYTES))) && ok;
+        }
+        return ok;
+      },
+      drained: () =>
+        stream.destroyed || !stream.writableNeedDrain
+          ? Promise.resolve()
+          : new Promise((resolve) => {
+              const done = () => {
+                stream.off("drain", done);
+                stream.off("close", done);
+                resolve();
+              };
+              stream.on("drain", done);
+              stream.on("close", done);
+            }),
+      resize: (cols, rows) => {
+        send(encodeJsonFrame(FRAME.resize, { cols, rows }));
+      },
+      close: () => stream.destroy(),
+    };
+  }
+
+  /** An attach stream's frames as events, until the exit frame. */
+  private async *terminalEvents(body: AsyncIterable<Buffer>, close: () => void, signal: AbortSignal | undefined): AsyncGenerator<TerminalEvent> {
+    const what = "terminal";
+    const decoder = new FrameDecoder();
+    try {
+      for await (const chunk of body) {
+        for (const frame of decoder.push(chunk)) {
+          if (frame.type === FRAME.stdout) {
+            yield { type: "output", data: frame.payload };
+          } else if (frame.type === FRAME.screen) {
+            const screen = asTerminalScreen(frameJson(frame));
+            if (!screen) throw badResponse(`${what} screen frame`, undefined);
+            yield { type: "screen", ...screen };
+          } else if (frame.type === FRAME.exit) {
+            const event = asExecEvent({ ...frameJson(frame), type: "exit" });
+            if (event?.type !== "exit") throw badResponse(`${what} exit frame`, undefined);
+            yield { type: "exit", exitCode: event.exitCode, signal: event.signal, durationMs: event.durationMs };
+            return;
+          } else if (frame.type === FRAME.error) {
+            const error = asErrorBody({ error: frameJson(frame) });
+            throw error ? new SupervisorClientError(error.code, error.message) : broken(what);
+          } else {
+            throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: unexpected frame type ${frame.type}`);
+          }
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof SupervisorClientError) throw error;
+      if (error instanceof FrameError) throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: ${error.message}`);
+      throw broken(what, error);
+    } finally {
+      close();
+    }
+    if (signal?.aborted) throw signal.reason;
+    throw broken(what);
+  }
+
+  private terminal(body: unknown, what: string): Terminal {
+    const terminal = asTerminal(body);
+    if (!terminal) throw badResponse(what, body);
+    return terminal;
+  }
+
   private process(body: unknown, what: string): Process {
     const process = asProcess(body);
     if (!process) throw badResponse(what, body);
@@ -231,7 +398,7 @@ export class SupervisorClient {
    * then gets a deadline of its own in readJson; a stream ends with the caller's signal).
    */
   private async open(
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "DELETE",
     path: string,
     body: unknown,
     expected: number,
@@ -258,7 +425,7 @@ export class SupervisorClient {
     throw errorFrom(await this.readJson(response, `${method} ${path}`, signal).catch(() => undefined), `${method} ${path}`, response.status);
   }
 
-  private async json(method: "GET" | "POST", path: string, body: unknown, expected: number, signal?: AbortSignal): Promise<unknown> {
+  private async json(method: "GET" | "POST" | "DELETE", path: string, body: unknown, expected: number, signal?: AbortSignal): Promise<unknown> {
     return this.readJson(await this.open(method, path, body, expected, signal), `${method} ${path}`, signal);
   }
 
@@ -386,6 +553,207 @@ export class SupervisorClient {
     if (signal?.aborted) throw signal.reason;
     throw broken(what);
   }
+  // ---- files (docs/supervisor-protocol.md, "Files"): paths are confined by the supervisor
+  // to the workspace and home; bytes stream both ways under HTTP/2 flow control.
+
+  /** What a path is (following symlinks that stay inside); a folder comes with its entries. */
+  async fileInfo(path: string, signal?: AbortSignal): Promise<FileInfo> {
+    const body = await this.json("GET", `/v1/files?${fileQuery({ path })}`, undefined, 200, signal);
+    const info = asFileInfo(body);
+    if (!info) throw badResponse("GET /v1/files", body);
+    return info;
+  }
+
+  /**
+   * A file's bytes from `start` (default 0) up to `end` (exclusive; default its size);
+   * resolves once the supervisor opened it. The body yields exactly `length` bytes, each
+   * chunk within answerTimeoutMs of asking, or throws.
+   */
+  async readFile(path: string, options: { start?: number; end?: number; signal?: AbortSignal } = {}): Promise<FileContent> {
+    const response = await this.open("GET", `/v1/files/content?${fileQuery({ path, start: options.start, end: options.end })}`, undefined, 200, options.signal);
+    const head = asFileContentHead(response.headers);
+    if (!head) {
+      response.close();
+      throw badResponse("GET /v1/files/content", undefined);
+    }
+    return { ...head, body: this.bytes(response, "file read", options.signal, head.length) };
+  }
+
+  /** Writes `body` as the file at `path`, atomically (a temporary file renamed into place);
+   * `mode` sets its permissions (default: a replaced file's, or 0o644). */
+  async writeFile(
+    path: string,
+    body: AsyncIterable<Uint8Array>,
+    options: { parents?: boolean; overwrite?: boolean; mode?: number; signal?: AbortSignal } = {},
+  ): Promise<WriteFileResult> {
+    const mode = options.mode === undefined ? undefined : (options.mode & 0o7777).toString(8).padStart(3, "0");
+    const query = fileQuery({ path, parents: options.parents, overwrite: options.overwrite, mode });
+    const answer = await this.upload(`/v1/files/content?${query}`, body, "file write", options.signal);
+    const result = asWriteFileResult(answer);
+    if (!result) throw badResponse("POST /v1/files/content", answer);
+    return result;
+  }
+
+  async makeDirectory(request: MakeDirectoryRequest, signal?: AbortSignal): Promise<FileInfo> {
+    const body = await this.json("POST", "/v1/files/mkdir", request, 201, signal);
+    const info = asFileInfo(body);
+    if (!info) throw badResponse("POST /v1/files/mkdir", body);
+    return info;
+  }
+
+  /** Renames `from` to `to` (the entry itself: a symlink moves as a link). */
+  async movePath(request: MovePathRequest, signal?: AbortSignal): Promise<FileInfo> {
+    const body = await this.json("POST", "/v1/files/move", request, 200, signal);
+    const info = asFileInfo(body);
+    if (!info) throw badResponse("POST /v1/files/move", body);
+    return info;
+  }
+
+  /** Deletes a file or symlink, or a folder (with what is in it only when `recursive`). */
+  async deletePath(request: DeletePathRequest, signal?: AbortSignal): Promise<DeletePathResult> {
+    const body = await this.json("POST", "/v1/files/delete", request, 200, signal);
+    const result = asDeletePathResult(body);
+    if (!result) throw badResponse("POST /v1/files/delete", body);
+    return result;
+  }
+
+  /** A folder (or a file) as a tar archive, streamed; each chunk must come within answerTimeoutMs of asking. */
+  async downloadArchive(path: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Buffer>> {
+    const response = await this.open("GET", `/v1/files/archive?${fileQuery({ path })}`, undefined, 200, options.signal);
+    if (!(response.headers["content-type"] ?? "").startsWith("application/x-tar")) {
+      response.close();
+      throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", "GET /v1/files/archive: the supervisor did not answer with a tar archive");
+    }
+    return this.bytes(response, "archive download", options.signal);
+  }
+
+  /** Unpacks the tar archive `body` into the folder `path` (made when missing). */
+  async uploadArchive(path: string, body: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<ArchiveSummary> {
+    const answer = await this.upload(`/v1/files/archive?${fileQuery({ path })}`, body, "archive upload", options.signal);
+    const summary = asArchiveSummary(answer);
+    if (!summary) throw badResponse("POST /v1/files/archive", answer);
+    return summary;
+  }
+
+  /**
+   * Changes in a folder while the iteration runs: `ready` first (the kernel watches it),
+   * then `changes` and `overflow` lines, and `end` last when the folder went away. A watch
+   * may be idle for as long as nothing changes; abort the signal (or leave the loop) to end it.
+   */
+  async watchFolder(path: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<WatchLine>> {
+    const response = await this.open("GET", `/v1/files/watch?${fileQuery({ path })}`, undefined, 200, options.signal);
+    return this.lines(response, "watch", options.signal, (value) => {
+      const line = asWatchLine(value);
+      if (!line) throw badResponse("watch stream", value);
+      return { item: line, last: line.type === "end" };
+    });
+  }
+
+  /**
+   * Bytes of a streamed answer: each chunk must come within answerTimeoutMs of asking (time
+   * the caller takes to consume one does not count), and with `expected`, exactly that
+   * many bytes must come. An early end or a reset stream is SUPERVISOR_STREAM_BROKEN.
+   */
+  private async *bytes(response: TransportResponse, what: string, signal: AbortSignal | undefined, expected?: number): AsyncGenerator<Buffer> {
+    const iterator = response.body[Symbol.asyncIterator]();
+    let received = 0;
+    try {
+      for (;;) {
+        const next = await withinDeadline(iterator.next(), this.answerTimeoutMs, () => {
+          response.close();
+          return new SupervisorClientError("SUPERVISOR_TIMEOUT", `The sandbox's supervisor sent nothing of the ${what} for ${this.answerTimeoutMs} ms.`);
+        });
+        if (next.done) break;
+        received += next.value.length;
+        if (expected !== undefined && received > expected) throw new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: more bytes than announced`);
+        yield next.value;
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof SupervisorClientError) throw error;
+      throw broken(what, error);
+    } finally {
+      response.close();
+    }
+    if (signal?.aborted) throw signal.reason;
+    if (expected !== undefined && received !== expected) throw broken(what);
+  }
+
+  /**
+   * Sends `source` as a request body (stdin frames, then eof) with flow control and resolves
+   * with the JSON answer.
+   * Deadlines: the supervisor must take more within answerTimeoutMs whenever the stream is
+   * full, and answer within answerTimeoutMs of the body's end. A source that fails (its
+   * client went away) cancels the stream, so the supervisor commits nothing.
+   */
+  private async upload(path: string, source: AsyncIterable<Uint8Array>, what: string, signal?: AbortSignal): Promise<unknown> {
+    if (!this.transport.openDuplex) throw new SupervisorClientError("SUPERVISOR_UNAVAILABLE", "this transport cannot stream a request body");
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let answerTimer: NodeJS.Timeout | undefined;
+    let answered = false;
+    const timeout = (message: string) => controller.abort(new SupervisorClientError("SUPERVISOR_TIMEOUT", message));
+    const pump = async (stream: Duplex) => {
+      try {
+        for await (const chunk of source) {
+          for (let offset = 0; offset < chunk.length; offset += UPLOAD_FRAME_BYTES) {
+            if (answered || controller.signal.aborted || stream.destroyed) return;
+            const part = Buffer.from(chunk.buffer, chunk.byteOffset + offset, Math.min(UPLOAD_FRAME_BYTES, chunk.length - offset));
+            if (!stream.write(encodeFrame(FRAME.stdin, part))) {
+              const drained = await waitDrain(stream, this.answerTimeoutMs);
+              if (!drained && !answered && !stream.destroyed) {
+                return timeout(`The sandbox's supervisor stopped taking the ${what} for ${this.answerTimeoutMs} ms.`);
+              }
+            }
+          }
+        }
+        if (answered || stream.destroyed) return;
+        // The eof frame is what tells the supervisor the body is whole (a cancelled stream
+        // may still look ended to it): it commits nothing without one.
+        stream.end(encodeFrame(FRAME.eof));
+        answerTimer = setTimeout(
+          () => timeout(`The sandbox's supervisor did not answer the ${what} within ${this.answerTimeoutMs} ms of its end.`),
+          this.answerTimeoutMs,
+        );
+      } catch (error) {
+        // The source failed (the API client went away): the stream is cancelled, nothing is committed.
+        controller.abort(error);
+      }
+    };
+    try {
+      const opened = await this.transport.openDuplex({
+        method: "POST",
+        path,
+        headers: { "content-type": FRAMES_CONTENT_TYPE },
+        signal: controller.signal,
+        first: (stream) => void pump(stream),
+      });
+      answered = true;
+      clearTimeout(answerTimer);
+      const { status, headers, stream } = opened;
+      const response = { status, headers, body: stream as AsyncIterable<Buffer>, close: () => stream.destroy() };
+      const protocol = headers[PROTOCOL_HEADER];
+      if (protocol === undefined || !SUPPORTED_PROTOCOLS.includes(Number(protocol))) {
+        stream.destroy();
+        throw mismatch(protocol);
+      }
+      const answer = await this.readJson(response, `POST ${path.split("?")[0]}`, controller.signal).catch((error: unknown) => {
+        if (status === 200) throw error;
+        return undefined;
+      });
+      if (status !== 200) throw errorFrom(answer, `POST ${path.split("?")[0]}`, status);
+      return answer;
+    } catch (error) {
+      if (controller.signal.aborted) throw controller.signal.reason;
+      throw error;
+    } finally {
+      answered = true;
+      clearTimeout(answerTimer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
 }
 
 /**
@@ -480,4 +848,48 @@ function broken(what: string, cause?: unknown): SupervisorClientError {
  */
 function badResponse(what: string, _value: unknown): SupervisorClientError {
   return new SupervisorClientError("SUPERVISOR_BAD_RESPONSE", `${what}: the sandbox's supervisor answered something that does not follow the protocol.`);
+}
+
+/** Uploads go out as stdin frames of at most this size, then an eof frame. */
+const UPLOAD_FRAME_BYTES = 64 * 1024;
+
+/** What GET /v1/files/content answers: the range's length, the file's size, mtime and mode, and the bytes. */
+export interface FileContent extends FileContentHead {
+  body: AsyncIterable<Buffer>;
+}
+
+/** A query string of the file routes; absent values are left out, flags are "1"/"0". */
+function fileQuery(values: Record<string, string | number | boolean | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    query.set(name, typeof value === "boolean" ? (value ? "1" : "0") : String(value));
+  }
+  return query.toString();
+}
+
+/** Resolves like `promise`, or rejects with `onTimeout()` after `ms`. */
+function withinDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** True once `stream` can take more; false when it closed or `ms` passed first. */
+function waitDrain(stream: Duplex, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (drained: boolean) => {
+      clearTimeout(timer);
+      stream.off("drain", onDrain);
+      stream.off("close", onClose);
+      resolve(drained);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    stream.on("drain", onDrain);
+    stream.on("close", onClose);
+  });
 }

@@ -25,6 +25,8 @@ export const FRAME = {
   eof: 8,
   /** The request of a stream whose body is frames (a PTY): its JSON options, first. */
   open: 9,
+  /** {"cols", "rows"}: a terminal session's whole screen follows in stdout frames (terminal attach). */
+  screen: 10,
 } as const;
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 const TYPES = new Set<number>(Object.values(FRAME));

@@ -17,7 +17,7 @@
 //
 // Lengths are in UTF-16 code units (String.length), like every other limit in JavaScript.
 import * as z from "zod/mini";
-import { ALLOWED_SIGNALS, PROCESS_ID_PATTERN } from "./protocol-values.ts";
+import { ALLOWED_SIGNALS, PROCESS_ID_PATTERN, TERMINAL_ID_PATTERN } from "./protocol-values.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -45,6 +45,17 @@ export const MAX_OUTPUT_DATA_CHARS = MiB;
 export const MAX_PROCESS_LIST_ITEMS = 10_000;
 /** Error messages from the supervisor are cut to this (with a trailing "…"), not refused. */
 export const MAX_ERROR_MESSAGE_CHARS = 1000;
+/** GET /v1/ports lists at most this many ports. */
+export const MAX_PORT_ITEMS = 1024;
+export const MAX_PORT_PROCESS_NAME_CHARS = 64;
+/** Dotted IPv4, or IPv6 in its compressed lower-case form (with an IPv4 tail when mapped). */
+const LISTEN_ADDRESS_PATTERN = /^[0-9a-f:.]{2,45}$/;
+/** A terminal's columns and rows (what a screen can show; the PTY itself takes up to 65535). */
+export const MAX_TERMINAL_SIZE = 1000;
+/** Terminal sessions one supervisor keeps at once; more are refused (TERMINAL_LIMIT_REACHED). */
+export const MAX_TERMINALS = 16;
+/** Clients attached to one terminal at once. */
+export const MAX_TERMINAL_CLIENTS = 8;
 const MAX_TIMESTAMP_CHARS = 40;
 const MAX_SUPERVISOR_VERSION_CHARS = 64;
 
@@ -160,7 +171,12 @@ function buildRequestSchemas() {
   };
   const startProcessShape = { command, cwd: z.optional(cwd), env: z.optional(env), name: z.optional(processName) };
   const signalShape = { signal: z.enum(ALLOWED_SIGNALS, `must be one of ${ALLOWED_SIGNALS.join(", ")}.`) };
+  const sizeRule = `must be an integer from 1 to ${MAX_TERMINAL_SIZE}.`;
+  const terminalSize = z.int(sizeRule).check(z.gte(1, sizeRule), z.lte(MAX_TERMINAL_SIZE, sizeRule));
+  /** A terminal session runs the sandbox's login shell; what varies is its size, folder and env. */
+  const createTerminalShape = { cols: terminalSize, rows: terminalSize, cwd: z.optional(cwd), env: z.optional(env) };
   return {
+    createTerminalRequest: z.strictObject(createTerminalShape, bodyError(Object.keys(createTerminalShape))),
     execRequest: z.strictObject(execShape, bodyError(Object.keys(execShape))),
     startProcessRequest: z.strictObject(startProcessShape, bodyError(Object.keys(startProcessShape))),
     signalProcessRequest: z.strictObject(signalShape, bodyError(Object.keys(signalShape))),
@@ -219,7 +235,26 @@ function buildResponseSchemas() {
   // to strip but a line this client does not know: refused, not passed on as a record.
   const untypedLogRecord = z.pipe(z.unknown().check(z.refine((value) => !isPlainRecord(value) || !Object.hasOwn(value, "type"))), logRecord);
 
+  const terminalSize = z.int().check(z.gte(1), z.lte(MAX_TERMINAL_SIZE));
+  const terminalId = z.string().check(z.maxLength(16), z.regex(TERMINAL_ID_PATTERN));
+  const terminal = z.object({
+    id: terminalId,
+    pid,
+    /** The shell's argv, e.g. ["/bin/bash", "-l"]. */
+    command: z.array(z.string().check(z.maxLength(MAX_CWD_CHARS))).check(z.minLength(1), z.maxLength(8)),
+    cwd,
+    cols: terminalSize,
+    rows: terminalSize,
+    /** Clients attached right now. */
+    clients: z.int().check(z.gte(0), z.lte(MAX_TERMINAL_CLIENTS)),
+    createdAt: timestamp,
+  });
+
   return {
+    terminal,
+    terminalList: z.object({ items: z.array(terminal).check(z.maxLength(MAX_TERMINALS)) }),
+    terminalExit: z.object({ id: terminalId, exitCode, signal }),
+    terminalScreen: z.object({ cols: terminalSize, rows: terminalSize }),
     health: z.object({
       protocol: z.int().check(z.gte(1), z.lte(1000)),
       supervisorVersion: z.string().check(z.regex(SUPERVISOR_VERSION_PATTERN)),
@@ -240,6 +275,19 @@ function buildResponseSchemas() {
     logLine: z.union([logExitLine, logEndLine, untypedLogRecord]),
     errorBody: z.object({
       error: z.object({ code: z.string().check(z.regex(ERROR_CODE_PATTERN)), message: z.string().check(z.overwrite(boundErrorMessage)) }),
+    }),
+    portList: z.object({
+      items: z
+        .array(
+          z.object({
+            port: z.int().check(z.gte(1), z.lte(65_535)),
+            /** Where it listens: 127.0.0.1, 0.0.0.0, :: or their IPv4-mapped forms. */
+            addresses: z.array(z.string().check(z.regex(LISTEN_ADDRESS_PATTERN))).check(z.minLength(1), z.maxLength(8)),
+            /** The process holding the socket, when the supervisor found it (its comm, made safe). */
+            process: z.nullable(z.object({ pid, name: z.string().check(z.maxLength(MAX_PORT_PROCESS_NAME_CHARS), z.overwrite(boundErrorMessage)) })),
+          }),
+        )
+        .check(z.maxLength(MAX_PORT_ITEMS)),
     }),
   };
 }
@@ -262,6 +310,8 @@ export const commandSchema = z.lazy(() => shared().command);
 export const execRequestSchema = z.lazy(() => requests().execRequest);
 export const startProcessRequestSchema = z.lazy(() => requests().startProcessRequest);
 export const signalProcessRequestSchema = z.lazy(() => requests().signalProcessRequest);
+/** POST /v1/terminals */
+export const createTerminalRequestSchema = z.lazy(() => requests().createTerminalRequest);
 
 /** GET /v1/health */
 export const healthResponseSchema = z.lazy(() => responses().health);
@@ -285,6 +335,16 @@ export const logEndLineSchema = z.lazy(() => responses().logEndLine);
 export const logLineSchema = z.lazy(() => responses().logLine);
 /** `{ error: { code, message } }`; the message comes out bounded (boundErrorMessage). */
 export const errorBodySchema = z.lazy(() => responses().errorBody);
+/** A terminal session, as POST/GET /v1/terminals… answer it. */
+export const terminalSchema = z.lazy(() => responses().terminal);
+/** GET /v1/terminals: at most MAX_TERMINALS. */
+export const terminalListSchema = z.lazy(() => responses().terminalList);
+/** DELETE /v1/terminals/{id}: how its shell ended. */
+export const terminalExitSchema = z.lazy(() => responses().terminalExit);
+/** The JSON of a `screen` frame of an attach stream: a whole-screen redraw follows. */
+export const terminalScreenSchema = z.lazy(() => responses().terminalScreen);
+/** GET /v1/ports: the listening TCP ports a tunnel reaches, at most MAX_PORT_ITEMS. */
+export const portListSchema = z.lazy(() => responses().portList);
 
 // ---- the wire types, inferred (protocol.ts re-exports them)
 
@@ -306,3 +366,134 @@ export type LogExitLine = z.output<typeof logExitLineSchema>;
 export type LogEndLine = z.output<typeof logEndLineSchema>;
 export type LogLine = z.output<typeof logLineSchema>;
 export type ErrorBody = z.output<typeof errorBodySchema>;
+export type CreateTerminalRequest = z.output<typeof createTerminalRequestSchema>;
+export type Terminal = z.output<typeof terminalSchema>;
+export type TerminalList = z.output<typeof terminalListSchema>;
+export type TerminalExit = z.output<typeof terminalExitSchema>;
+export type TerminalScreen = z.output<typeof terminalScreenSchema>;
+export type PortList = z.output<typeof portListSchema>;
+
+// ---- files (daemon/files/): what the file routes take and answer. Paths are confined to
+// the workspace and the home folder by the daemon; the client still bounds every field.
+
+/** PATH_MAX on Linux; a longer path cannot name a file anyway. */
+export const MAX_FILE_PATH_CHARS = 4096;
+/** NAME_MAX on Linux is 255 bytes; a name decoded from them is at most as many characters. */
+export const MAX_FILE_NAME_CHARS = 255;
+/** A folder listing stops here (`truncated: true`). */
+export const MAX_FOLDER_ENTRIES = 10_000;
+/** Changes per line of a watch: a line stays far under the client's line cap. */
+export const MAX_WATCH_BATCH = 100;
+/** Entries of an uploaded archive that were skipped, named in its summary (the rest only counted). */
+export const MAX_ARCHIVE_SKIPPED = 100;
+export const FILE_TYPES = ["file", "dir", "symlink", "other"] as const;
+
+function buildFileSchemas() {
+  const path = boundedString(1, MAX_FILE_PATH_CHARS);
+  const absolute = z.string().check(
+    z.minLength(1),
+    z.maxLength(MAX_FILE_PATH_CHARS),
+    z.refine((text: string) => text.startsWith("/") && !text.includes("\0")),
+  );
+  const name = z.string().check(
+    z.minLength(1),
+    z.maxLength(MAX_FILE_NAME_CHARS),
+    z.refine((text: string) => text !== "." && text !== ".." && !/[/\0]/.test(text)),
+  );
+  const count = z.int().check(z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));
+  const entryShape = {
+    name,
+    type: z.enum(FILE_TYPES),
+    size: count,
+    /** ISO 8601 UTC; times outside years 0–9999 come as the epoch. */
+    mtime: z.iso.datetime().check(z.maxLength(MAX_TIMESTAMP_CHARS)),
+    /** Permission bits (mode & 0o7777). */
+    mode: z.int().check(z.gte(0), z.lte(0o7777)),
+    /** A symlink's target as written, never followed by the listing. */
+    target: z.optional(
+      z.string().check(
+        z.maxLength(MAX_FILE_PATH_CHARS),
+        z.refine((text: string) => !text.includes("\0")),
+      ),
+    ),
+  };
+  const entry = z.object(entryShape);
+  const flag = z.optional(z.boolean("must be true or false."));
+  const mkdirShape = { path, parents: flag };
+  const moveShape = { from: path, to: path, overwrite: flag };
+  const deleteShape = { path, recursive: flag };
+  /** Text for people (a reason, an archive entry's name): bounded and made safe like error messages. */
+  const text = z.string().check(z.maxLength(MAX_FILE_PATH_CHARS), z.overwrite(boundErrorMessage));
+  const change = z.object({ name, entry: z.nullable(entry) });
+  return {
+    mkdirRequest: z.strictObject(mkdirShape, bodyError(Object.keys(mkdirShape))),
+    moveRequest: z.strictObject(moveShape, bodyError(Object.keys(moveShape))),
+    deleteRequest: z.strictObject(deleteShape, bodyError(Object.keys(deleteShape))),
+    entry,
+    /** What a path is; a folder comes with its entries (at most MAX_FOLDER_ENTRIES). */
+    info: z.object({
+      path: absolute,
+      ...entryShape,
+      entries: z.optional(z.array(entry).check(z.maxLength(MAX_FOLDER_ENTRIES))),
+      truncated: z.optional(z.boolean()),
+    }),
+    writeResult: z.object({ path: absolute, ...entryShape, created: z.boolean() }),
+    deleteResult: z.object({ path: absolute }),
+    archiveSummary: z.object({
+      path: absolute,
+      files: count,
+      directories: count,
+      symlinks: count,
+      hardlinks: count,
+      bytes: count,
+      skipped: z.array(z.object({ path: text, reason: text })).check(z.maxLength(MAX_ARCHIVE_SKIPPED)),
+      skippedCount: count,
+    }),
+    change,
+    /** The headers of GET /v1/files/content, as numbers: the bytes sent, and the file's size, mtime and mode. */
+    contentHead: z.object({ length: count, size: count, mtime: entryShape.mtime, mode: entryShape.mode }),
+    watchLine: z.discriminatedUnion("type", [
+      z.object({ type: z.literal("ready"), path: absolute }),
+      z.object({ type: z.literal("changes"), changes: z.array(change).check(z.minLength(1), z.maxLength(MAX_WATCH_BATCH)) }),
+      z.object({ type: z.literal("overflow") }),
+      z.object({ type: z.literal("end"), reason: text }),
+    ]),
+  };
+}
+
+const fileSchemas = once(buildFileSchemas);
+
+/** POST /v1/files/mkdir */
+export const makeDirectoryRequestSchema = z.lazy(() => fileSchemas().mkdirRequest);
+/** POST /v1/files/move */
+export const movePathRequestSchema = z.lazy(() => fileSchemas().moveRequest);
+/** POST /v1/files/delete */
+export const deletePathRequestSchema = z.lazy(() => fileSchemas().deleteRequest);
+/** One entry of a folder. */
+export const fileEntrySchema = z.lazy(() => fileSchemas().entry);
+/** GET /v1/files, POST /v1/files/mkdir and /move: what a path is (a folder with its entries). */
+export const fileInfoSchema = z.lazy(() => fileSchemas().info);
+/** POST /v1/files/content */
+export const writeFileResultSchema = z.lazy(() => fileSchemas().writeResult);
+/** POST /v1/files/delete */
+export const deletePathResultSchema = z.lazy(() => fileSchemas().deleteResult);
+/** POST /v1/files/archive */
+export const archiveSummarySchema = z.lazy(() => fileSchemas().archiveSummary);
+export const watchChangeSchema = z.lazy(() => fileSchemas().change);
+/** GET /v1/files/content's headers (content-length, x-outpost-file-size, -mtime, -mode). */
+export const fileContentHeadSchema = z.lazy(() => fileSchemas().contentHead);
+/** One NDJSON line of GET /v1/files/watch. */
+export const watchLineSchema = z.lazy(() => fileSchemas().watchLine);
+
+export type FileType = (typeof FILE_TYPES)[number];
+export type MakeDirectoryRequest = z.output<typeof makeDirectoryRequestSchema>;
+export type MovePathRequest = z.output<typeof movePathRequestSchema>;
+export type DeletePathRequest = z.output<typeof deletePathRequestSchema>;
+export type FileEntry = z.output<typeof fileEntrySchema>;
+export type FileInfo = z.output<typeof fileInfoSchema>;
+export type WriteFileResult = z.output<typeof writeFileResultSchema>;
+export type DeletePathResult = z.output<typeof deletePathResultSchema>;
+export type ArchiveSummary = z.output<typeof archiveSummarySchema>;
+export type WatchChange = z.output<typeof watchChangeSchema>;
+export type WatchLine = z.output<typeof watchLineSchema>;
+export type FileContentHead = z.output<typeof fileContentHeadSchema>;

@@ -7,3 +7,6 @@ export type AllowedSignal = (typeof ALLOWED_SIGNALS)[number];
 
 /** `prc_` followed by 12 characters of [a-z0-9]. */
 export const PROCESS_ID_PATTERN = /^prc_[a-z0-9]{12}$/;
+
+/** `trm_` followed by 12 characters of [a-z0-9]: a terminal session in the supervisor. */
+export const TERMINAL_ID_PATTERN = /^trm_[a-z0-9]{12}$/;

@@ -13,7 +13,7 @@ export const PROTOCOL_HEADER = "x-outpost-supervisor-protocol";
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 export const NDJSON_CONTENT_TYPE = "application/x-ndjson";
 
-export { ALLOWED_SIGNALS, type AllowedSignal, PROCESS_ID_PATTERN } from "./protocol-values.ts";
+export { ALLOWED_SIGNALS, type AllowedSignal, PROCESS_ID_PATTERN, TERMINAL_ID_PATTERN } from "./protocol-values.ts";
 
 /** Error codes the daemon answers with, and their HTTP status. */
 export const SUPERVISOR_ERROR_STATUS = {
@@ -29,6 +29,21 @@ export const SUPERVISOR_ERROR_STATUS = {
   CWD_NOT_FOUND: 422,
   PORT_NOT_LISTENING: 502,
   PTY_UNAVAILABLE: 501,
+  TERMINAL_NOT_FOUND: 404,
+  TERMINAL_LIMIT_REACHED: 409,
+  // files (daemon/files/): paths are confined to the workspace and the home folder
+  PATH_OUTSIDE_SANDBOX: 403,
+  FILE_PERMISSION_DENIED: 403,
+  PATH_NOT_FOUND: 404,
+  NOT_A_DIRECTORY: 409,
+  NOT_A_FILE: 409,
+  PATH_EXISTS: 409,
+  DIRECTORY_NOT_EMPTY: 409,
+  FILE_TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
+  MOVE_ACROSS_FILESYSTEMS: 422,
+  INVALID_ARCHIVE: 400,
+  RATE_LIMITED: 429,
   SHUTTING_DOWN: 503,
   INTERNAL: 500,
 } as const satisfies Record<string, number>;
@@ -36,6 +51,7 @@ export type SupervisorErrorCode = keyof typeof SUPERVISOR_ERROR_STATUS;
 
 export type {
   Command,
+  CreateTerminalRequest,
   ErrorBody,
   ExecEvent,
   ExecExitEvent,
@@ -48,12 +64,32 @@ export type {
   LogLine,
   LogRecord,
   LogStream,
+  PortList,
   Process,
   ProcessList,
   ProcessStatus,
   SignalProcessRequest,
   StartProcessRequest,
+  Terminal,
+  TerminalExit,
+  TerminalList,
+  TerminalScreen,
 } from "./protocol-schemas.ts";
 
 /** Text of the system record appended once when a process's log reaches its cap. */
 export const LOG_TRUNCATED_MESSAGE = "log truncated at cap";
+
+export type {
+  ArchiveSummary,
+  DeletePathRequest,
+  DeletePathResult,
+  FileContentHead,
+  FileEntry,
+  FileInfo,
+  FileType,
+  MakeDirectoryRequest,
+  MovePathRequest,
+  WatchChange,
+  WatchLine,
+  WriteFileResult,
+} from "./protocol-schemas.ts";

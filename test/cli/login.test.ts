@@ -53,9 +53,9 @@ describe("outpost serve start-up", () => {
     assert.equal(first.status, 303);
     assert.equal(first.headers.get("location"), "/");
     const cookie = sessionCookieOf(first);
-    const home = await fetch(`${server.url}/`, { headers: { cookie } });
-    assert.equal(home.status, 200);
-    assert.match(await home.text(), /Signed in as <b>admin<\/b>/);
+    const me = await fetch(`${server.url}/api/v1/me`, { headers: { cookie } });
+    assert.equal(me.status, 200);
+    assert.equal(((await me.json()) as { name: string }).name, "admin");
 
     const again = await openLink(server.loginUrl);
     assert.equal(again.status, 401);

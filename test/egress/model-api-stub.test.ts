@@ -17,7 +17,8 @@ async function meterCall(stub: ModelApiStub, provider: ModelProvider, path: stri
   const meter = createUsageMeter(provider, response.headers.get("content-type") ?? undefined);
   const decoder = new TextDecoder();
   let text = "";
-  for await (const chunk of response.body!) {
+  // (Node's web streams are async iterable; the DOM typings some packages pull in do not say so.)
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
     meter.push(chunk);
     text += decoder.decode(chunk, { stream: true });
   }

@@ -105,7 +105,8 @@ export async function api<T = any>(
     headers["content-type"] ??= "application/json";
     body = JSON.stringify(options.body);
   }
-  const response = await fetch(`${server.url}${path}`, { method, headers, body });
+  // Redirects are answers to look at (e.g. a preview's open route), not to follow.
+  const response = await fetch(`${server.url}${path}`, { method, headers, body, redirect: "manual" });
   const text = await response.text();
   let parsed: unknown = text;
   try {

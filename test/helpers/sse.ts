@@ -23,7 +23,7 @@ export async function collectSse(
     return events;
   }
   try {
-    for await (const event of readSse(response.body)) {
+    for await (const event of readSse(response.body as unknown as AsyncIterable<Uint8Array>)) {
       events.push(event);
       if (options.until(events)) {
         controller.abort();

@@ -38,6 +38,8 @@ describe("authorization on every route", () => {
   let box: { id: string; name: string };
   let idle: { id: string };
   let processId: string;
+  let terminalId: string;
+  let shareId: string;
   let counter = 0;
 
   const as = (who: Who, method: string, path: string, body?: unknown) => api(s, method, path, { token: tokens[who], body });
@@ -68,12 +70,15 @@ describe("authorization on every route", () => {
     box = await runningSandbox({ url: s.url, token: tokens.alice }, project.id);
     idle = await ok("alice", "POST", `/api/v1/projects/${project.id}/sandboxes`);
     processId = await sleeper();
+    terminalId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/terminals`)).id;
+    shareId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/previews/3000/share`, { expiresInMinutes: 60 })).id;
   });
   after(async () => s?.close());
 
   /** Which role each route needs, with what to send. Keyed by `METHOD /path` as in the OpenAPI document. */
   const CASES = (): Record<string, Case[]> => ({
     "POST /api/v1/login-links": [{ needs: "anyone", ok: 201 }],
+    "GET /api/v1/me": [{ needs: "anyone", ok: 200 }],
     "POST /api/v1/projects": [{ needs: "anyone", ok: 201, fresh: async () => ({ body: { name: `mine${++counter}` } }) }],
     "GET /api/v1/projects": [{ needs: "anyone", ok: 200, shows: true }],
     "GET /api/v1/projects/{id}": [
@@ -144,6 +149,70 @@ describe("authorization on every route", () => {
       { needs: "editor", ok: 202, body: { signal: "SIGKILL" }, fresh: async () => ({ params: { processId: await sleeper() } }) },
     ],
     "GET /api/v1/sandboxes/{id}/processes/{processId}/logs": [{ needs: "viewer", ok: 200, query: "?follow=false" }],
+    // A terminal is a shell in the sandbox: the role that runs commands, even to list them.
+    // (The WebSocket upgrade of GET …/terminals/{tid} is checked in test/sandboxes/terminals.test.ts.)
+    "POST /api/v1/sandboxes/{id}/terminals": [{ needs: "editor", ok: 201, body: { cols: 80, rows: 24 } }],
+    "GET /api/v1/sandboxes/{id}/terminals": [{ needs: "editor", ok: 200 }],
+    "GET /api/v1/sandboxes/{id}/terminals/{tid}": [{ needs: "editor", ok: 200 }],
+    "DELETE /api/v1/sandboxes/{id}/terminals/{tid}": [
+      { needs: "editor", ok: 204, fresh: async () => ({ params: { tid: (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/terminals`)).id } }) },
+    ],
+    "GET /api/v1/sandboxes/{id}/ports": [{ needs: "viewer", ok: 200 }],
+    // A preview is a live connection into the sandbox: it needs the role that runs commands.
+    "GET /api/v1/sandboxes/{id}/previews/{port}/open": [{ needs: "editor", ok: 303 }],
+    "GET /api/v1/sandboxes/{id}/previews/{port}/share": [{ needs: "editor", ok: 200 }],
+    "POST /api/v1/sandboxes/{id}/previews/{port}/share": [{ needs: "editor", ok: 201, body: { expiresInMinutes: 5 } }],
+    "DELETE /api/v1/sandboxes/{id}/previews/{port}/share/{shareId}": [
+      {
+        needs: "editor",
+        ok: 204,
+        fresh: async () => ({ params: { shareId: (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/previews/3000/share`, {})).id } }),
+      },
+    ],
+    // Files: reads need a viewer, writes an editor. Refused attempts aim at paths that must
+    // stay as they are; each allowed write makes (or changes) something of its own.
+    "GET /api/v1/sandboxes/{id}/files": [{ needs: "viewer", ok: 200, query: "?path=/workspace" }],
+    "GET /api/v1/sandboxes/{id}/files/content": [
+      {
+        needs: "viewer",
+        ok: 200,
+        query: "?path=auth-read.txt",
+        fresh: async () => {
+          await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/exec`, { command: "echo fixture > /workspace/auth-read.txt" });
+          return {};
+        },
+      },
+    ],
+    "PUT /api/v1/sandboxes/{id}/files/content": [{ needs: "editor", ok: 200, query: "?path=auth-written.txt", body: "written" }],
+    "DELETE /api/v1/sandboxes/{id}/files": [
+      {
+        needs: "editor",
+        ok: 204,
+        query: "?path=auth-delete.txt",
+        fresh: async () => {
+          await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/exec`, { command: "echo fixture > /workspace/auth-delete.txt" });
+          return {};
+        },
+      },
+    ],
+    "POST /api/v1/sandboxes/{id}/files/mkdir": [
+      { needs: "editor", ok: 201, body: { path: "pwned-dir" }, fresh: async () => ({ body: { path: `auth-dir-${++counter}` } }) },
+    ],
+    "POST /api/v1/sandboxes/{id}/files/move": [
+      {
+        needs: "editor",
+        ok: 200,
+        body: { from: "auth-read.txt", to: "pwned-moved" },
+        fresh: async () => {
+          const name = `auth-move-${++counter}`;
+          await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/exec`, { command: `echo fixture > /workspace/${name}` });
+          return { body: { from: name, to: `${name}-moved` } };
+        },
+      },
+    ],
+    "GET /api/v1/sandboxes/{id}/files/archive": [{ needs: "viewer", ok: 200, query: "?path=/workspace" }],
+    "PUT /api/v1/sandboxes/{id}/files/archive": [{ needs: "editor", ok: 200, query: "?path=auth-unpacked" }],
+    "GET /api/v1/sandboxes/{id}/files/watch": [{ needs: "viewer", ok: 200, query: "?path=/workspace&follow=false" }],
     "GET /api/v1/events": [
       { needs: "anyone", ok: 200, query: "?follow=false", shows: true },
       { needs: "viewer", ok: 200, query: `?follow=false&project=${project.id}` },
@@ -173,7 +242,7 @@ describe("authorization on every route", () => {
       "cases for routes that no longer exist",
     );
 
-    const shared: Params = { processId, name: "SHARED_VAR" };
+    const shared: Params = { processId, name: "SHARED_VAR", port: "3000", shareId, tid: terminalId };
     for (const route of routes) {
       const [method, template] = route.split(" ") as [string, string];
       const own: Params = template.startsWith("/api/v1/users/")
@@ -220,9 +289,19 @@ describe("authorization on every route", () => {
       ],
     );
     assert.equal((await as("alice", "GET", `/api/v1/sandboxes/${box.id}`)).body.phase, "running");
+    assert.equal((await as("alice", "GET", `/api/v1/sandboxes/${box.id}/terminals/${terminalId}`)).status, 200, "refused deletes left the terminal running");
     const check = await as("alice", "POST", `/api/v1/sandboxes/${box.id}/exec`, { command: "test -e /workspace/pwned; echo $?" });
     assert.equal(check.body.stdout, "1\n", "no refused command ran");
     assert.equal((await as("alice", "GET", `/api/v1/sandboxes/${box.id}/processes/${processId}`)).body.status, "running");
+    const shares = (await as("alice", "GET", `/api/v1/sandboxes/${box.id}/previews/3000/share`)).body.items as { id: string; createdBy: string }[];
+    assert.ok(
+      shares.some((share) => share.id === shareId),
+      "refused revocations left the share",
+    );
+    assert.ok(
+      shares.every((share) => [ids.alice, ids.carol].includes(share.createdBy)),
+      "only editors and owners made shares",
+    );
     const users = (await as("admin", "GET", "/api/v1/users")).body.items as { name: string }[];
     assert.ok(!users.some((u) => u.name === "mallory"), "refused user creations made nobody");
   });

@@ -16,13 +16,16 @@ describe("supervisor bundle", () => {
   test("dist/supervisor.js exists after npm run build and imports nothing but node: builtins", () => {
     assert.ok(existsSync(bundle), "dist/supervisor.js is missing: run `npm run build`");
     const source = readFileSync(bundle, "utf8");
-    const specifiers = [...source.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"']+)["']/g)].map((match) => match[1]);
+    // `from` of an import statement, not a word inside a string (`lexical(body.from, "from")`).
+    const specifiers = [...source.matchAll(/(?:(?<!["'.\w])from\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"']+)["']/g)].map((match) => match[1]);
     assert.ok(specifiers.length > 0);
     assert.deepEqual(
       specifiers.filter((specifier) => !specifier?.startsWith("node:")),
       [],
     );
-    assert.ok(statSync(bundle).size < 200 * 1024, `bundle is ${statSync(bundle).size} bytes`);
+    // About 330 KB of it is the terminal emulator of terminal sessions (@xterm/headless and its
+    // serializer, reprinted by esbuild), evaluated only when the first terminal opens.
+    assert.ok(statSync(bundle).size < 640 * 1024, `bundle is ${statSync(bundle).size} bytes`);
   });
 
   test("the bundled supervisor starts and answers health with protocol 2", async () => {

@@ -33,7 +33,9 @@ export function egressRoutes(app: FastifyInstance, egress: EgressService, record
     },
     async (request, reply) => {
       const principal = currentPrincipal(request);
-      const after = resumeAfter(request.headers["last-event-id"], request.query.after);
+      let after = resumeAfter(request.headers["last-event-id"], request.query.after);
+      // `tail`: the recent record (the web UI's egress log) without reading 30 days of it.
+      if (request.query.tail !== undefined && after === 0) after = await egress.startOfLast(principal, request.params.id, request.query.tail);
       const first = await egress.log(principal, request.params.id, { afterId: after, limit: request.query.limit });
       if (request.query.follow !== "true") {
         const items = first.items.map(present);

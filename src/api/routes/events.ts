@@ -45,6 +45,9 @@ export function eventRoutes(app: FastifyInstance, deps: { events: EventService; 
       // Resolve the filter before the stream opens, so a bad project is a plain 404.
       const projectId = request.query.project ? await deps.projects.resolveId(principal, request.query.project) : undefined;
       let after = resumeAfter(request.headers["last-event-id"], request.query.after);
+      // `tail`: a view that shows recent history (the web UI's activity) without reading it all.
+      const resuming = request.headers["last-event-id"] !== undefined || request.query.after !== undefined;
+      if (request.query.tail !== undefined && !resuming) after = await deps.events.startOfLast(principal, request.query.tail, projectId);
       const follow = request.query.follow !== "false";
 
       const stream = new SseStream(reply, request.id);

@@ -1,18 +1,14 @@
-// The page a signed-in browser lands on. The full web UI comes in a later issue; until
-// then this page says where things are.
+// The web UI at `/`: its client-side routes answer index.html, /assets/ its built files
+// (src/api/static.ts). Public: the files hold no data (registerAuth lets routes with
+// `config.public` through); what the UI shows comes from the API with the session cookie.
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { currentUser } from "../auth.ts";
+import { packageRoot } from "../../package-root.ts";
+import { BuiltUi, UI_ROUTES } from "../static.ts";
 
-export function homeRoutes(app: FastifyInstance): void {
-  app.get("/", { schema: { hide: true } }, async (request, reply) => {
-    const user = currentUser(request);
-    reply.type("text/html; charset=utf-8");
-    return `<!doctype html><html><head><meta charset="utf-8"><title>Outpost</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto">
-<h1>Outpost</h1><p>Signed in as <b>${escapeHtml(user.name)}</b>.</p>
-<ul><li><a href="/docs">API reference</a></li><li><a href="/api/v1/projects">Projects (JSON)</a></li>
-<li><a href="/api/v1/events">Live events (SSE)</a></li></ul></body></html>`;
-  });
+export function homeRoutes(app: FastifyInstance, uiDir = join(packageRoot(), "web", "dist")): void {
+  const ui = new BuiltUi(uiDir);
+  const options = { schema: { hide: true }, config: { public: true }, logLevel: "warn" } as const;
+  for (const path of UI_ROUTES) app.get(path, options, (request, reply) => ui.sendIndex(request, reply));
+  app.get<{ Params: { "*": string } }>("/assets/*", options, (request, reply) => ui.sendAsset(request.params["*"], request, reply));
 }
-
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -37,8 +37,11 @@ export interface PtyProcess {
   readonly pid: number;
   /** The terminal's output, as it comes (raw bytes, possibly split inside a UTF-8 sequence). */
   onData(callback: (chunk: Buffer) => void): void;
-  /** Input, as if typed (a string is UTF-8). Ignored once the command has exited. */
-  write(data: Buffer | string): void;
+  /** Input, as if typed (a string is UTF-8). Ignored once the command has exited. False:
+   * the command is not reading its input; wait for drain() before writing more. */
+  write(data: Buffer | string): boolean;
+  /** Resolves once written input has gone to the terminal (or the command has exited). */
+  drain(): Promise<void>;
   resize(cols: number, rows: number): void;
   /** Signals the command (not its process group); default SIGHUP, as a closed terminal would. No-op after exit. */
   kill(signal?: NodeJS.Signals): void;
@@ -164,7 +167,20 @@ export function openPty(options: OpenPtyOptions): PtyProcess {
       dataCallbacks.push(callback);
     },
     write(data) {
-      if (!finished && !exit) stream.write(data);
+      if (finished || exit) return true;
+      return stream.write(data);
+    },
+    drain() {
+      if (finished || exit || !stream.writableNeedDrain) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          stream.off("drain", done);
+          stream.off("close", done);
+          resolve();
+        };
+        stream.on("drain", done);
+        stream.on("close", done);
+      });
     },
     resize(cols, rows) {
       assertSize(cols, rows);

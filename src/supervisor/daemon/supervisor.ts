@@ -4,12 +4,17 @@
 import type { HealthResponse } from "../protocol.ts";
 import { PROTOCOL_VERSION } from "../protocol.ts";
 import { execHandler } from "./exec.ts";
+import { Confinement } from "./files/confine.ts";
+import { addFileRoutes } from "./files/routes.ts";
+import { portsHandler } from "./ports.ts";
 import { addProcessRoutes } from "./processes/handlers.ts";
 import { ProcessManager } from "./processes/manager.ts";
 import { ptyHandler } from "./pty-handler.ts";
 import { sendJson } from "./respond.ts";
 import { Router } from "./router.ts";
 import { RunRegistry } from "./run-registry.ts";
+import { addTerminalRoutes } from "./terminal-handlers.ts";
+import { TerminalManager } from "./terminals.ts";
 import { tunnelHandler } from "./tunnel.ts";
 import { SUPERVISOR_VERSION } from "./version.ts";
 
@@ -45,8 +50,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     })
     .add("POST", "/v1/exec", execHandler({ workspace: options.workspace, runs }))
     .add("POST", "/v1/pty", ptyHandler({ workspace: options.workspace }))
-    .add("POST", "/v1/tunnel", tunnelHandler());
+    .add("POST", "/v1/tunnel", tunnelHandler())
+    .add("GET", "/v1/ports", portsHandler());
   addProcessRoutes(router, processes);
+  // Files: the workspace and the sandbox user's home (HOME, set by the driver), nothing else.
+  addFileRoutes(router, Confinement.create(options.workspace, process.env.HOME));
+  addTerminalRoutes(router, new TerminalManager({ workspace: options.workspace, runs }));
 
   return {
     router,

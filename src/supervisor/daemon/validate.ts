@@ -4,6 +4,8 @@
 // that a typo (`timeout` for `timeoutMs`) is an error rather than silently ignored.
 import type * as z from "zod/mini";
 import {
+  type CreateTerminalRequest,
+  createTerminalRequestSchema,
   type ExecRequest,
   execRequestSchema,
   type SignalProcessRequest,
@@ -60,3 +62,8 @@ export const parseExecRequest = (body: unknown): ExecRequest => parse(execReques
 export const parseStartProcessRequest = (body: unknown): StartProcessRequest => parse(startProcessRequestSchema, body);
 
 export const parseSignalRequest = (body: unknown): SignalProcessRequest => parse(signalProcessRequestSchema, body);
+
+export const parseCreateTerminalRequest = (body: unknown): CreateTerminalRequest => parse(createTerminalRequestSchema, body);
+
+/** The same check for any request schema of the protocol (the file routes' bodies). */
+export const parseWith = <S extends z.ZodMiniType>(schema: S, body: unknown): z.output<S> => parse(schema, body);

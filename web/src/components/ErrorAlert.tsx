@@ -1,0 +1,28 @@
+// An API error as people should read it: what happened, and the server's one-line hint on
+// what to do about it (every error code has one).
+import { Alert, Button, Code, Group, Text } from "@mantine/core";
+import { IconAlertTriangle } from "@tabler/icons-react";
+import { ApiError } from "../api/client.ts";
+
+export function ErrorAlert({ error, title, onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
+  const apiError = error instanceof ApiError ? error : null;
+  const message = error instanceof Error ? error.message : String(error);
+  return (
+    <Alert color="red" variant="light" icon={<IconAlertTriangle aria-hidden />} title={title ?? "Something went wrong"} role="alert">
+      <Text size="sm">{message}</Text>
+      {apiError?.hint ? (
+        <Text size="sm" mt={4} c="dimmed">
+          {apiError.hint}
+        </Text>
+      ) : null}
+      <Group gap="xs" mt="xs">
+        {apiError ? <Code>{apiError.code}</Code> : null}
+        {onRetry ? (
+          <Button size="compact-sm" variant="light" color="red" onClick={onRetry}>
+            Try again
+          </Button>
+        ) : null}
+      </Group>
+    </Alert>
+  );
+}
