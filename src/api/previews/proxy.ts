@@ -12,7 +12,7 @@
 // path). What the browser sees: the app's answer minus hop-by-hop headers. On the bearer
 // path the answer arrives on the main origin, so it is made inert there: no Set-Cookie, and
 // `Content-Security-Policy: sandbox` in case a browser ever renders it.
-import { request as httpRequest, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import { type ClientRequest, request as httpRequest, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { Duplex, pipeline } from "node:stream";
 import { OutpostError } from "../../domain/errors.ts";
@@ -120,6 +120,18 @@ export function responseHeadersFor(response: IncomingMessage, mode: Forwarding["
   return out;
 }
 
+/** The browser's request, as the app in the sandbox is sent it over the tunnel. */
+function appRequest(request: IncomingMessage, tunnel: Duplex, forwarding: Forwarding): ClientRequest {
+  return httpRequest({
+    method: request.method,
+    path: forwarding.path,
+    headers: requestHeadersFor(request, forwarding),
+    setHost: false,
+    createConnection: () => new TunnelSocket(tunnel) as unknown as Socket,
+    maxHeaderSize: MAX_APP_HEADER_BYTES,
+  });
+}
+
 /**
  * One request through an open tunnel. Resolves once the exchange is over (or cut). Throws
  * an OutpostError before anything was sent to the browser (the caller answers it); after
@@ -134,14 +146,7 @@ export function proxyRequest(request: IncomingMessage, response: ServerResponse,
       tunnel.destroy();
       reject(error);
     };
-    const upstream = httpRequest({
-      method: request.method,
-      path: forwarding.path,
-      headers: requestHeadersFor(request, forwarding),
-      setHost: false,
-      createConnection: () => new TunnelSocket(tunnel) as unknown as Socket,
-      maxHeaderSize: MAX_APP_HEADER_BYTES,
-    });
+    const upstream = appRequest(request, tunnel, forwarding);
     let deadline: NodeJS.Timeout | undefined;
     const startDeadline = () => {
       deadline = setTimeout(() => {
@@ -200,14 +205,7 @@ export function proxyUpgrade(request: IncomingMessage, socket: Duplex, head: Buf
       tunnel.destroy();
       reject(error);
     };
-    const upstream = httpRequest({
-      method: request.method,
-      path: forwarding.path,
-      headers: requestHeadersFor(request, forwarding),
-      setHost: false,
-      createConnection: () => new TunnelSocket(tunnel) as unknown as Socket,
-      maxHeaderSize: MAX_APP_HEADER_BYTES,
-    });
+    const upstream = appRequest(request, tunnel, forwarding);
     const deadline = setTimeout(() => {
       fail(appTimeout(forwarding));
       upstream.destroy();
