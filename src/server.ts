@@ -64,6 +64,7 @@ async function importTheRest() {
     { VariableService },
     { ProjectChanges },
     { createPreviewRuntime },
+    { createRunRuntime, prepareAgentsDir },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -74,6 +75,7 @@ async function importTheRest() {
     import("./services/variables.ts"),
     import("./services/project-changes.ts"),
     import("./startup/previews.ts"),
+    import("./startup/runs.ts"),
   ]);
   return {
     buildApp,
@@ -86,6 +88,8 @@ async function importTheRest() {
     VariableService,
     ProjectChanges,
     createPreviewRuntime,
+    createRunRuntime,
+    prepareAgentsDir,
   };
 }
 
@@ -136,6 +140,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       VariableService,
       ProjectChanges,
       createPreviewRuntime,
+      createRunRuntime,
+      prepareAgentsDir,
     } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
@@ -170,6 +176,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       pool,
       projectVariables: (projectId) => variables.forCommands(projectId),
       egress: egress.endpoint,
+      agentsDir: prepareAgentsDir(settings),
       dataDir: settings.dataDir,
       bwrapPath: settings.bwrapPath,
       limits: { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids },
@@ -184,6 +191,18 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       .catch((error: Error): RuntimeAvailability => ({ ok: false, problem: error.message, cause: "PREFLIGHT_FAILED" }));
     // Stopping the reconciler leaves sandboxes running: they outlive the control plane.
     cleanups.push(() => sandboxes.stop());
+
+    const runs = createRunRuntime({
+      pool,
+      agentsDir: prepareAgentsDir(settings),
+      agentVersions: settings.agentVersions,
+      sandboxes,
+      projects,
+      projectVariables: (projectId) => variables.forCommands(projectId),
+      listenConnection,
+      logger,
+    });
+    cleanups.push(() => runs.stop());
 
     let url = "";
     const publicUrl = () => settings.publicUrl?.replace(/\/$/, "") ?? url;
@@ -203,6 +222,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         sandboxes.routes(instance);
         egress.routes(instance);
         previews.routes(instance);
+        runs.routes(instance);
       },
       isReady: () => readiness(pool),
     });
@@ -213,6 +233,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
     await sandboxes.start();
+    await runs.start();
     const sandboxAvailability = await sandboxCheck;
     if (!sandboxAvailability.ok) logger.warn({ problem: sandboxAvailability.problem, fix: sandboxAvailability.fix }, "sandboxes cannot run on this host");
     const loginUrl = `${publicUrl()}/login?code=${await auth.createLoginCode(admin)}`;

@@ -58,6 +58,15 @@ export const settingsSchema = z
       .describe(
         "A wildcard domain for previews (OUTPOST_PREVIEW_DOMAIN): a sandbox's port is served at <port>-<sandbox>.<domain>. Point *.<domain> at Outpost; it must not be the UI's own domain or a parent of it. Default: <port>-<sandbox>.localhost:<OUTPOST_PORT>.",
       ),
+    agentsDir: z
+      .string()
+      .optional()
+      .describe("Where agent CLIs are installed with npm, shared by all sandboxes read-only (OUTPOST_AGENTS_DIR, default <data dir>/agents)."),
+    agentVersions: z
+      .string()
+      .regex(/^([a-z-]+=[0-9A-Za-z.+-]+)?(,[a-z-]+=[0-9A-Za-z.+-]+)*$/, "must look like claude-code=2.1.332,codex=0.171.0")
+      .optional()
+      .describe("Agent CLI versions other than the pinned ones (OUTPOST_AGENT_VERSIONS), e.g. claude-code=2.1.340."),
   })
   .strict()
   .superRefine((settings, context) => {
@@ -98,6 +107,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     openaiUpstream: env.OUTPOST_OPENAI_UPSTREAM || "https://api.openai.com",
     egressUpstreamCaFile: env.OUTPOST_EGRESS_UPSTREAM_CA || undefined,
     previewDomain: env.OUTPOST_PREVIEW_DOMAIN?.toLowerCase().replace(/\.$/, "") || undefined,
+    agentsDir: env.OUTPOST_AGENTS_DIR || undefined,
+    agentVersions: env.OUTPOST_AGENT_VERSIONS || undefined,
     ...overrides,
   };
   const parsed = settingsSchema.safeParse(candidate);
@@ -130,4 +141,6 @@ const ENV_NAMES: Record<string, string> = {
   openaiUpstream: "OUTPOST_OPENAI_UPSTREAM",
   egressUpstreamCaFile: "OUTPOST_EGRESS_UPSTREAM_CA",
   previewDomain: "OUTPOST_PREVIEW_DOMAIN",
+  agentsDir: "OUTPOST_AGENTS_DIR",
+  agentVersions: "OUTPOST_AGENT_VERSIONS",
 };

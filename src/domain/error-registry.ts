@@ -73,6 +73,13 @@ export const ERRORS = {
     hint: "A preview is <port>-<sandbox>.<preview domain> (port 1-65535, a sandbox name `outpost sandbox list` shows), or /preview/<sandbox>/<port>/.",
     retryable: false,
   },
+  CONVERSATION_NOT_FOUND: {
+    status: 404,
+    hint: "Use a conversation id that `outpost runs <project>` or GET /api/v1/sandboxes/<id>/conversations shows.",
+    retryable: false,
+  },
+  RUN_NOT_FOUND: { status: 404, hint: "Use a run id that `outpost runs <project>` shows.", retryable: false },
+  APPROVAL_NOT_FOUND: { status: 404, hint: "Use an approval id from the run's `approval` events (GET /api/v1/runs/<id>).", retryable: false },
   PREVIEW_SHARE_NOT_FOUND: { status: 404, hint: "Use a share id that GET /api/v1/sandboxes/<id>/previews/<port>/share lists.", retryable: false },
   // 405/408: the HTTP exchange, before any route
   METHOD_NOT_ALLOWED: { status: 405, hint: "Use one of the methods the API reference at /docs lists for this path.", retryable: false },
@@ -102,7 +109,15 @@ export const ERRORS = {
     hint: "Close a terminal first (`exit` in it, or `outpost shell <sandbox> --kill <terminal>`); `outpost shell <sandbox> --list` lists them.",
     retryable: false,
   },
+  RUN_FINISHED: { status: 409, hint: "The run is over: send a new message to the conversation to continue it.", retryable: false },
+  APPROVAL_ALREADY_DECIDED: { status: 409, hint: "Someone answered this request already; the run's events show the decision.", retryable: false },
+  CONVERSATION_SANDBOX_GONE: {
+    status: 409,
+    hint: "Its sandbox was deleted: the history stays readable; start a new conversation in another sandbox of the project.",
+    retryable: false,
+  },
   PROCESS_NOT_RUNNING: { status: 409, hint: "The process has already exited: read how with `outpost process get`, or start it again.", retryable: false },
+  STDIN_CLOSED: { status: 409, hint: "The process takes no more input (its stdin was closed or never piped): start a new one to send more.", retryable: false },
   NOT_A_DIRECTORY: { status: 409, hint: "Name a folder: the path, or a part of it, is a file.", retryable: false },
   NOT_A_FILE: { status: 409, hint: "Name a regular file; a folder is listed with GET …/files or downloaded with GET …/files/archive.", retryable: false },
   PATH_EXISTS: { status: 409, hint: "Pick another name, or pass overwrite=true to replace what is there.", retryable: false },
@@ -136,6 +151,17 @@ export const ERRORS = {
     hint: "Copy it instead (download and upload it, or `cp -a` through `outpost exec`), then delete the original.",
     retryable: false,
   },
+  AGENT_NOT_SUPPORTED: { status: 422, hint: "Pick one of the agents GET /api/v1/agents lists (custom needs a command).", retryable: false },
+  AGENT_NEEDS_CREDENTIAL: {
+    status: 422,
+    hint: "Add the model key as a credential: `outpost secret set <project> ANTHROPIC_API_KEY --credential` (or CLAUDE_CODE_OAUTH_TOKEN for a subscription).",
+    retryable: false,
+  },
+  SANDBOX_TOO_OLD_FOR_AGENTS: {
+    status: 422,
+    hint: "Restart the sandbox (`outpost sandbox restart <sandbox>`) so it gets the agent runtime; files are kept.",
+    retryable: false,
+  },
   // 429
   RATE_LIMITED: { status: 429, hint: "Slow down, then send the request again.", retryable: true },
   // 500: our fault, or the host's
@@ -160,6 +186,7 @@ export const ERRORS = {
     hint: "Send the verb again; if it keeps failing, the server log and the host's kernel log (dmesg) say why.",
     retryable: false,
   },
+  AGENT_INSTALL_FAILED: { status: 503, hint: "Check that this host reaches the npm registry (`npm ping`), then send the message again.", retryable: true },
   // 501
   PTY_UNAVAILABLE: {
     status: 501,

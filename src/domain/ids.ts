@@ -10,6 +10,8 @@ export const ID_PREFIXES = {
   project: "prj",
   sandbox: "sbx",
   run: "run",
+  conversation: "cnv",
+  approval: "apr",
   process: "prc",
   database: "db",
   share: "shr",

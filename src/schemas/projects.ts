@@ -6,6 +6,7 @@ import { EGRESS_LEVELS, type EgressRule, egressRuleProblem, MAX_EGRESS_RULES, pa
 import { branchNameProblem, envNameProblem, projectNameProblem, repoUrlProblem } from "../domain/names.ts";
 import { MAX_ENV_VALUE_CHARS, projectEnvProblem } from "../domain/project-env.ts";
 import { text } from "./common.ts";
+import { agentSettingsChange, agentSettingsOut } from "./runs.ts";
 
 /** Turns a pure `xProblem(value) → reason | null` check into a zod refinement. */
 const checked = (problem: (value: string) => string | null, what: string) =>
@@ -91,6 +92,7 @@ export const updateProjectBody = z
     egress: egressPolicy.optional(),
     database: z.enum(["none", "postgres"]).optional(),
     tokenBudget: tokenBudget.optional(),
+    agent: agentSettingsChange.optional().describe("Agent run settings; the fields given replace the stored ones (limits field by field)."),
   })
   .strict()
   .describe("The name cannot change: sandboxes and databases are named after it.")
@@ -109,6 +111,7 @@ export const project = z
     egress: egressPolicyOut,
     database: z.enum(["none", "postgres"]),
     tokenBudget: z.number().int().nullable(),
+    agent: agentSettingsOut,
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -11,6 +11,8 @@ export interface EventHubOptions {
   log: { warn: (obj: object, msg: string) => void };
   /** Backoff before reconnecting the listener after it lost the database. */
   reconnectDelayMs?: number;
+  /** The NOTIFY channel to listen on (default: the global events'; run events have their own). */
+  channel?: string;
 }
 
 export class EventHub {
@@ -29,7 +31,7 @@ export class EventHub {
     client.on("error", (error) => this.#lost(client, error));
     client.on("end", () => this.#lost(client, new Error("listener connection ended")));
     await client.connect();
-    await client.query(`listen ${EVENTS_CHANNEL}`);
+    await client.query(`listen ${this.options.channel ?? EVENTS_CHANNEL}`);
     this.#client = client;
     // Anything committed while we were not listening is picked up by the re-read.
     this.#wake.emit("wake");

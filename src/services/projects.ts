@@ -3,6 +3,7 @@
 // method takes the acting principal; authorize() (through resolveProject) decides.
 import type pg from "pg";
 import type { SecretBox } from "../crypto/secrets.ts";
+import { type AgentSettings, agentSettings } from "../domain/agents/settings.ts";
 import type { Principal } from "../domain/authorization.ts";
 import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from "../domain/egress-policy.ts";
 import { OutpostError } from "../domain/errors.ts";
@@ -36,7 +37,9 @@ export interface ProjectDraft {
 }
 
 /** A partial update: the fields given replace the stored ones (null clears); the name never changes. */
-export interface ProjectPatch extends Partial<Omit<store.ProjectFields, "egress">> {
+export interface ProjectPatch extends Partial<Omit<store.ProjectFields, "egress" | "agent">> {
+  /** The fields given replace the stored ones; limits are merged field by field. */
+  agent?: Partial<Omit<AgentSettings, "limits">> & { limits?: Partial<AgentSettings["limits"]> };
   /** The fields given replace the stored ones (level, allow, deny). */
   egress?: Partial<EgressPolicy>;
   /** Merged into the environment: a string sets a variable, null removes it. */
@@ -113,13 +116,14 @@ export class ProjectService {
   async update(principal: Principal, ref: string, patch: ProjectPatch): Promise<ProjectWithEnv> {
     const updated = await withTransaction(this.pool, async (tx) => {
       const current = await resolveProject(tx, principal, ref, "project.update", true);
-      const { env, egress, ...rest } = patch;
+      const { env, egress, agent, ...rest } = patch;
       if (env) {
         const variables = await store.listEnv(tx, current.id);
         assertOnlyEnvKind(variables, Object.keys(env));
         assertEnvFits(applyEnvPatch(this.#commandEnv(current.id, variables), env));
       }
-      const fields: Partial<store.ProjectFields> = egress ? { ...rest, egress: { ...current.egress, ...egress } } : rest;
+      const fields: Partial<store.ProjectFields> = egress ? { ...rest, egress: { ...current.egress, ...egress } } : { ...rest };
+      if (agent) fields.agent = { ...current.agent, ...agent, limits: { ...agentSettings(current.agent).limits, ...agent.limits } };
       const row = await store.updateProject(tx, current.id, fields);
       for (const [name, value] of Object.entries(env ?? {})) {
         if (value === null) await store.deleteEnv(tx, row.id, name);

@@ -39,6 +39,8 @@ export interface SandboxRuntimeOptions {
   projectVariables: (projectId: string) => Promise<CommandVariables>;
   /** The host side of the sandboxes' way out; absent: sandboxes have loopback only. */
   egress?: EgressEndpoint;
+  /** Installed agent CLIs, bound read-only into every sandbox at /opt/agents. */
+  agentsDir?: string;
 }
 
 export interface SandboxRuntime {
@@ -68,6 +70,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     stopGraceMs: options.stopGraceMs,
     log: (message) => log.info(message),
     egress: options.egress,
+    agentsDir: options.agentsDir,
   });
   const reconciler = new Reconciler({
     pool: options.pool,

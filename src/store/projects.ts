@@ -1,6 +1,8 @@
 // Projects and their encrypted environment. Lookups return the caller's role on each
 // project (project_members, migrations/0007) for src/domain/authorization.ts to decide on;
 // lists show only the projects the caller is a member of.
+
+import type { AgentSettings } from "../domain/agents/settings.ts";
 import type { Role } from "../domain/authorization.ts";
 import type { InjectRule } from "../domain/credentials.ts";
 import type { EgressPolicy } from "../domain/egress-policy.ts";
@@ -19,6 +21,8 @@ export interface ProjectRow {
   database: "none" | "postgres";
   /** Monthly model tokens the gateway lets through (null: no budget). */
   tokenBudget: number | null;
+  /** Agent settings as stored (domain/agents/settings.ts fills in the defaults). */
+  agent: Partial<AgentSettings>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -39,17 +43,19 @@ export interface EnvRow {
 }
 
 const COLUMNS = `id, seq, owner_id as "ownerId", name, repo_url as "repoUrl", default_branch as "defaultBranch",
-  instructions, egress, database, token_budget::float8 as "tokenBudget", created_at as "createdAt", updated_at as "updatedAt"`;
+  instructions, egress, database, token_budget::float8 as "tokenBudget", agent, created_at as "createdAt", updated_at as "updatedAt"`;
 const P_COLUMNS = `p.id, p.seq, p.owner_id as "ownerId", p.name, p.repo_url as "repoUrl", p.default_branch as "defaultBranch",
-  p.instructions, p.egress, p.database, p.token_budget::float8 as "tokenBudget", p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
+  p.instructions, p.egress, p.database, p.token_budget::float8 as "tokenBudget", p.agent, p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
 
-export type ProjectFields = Pick<ProjectRow, "repoUrl" | "defaultBranch" | "instructions" | "egress" | "database" | "tokenBudget">;
+export type ProjectFields = Pick<ProjectRow, "repoUrl" | "defaultBranch" | "instructions" | "egress" | "database" | "tokenBudget"> & {
+  agent?: Partial<AgentSettings>;
+};
 
 export async function insertProject(tx: Queryable, project: { id: string; ownerId: string; name: string } & ProjectFields): Promise<ProjectRow> {
   try {
     const { rows } = await tx.query(
-      `insert into projects (id, owner_id, name, repo_url, default_branch, instructions, egress, database, token_budget)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ${COLUMNS}`,
+      `insert into projects (id, owner_id, name, repo_url, default_branch, instructions, egress, database, token_budget, agent)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning ${COLUMNS}`,
       [
         project.id,
         project.ownerId,
@@ -60,6 +66,7 @@ export async function insertProject(tx: Queryable, project: { id: string; ownerI
         JSON.stringify(project.egress),
         project.database,
         project.tokenBudget,
+        JSON.stringify(project.agent ?? {}),
       ],
     );
     return rows[0] as ProjectRow;
@@ -96,6 +103,12 @@ export async function listProjects(db: Queryable, userId: string, afterSeq: numb
   return rows as VisibleProject[];
 }
 
+/** The project with this id, whoever may see it (for the control plane's own work). */
+export async function findProjectById(db: Queryable, id: string): Promise<ProjectRow | null> {
+  const { rows } = await db.query(`select ${COLUMNS} from projects where id = $1`, [id]);
+  return (rows[0] as ProjectRow | undefined) ?? null;
+}
+
 export async function updateProject(tx: Queryable, id: string, fields: Partial<ProjectFields>): Promise<ProjectRow> {
   const columns: Record<keyof ProjectFields, string> = {
     repoUrl: "repo_url",
@@ -104,13 +117,14 @@ export async function updateProject(tx: Queryable, id: string, fields: Partial<P
     egress: "egress",
     database: "database",
     tokenBudget: "token_budget",
+    agent: "agent",
   };
   const sets: string[] = ["updated_at = now()"];
   const values: unknown[] = [id];
   for (const [key, column] of Object.entries(columns) as [keyof ProjectFields, string][]) {
     if (!(key in fields)) continue;
     const value = fields[key];
-    values.push(key === "egress" ? JSON.stringify(value) : value);
+    values.push(key === "egress" || key === "agent" ? JSON.stringify(value) : value);
     sets.push(`${column} = $${values.length}`);
   }
   const { rows } = await tx.query(`update projects set ${sets.join(", ")} where id = $1 returning ${COLUMNS}`, values);

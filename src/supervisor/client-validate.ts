@@ -23,8 +23,10 @@ import {
   logLineSchema,
   type PortList,
   type Process,
+  type ProcessInputResult,
   type ProcessList,
   portListSchema,
+  processInputResultSchema,
   processListSchema,
   processSchema,
   type Terminal,
@@ -52,6 +54,9 @@ export const asProcess = (value: unknown): Process | null => check(processSchema
 
 /** `{ items: Process[] }` with at most MAX_PROCESS_LIST_ITEMS items, each checked like asProcess. */
 export const asProcessList = (value: unknown): ProcessList | null => check(processListSchema, value);
+
+/** `{ written }`: the bytes POST /v1/processes/{id}/input handed to the process. */
+export const asProcessInputResult = (value: unknown): ProcessInputResult | null => check(processInputResultSchema, value);
 
 export const asExecEvent = (value: unknown): ExecEvent | null => check(execEventSchema, value);
 

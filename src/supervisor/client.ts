@@ -25,6 +25,7 @@ import {
   asLogLine,
   asPortList,
   asProcess,
+  asProcessInputResult,
   asProcessList,
   asTerminal,
   asTerminalExit,
@@ -58,6 +59,7 @@ import {
   type PortList,
   PROTOCOL_HEADER,
   type Process,
+  type ProcessInputResult,
   type ProcessList,
   type StartProcessRequest,
   type Terminal,
@@ -255,6 +257,22 @@ export class SupervisorClient {
   async signalProcess(id: string, signal: AllowedSignal, abortSignal?: AbortSignal): Promise<Process> {
     const body = await this.json("POST", `/v1/processes/${encodeURIComponent(id)}/signal`, { signal }, 202, abortSignal);
     return this.process(body, "POST /v1/processes/{id}/signal");
+  }
+
+  /**
+   * Writes to the stdin of a process started with `stdin: "pipe"` (at most 1 MiB a call;
+   * more is PAYLOAD_TOO_LARGE); `eof` closes its stdin after `data`. Resolves once the
+   * bytes are in the pipe: a process that reads slowly makes this wait, up to the answer
+   * deadline (SUPERVISOR_TIMEOUT; the bytes may still arrive). STDIN_CLOSED when its input
+   * has ended (or it has no pipe), PROCESS_NOT_RUNNING once it has exited.
+   */
+  async writeProcessInput(id: string, data: Buffer | string, options: { eof?: boolean; signal?: AbortSignal } = {}): Promise<ProcessInputResult> {
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    const request = { data: bytes.toString("base64"), ...(options.eof ? { eof: true } : {}) };
+    const body = await this.json("POST", `/v1/processes/${encodeURIComponent(id)}/input`, request, 202, options.signal);
+    const result = asProcessInputResult(body);
+    if (!result || result.written !== bytes.length) throw badResponse("POST /v1/processes/{id}/input", body);
+    return result;
   }
 
   /** Records with seq > after; with follow, until the process exited (the exit line is the

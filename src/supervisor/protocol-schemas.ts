@@ -43,6 +43,12 @@ export const MAX_DURATION_MS = 10 * 365.25 * 24 * 60 * 60 * 1000;
 /** A `data` field (base64); one pipe read is at most 64 KiB, so this is generous. */
 export const MAX_OUTPUT_DATA_CHARS = MiB;
 export const MAX_PROCESS_LIST_ITEMS = 10_000;
+/** POST /v1/processes/{id}/input: the decoded `data` of one call (more is 413 PAYLOAD_TOO_LARGE). */
+export const MAX_PROCESS_INPUT_BYTES = MiB;
+/** Base64 of MAX_PROCESS_INPUT_BYTES, plus room for the rest of the JSON: that route's body cap. */
+export const MAX_PROCESS_INPUT_BODY_BYTES = Math.ceil(MAX_PROCESS_INPUT_BYTES / 3) * 4 + 4 * KiB;
+/** A "lines" journal writes a longer line as pieces of this size, all but the last marked `more`. */
+export const MAX_LOG_LINE_RECORD_BYTES = 512 * KiB;
 /** Error messages from the supervisor are cut to this (with a trailing "…"), not refused. */
 export const MAX_ERROR_MESSAGE_CHARS = 1000;
 /** GET /v1/ports lists at most this many ports. */
@@ -169,7 +175,25 @@ function buildRequestSchemas() {
     /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
     stdin: z.optional(z.string("must be a string.").check(z.maxLength(MAX_STDIN_CHARS, `must be at most ${MAX_STDIN_CHARS} characters long.`))),
   };
-  const startProcessShape = { command, cwd: z.optional(cwd), env: z.optional(env), name: z.optional(processName) };
+  const startProcessShape = {
+    command,
+    cwd: z.optional(cwd),
+    env: z.optional(env),
+    name: z.optional(processName),
+    /** "pipe": stdin stays open for POST /v1/processes/{id}/input; default "null" (/dev/null). */
+    stdin: z.optional(z.enum(["null", "pipe"], 'must be "null" or "pipe".')),
+    /** "lines": one stdout record per line (an agent's JSON events); default "chunks" (per read). */
+    journal: z.optional(z.enum(["chunks", "lines"], 'must be "chunks" or "lines".')),
+  };
+  const processInputShape = {
+    /** Base64; its decoded size is checked by the route (413 past MAX_PROCESS_INPUT_BYTES). */
+    data: z.string("must be a string (base64).").check(
+      z.regex(BASE64_PATTERN, "must be base64."),
+      z.refine((text: string) => text.length % 4 === 0, "must be base64 (padded)."),
+    ),
+    /** Closes stdin after `data`. */
+    eof: z.optional(z.boolean("must be true or false.")),
+  };
   const signalShape = { signal: z.enum(ALLOWED_SIGNALS, `must be one of ${ALLOWED_SIGNALS.join(", ")}.`) };
   const sizeRule = `must be an integer from 1 to ${MAX_TERMINAL_SIZE}.`;
   const terminalSize = z.int(sizeRule).check(z.gte(1, sizeRule), z.lte(MAX_TERMINAL_SIZE, sizeRule));
@@ -180,6 +204,7 @@ function buildRequestSchemas() {
     execRequest: z.strictObject(execShape, bodyError(Object.keys(execShape))),
     startProcessRequest: z.strictObject(startProcessShape, bodyError(Object.keys(startProcessShape))),
     signalProcessRequest: z.strictObject(signalShape, bodyError(Object.keys(signalShape))),
+    processInputRequest: z.strictObject(processInputShape, bodyError(Object.keys(processInputShape))),
   };
 }
 
@@ -207,6 +232,8 @@ function buildResponseSchemas() {
     command,
     /** Absolute, as resolved by the daemon. */
     cwd,
+    /** Only for a process started with stdin "pipe": "pipe" while it takes input, then "closed". */
+    stdin: z.optional(z.enum(["pipe", "closed"])),
     pid,
     status: processStatus,
     exitCode,
@@ -228,7 +255,14 @@ function buildResponseSchemas() {
   /** "system" records come from the daemon itself (e.g. the log cap notice). */
   const logStream = z.enum(["stdout", "stderr", "system"]);
   /** One journaled chunk of output; `seq` is monotonic from 1 per process. */
-  const logRecord = z.object({ seq: z.int().check(z.gte(1), z.lte(Number.MAX_SAFE_INTEGER)), stream: logStream, data, ts: timestamp });
+  const logRecord = z.object({
+    seq: z.int().check(z.gte(1), z.lte(Number.MAX_SAFE_INTEGER)),
+    stream: logStream,
+    data,
+    /** A "lines" journal's piece of an over-long line: the line goes on in the next record. */
+    more: z.optional(z.boolean()),
+    ts: timestamp,
+  });
   const logExitLine = z.object({ type: z.literal("exit"), exitCode, signal, endedAt: z.nullable(timestamp) });
   const logEndLine = z.object({ type: z.literal("end") });
   // A record has no `type`. A line that claims some other type is not a record with a field
@@ -264,6 +298,7 @@ function buildResponseSchemas() {
     processStatus,
     process: backgroundProcess,
     processList: z.object({ items: z.array(backgroundProcess).check(z.maxLength(MAX_PROCESS_LIST_ITEMS)) }),
+    processInputResult: z.object({ written: z.int().check(z.gte(0), z.lte(MAX_PROCESS_INPUT_BYTES)) }),
     execStartedEvent,
     execOutputEvent,
     execExitEvent,
@@ -310,6 +345,8 @@ export const commandSchema = z.lazy(() => shared().command);
 export const execRequestSchema = z.lazy(() => requests().execRequest);
 export const startProcessRequestSchema = z.lazy(() => requests().startProcessRequest);
 export const signalProcessRequestSchema = z.lazy(() => requests().signalProcessRequest);
+/** POST /v1/processes/{id}/input */
+export const processInputRequestSchema = z.lazy(() => requests().processInputRequest);
 /** POST /v1/terminals */
 export const createTerminalRequestSchema = z.lazy(() => requests().createTerminalRequest);
 
@@ -320,6 +357,8 @@ export const processStatusSchema = z.lazy(() => responses().processStatus);
 export const processSchema = z.lazy(() => responses().process);
 /** GET /v1/processes: at most MAX_PROCESS_LIST_ITEMS. */
 export const processListSchema = z.lazy(() => responses().processList);
+/** POST /v1/processes/{id}/input: the bytes handed to the process. */
+export const processInputResultSchema = z.lazy(() => responses().processInputResult);
 export const execStartedEventSchema = z.lazy(() => responses().execStartedEvent);
 export const execOutputEventSchema = z.lazy(() => responses().execOutputEvent);
 export const execExitEventSchema = z.lazy(() => responses().execExitEvent);
@@ -352,6 +391,8 @@ export type Command = z.output<typeof commandSchema>;
 export type ExecRequest = z.output<typeof execRequestSchema>;
 export type StartProcessRequest = z.output<typeof startProcessRequestSchema>;
 export type SignalProcessRequest = z.output<typeof signalProcessRequestSchema>;
+export type ProcessInputRequest = z.output<typeof processInputRequestSchema>;
+export type ProcessInputResult = z.output<typeof processInputResultSchema>;
 export type HealthResponse = z.output<typeof healthResponseSchema>;
 export type ProcessStatus = z.output<typeof processStatusSchema>;
 export type Process = z.output<typeof processSchema>;

@@ -23,6 +23,8 @@ export const SUPERVISOR_ERROR_STATUS = {
   PROCESS_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   PROCESS_NOT_RUNNING: 409,
+  /** Input for a process whose stdin is not a pipe, or was closed (eof, or the process closed it). */
+  STDIN_CLOSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   COMMAND_NOT_FOUND: 422,
   COMMAND_NOT_EXECUTABLE: 422,
@@ -66,6 +68,8 @@ export type {
   LogStream,
   PortList,
   Process,
+  ProcessInputRequest,
+  ProcessInputResult,
   ProcessList,
   ProcessStatus,
   SignalProcessRequest,

@@ -96,7 +96,10 @@ describe("requests: bounds, each refusal naming the field", () => {
 
   test("unknown fields are refused, naming them and what is allowed", () => {
     assert.equal(execRefusal({ command: "ls", timeout: 5 }), "Unknown field 'timeout' (allowed: command, cwd, env, timeoutMs, stdin).");
-    assert.equal(refusal(parseStartProcessRequest, { command: "ls", timeoutMs: 5 }), "Unknown field 'timeoutMs' (allowed: command, cwd, env, name).");
+    assert.equal(
+      refusal(parseStartProcessRequest, { command: "ls", timeoutMs: 5 }),
+      "Unknown field 'timeoutMs' (allowed: command, cwd, env, name, stdin, journal).",
+    );
     assert.equal(refusal(parseSignalRequest, { signal: "SIGTERM", pid: 1, force: true }), "Unknown fields 'pid', 'force' (allowed: signal).");
     // A flood of them, or a huge one, still makes a short message.
     const flood = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`f${i}`.repeat(1000), 1]));

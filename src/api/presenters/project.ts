@@ -1,5 +1,6 @@
 // A project as the API shows it. The service has already decided whether env values are
 // there (only on ?reveal=true); this picks the public fields and formats the dates.
+import { agentSettings } from "../../domain/agents/settings.ts";
 import type { Project } from "../../schemas/projects.ts";
 import type { ProjectWithEnv } from "../../services/projects.ts";
 
@@ -14,6 +15,7 @@ export function presentProject(project: ProjectWithEnv): Project {
     egress: project.egress,
     database: project.database,
     tokenBudget: project.tokenBudget,
+    agent: agentSettings(project.agent),
     createdAt: project.createdAt.toISOString(),
     updatedAt: project.updatedAt.toISOString(),
   };

@@ -32,6 +32,7 @@ export const INSIDE = {
   link: "/run/outpost/link.sock",
   token: "/run/outpost/token",
   outpost: "/opt/outpost",
+  agents: "/opt/agents",
   binDir: "/opt/outpost/bin",
   node: "/opt/outpost/bin/node",
   supervisor: "/opt/outpost/supervisor.js",
@@ -86,6 +87,9 @@ export interface BwrapArgsInput {
    *  the control plane's proxy and gateway sockets, and every process gets the proxy
    *  environment. Off: the sandbox has loopback only and is told of no proxy. */
   egress?: boolean;
+  /** Host folder of installed agent CLIs (services/agent-installer.ts), bound read-only at
+   *  /opt/agents: the sandbox runs them, but cannot change the binary the next run starts. */
+  agentsDir?: string;
 }
 
 export function bwrapArgs(input: BwrapArgsInput): string[] {
@@ -124,6 +128,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   add("--bind", paths.state, INSIDE.state);
   add("--ro-bind", paths.link, INSIDE.run);
   add("--ro-bind", input.outpostDir, INSIDE.outpost);
+  if (input.agentsDir) add("--ro-bind", input.agentsDir, INSIDE.agents);
   // The root is a tmpfs that bwrap builds the tree on; once built, nothing may add to it
   // (the mounts above keep their own flags: /tmp and the sandbox folders stay writable).
   add("--remount-ro", "/");

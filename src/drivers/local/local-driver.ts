@@ -85,6 +85,8 @@ export interface LocalDriverOptions {
   runningAsRoot?: boolean;
   /** The host side of the sandboxes' way out (egress proxy, model gateway); absent: loopback only. */
   egress?: EgressEndpoint;
+  /** Host folder of the agent CLIs the control plane installs, bound read-only at /opt/agents. */
+  agentsDir?: string;
 }
 
 export class LocalDriver implements Driver {
@@ -371,6 +373,7 @@ export class LocalDriver implements Driver {
       statusFd: STATUS_FD,
       allowNestedUserns: this.#options.allowNestedUserns,
       egress: this.#options.egress !== undefined,
+      agentsDir: this.#options.agentsDir,
       ...tmpfsSizes(spec.limits?.memoryBytes),
     });
   }

@@ -14,6 +14,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
+import type { Writable } from "node:stream";
 import type { Command } from "../protocol.ts";
 import { SupervisorError } from "./errors.ts";
 import { preferForOomKill } from "./oom.ts";
@@ -27,8 +28,11 @@ export interface ChildSpec {
   /** Absolute and existing (see resolveCwd). */
   cwd: string;
   env?: Record<string, string>;
-  /** Written then closed; without it stdin is /dev/null. */
+  /** Written then closed; without it (and without holdStdin) stdin is /dev/null. */
   stdin?: string;
+  /** stdin is a pipe left open for the caller (ChildRun.stdin), e.g. an agent fed over time.
+   * It is destroyed when the run finishes, so no write waits on a process that is gone. */
+  holdStdin?: boolean;
   exitIdleMs?: number;
 }
 
@@ -74,6 +78,7 @@ export class ChildRun {
   private finished = false;
   private paused = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private heldStdin: Writable | null = null;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -92,7 +97,7 @@ export class ChildRun {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
       detached: true,
-      stdio: [spec.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [spec.stdin === undefined && !spec.holdStdin ? "ignore" : "pipe", "pipe", "pipe"],
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -111,8 +116,13 @@ export class ChildRun {
     // the supervisor's score: a short window, and the supervisor's own score is lower still.
     preferForOomKill(child.pid!);
     const run = new ChildRun(child, spec.exitIdleMs ?? DEFAULT_EXIT_IDLE_MS);
-    run.wire(sink, spec.stdin);
+    run.wire(sink, spec.stdin, spec.holdStdin === true);
     return run;
+  }
+
+  /** The open stdin pipe of a run started with holdStdin; null otherwise. */
+  get stdin(): Writable | null {
+    return this.heldStdin;
   }
 
   get isFinished(): boolean {
@@ -141,12 +151,13 @@ export class ChildRun {
     this.armIdle();
   }
 
-  private wire(sink: OutputSink, stdin: string | undefined): void {
+  private wire(sink: OutputSink, stdin: string | undefined, holdStdin: boolean): void {
     // Errors after a successful spawn (EPIPE on stdin, a failed kill) must not crash the daemon.
     this.child.on("error", () => {});
     if (this.child.stdin) {
       this.child.stdin.on("error", () => {});
-      this.child.stdin.end(stdin);
+      if (holdStdin) this.heldStdin = this.child.stdin;
+      else this.child.stdin.end(stdin);
     }
     for (const stream of ["stdout", "stderr"] as const) {
       this.child[stream]?.on("data", (chunk: Buffer) => {
@@ -182,6 +193,8 @@ export class ChildRun {
     if (this.finished || !this.exit) return;
     this.finished = true;
     this.disarmIdle();
+    // Node's "close" does not wait for stdin; a held pipe would keep its fd (and writers) forever.
+    this.heldStdin?.destroy();
     this.resolveDone(this.exit);
   }
 }

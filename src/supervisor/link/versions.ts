@@ -5,4 +5,4 @@
 // is gone: sandboxes started with it are restarted once at the upgrade (files kept).
 export const SUPPORTED_PROTOCOLS: readonly number[] = [2];
 /** What this supervisor build offers beyond the protocol's base routes. */
-export const SUPERVISOR_CAPABILITIES: readonly string[] = ["frames", "pty", "tunnel", "ports", "terminals", "files"];
+export const SUPERVISOR_CAPABILITIES: readonly string[] = ["frames", "pty", "tunnel", "ports", "terminals", "files", "process-input"];

@@ -1,10 +1,11 @@
 // HTTP handlers of the background-process routes (see docs/supervisor-protocol.md).
 import { NDJSON_CONTENT_TYPE, PROCESS_ID_PATTERN } from "../../protocol.ts";
+import { MAX_PROCESS_INPUT_BODY_BYTES, MAX_PROCESS_INPUT_BYTES, processInputRequestSchema } from "../../protocol-schemas.ts";
 import { readJsonBody } from "../body.ts";
 import { invalid, SupervisorError } from "../errors.ts";
 import { sendJson } from "../respond.ts";
 import type { Router } from "../router.ts";
-import { parseSignalRequest, parseStartProcessRequest } from "../validate.ts";
+import { parseSignalRequest, parseStartProcessRequest, parseWith } from "../validate.ts";
 import { streamLog } from "./log-reader.ts";
 import type { ProcessManager } from "./manager.ts";
 
@@ -19,6 +20,16 @@ function parseAfter(value: string | null): number {
   if (value === null || value === "") return 0;
   if (!/^\d{1,15}$/.test(value)) throw invalid("'after' must be a non-negative integer (a seq).");
   return Number(value);
+}
+
+/** Decoded size of padded base64, known before decoding: too much is 413, as for a body. */
+function decodeInput(data: string): Buffer {
+  const padding = data.endsWith("==") ? 2 : data.endsWith("=") ? 1 : 0;
+  const bytes = (data.length / 4) * 3 - padding;
+  if (bytes > MAX_PROCESS_INPUT_BYTES) {
+    throw new SupervisorError("PAYLOAD_TOO_LARGE", `The input is ${bytes} bytes; one call takes at most ${MAX_PROCESS_INPUT_BYTES}.`);
+  }
+  return Buffer.from(data, "base64");
 }
 
 function parseFollow(value: string | null): boolean {
@@ -50,5 +61,12 @@ export function addProcessRoutes(router: Router, processes: ProcessManager): voi
       const id = processId(params);
       const { signal } = parseSignalRequest(await readJsonBody(request));
       sendJson(response, 202, processes.signal(id, signal));
+    })
+    .add("POST", "/v1/processes/{id}/input", async (request, response, params) => {
+      const id = processId(params);
+      // Room for 1 MiB of input in base64, which is more than the usual JSON body cap.
+      const body = parseWith(processInputRequestSchema, await readJsonBody(request, MAX_PROCESS_INPUT_BODY_BYTES));
+      const data = decodeInput(body.data);
+      sendJson(response, 202, await processes.input(id, data, body.eof === true, request.signal));
     });
 }

@@ -1,7 +1,7 @@
 // On-disk journal of one background process, so its output and fate survive the control
 // plane going away and the supervisor restarting:
 //   <state>/processes/<id>/meta.json   the Process, replaced atomically on every change
-//   <state>/processes/<id>/log.ndjson  append-only {"seq","stream","data","ts"} lines
+//   <state>/processes/<id>/log.ndjson  append-only {"seq","stream","data","more"?,"ts"} lines
 // Appends are synchronous single write() calls of whole lines: ordered, nothing buffered
 // in memory, and a page-cache write costs microseconds. Past the cap nothing more is
 // written except one "system" record saying so (the process keeps running, its output is
@@ -53,9 +53,10 @@ export class ProcessJournal {
     writeJsonAtomic(this.metaPath, process);
   }
 
-  append(stream: LogStream, chunk: Buffer): void {
+  /** `more`: the record is a piece of a line that goes on in the next one (see line-records.ts). */
+  append(stream: LogStream, chunk: Buffer, more = false): void {
     if (this.fd === null || this.truncated) return;
-    const line = this.line(stream, chunk);
+    const line = this.line(stream, chunk, more);
     try {
       if (this.bytes + Buffer.byteLength(line) > this.capBytes) {
         this.truncated = true;
@@ -84,9 +85,10 @@ export class ProcessJournal {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private line(stream: LogStream, chunk: Buffer): string {
+  private line(stream: LogStream, chunk: Buffer, more = false): string {
     // `seq` first: readers find it without parsing the whole line (see log-reader.ts).
-    return `{"seq":${this.seq + 1},"stream":"${stream}","data":"${chunk.toString("base64")}","ts":"${new Date().toISOString()}"}\n`;
+    const data = `"data":"${chunk.toString("base64")}"${more ? ',"more":true' : ""}`;
+    return `{"seq":${this.seq + 1},"stream":"${stream}",${data},"ts":"${new Date().toISOString()}"}\n`;
   }
 
   private write(line: string): void {

@@ -12,7 +12,8 @@ import { writeLine } from "../respond.ts";
 import type { ProcessEntry } from "./manager.ts";
 
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Journal lines are at most one pipe read (64 KiB) in base64 plus a few fields. */
+/** Journal lines are at most one pipe read (64 KiB), or one piece of a "lines" journal
+ * (512 KiB), in base64 plus a few fields. */
 const MAX_LINE_BYTES = 1024 * 1024;
 const NEWLINE = Buffer.from("\n");
 const SEQ_PREFIX = Buffer.from('{"seq":');

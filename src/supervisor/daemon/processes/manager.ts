@@ -9,11 +9,15 @@ import { SupervisorError } from "../errors.ts";
 import { newProcessId } from "../files.ts";
 import type { RunRegistry, StoppableRun } from "../run-registry.ts";
 import { loadJournals, ProcessJournal } from "./journal.ts";
+import { LineRecords } from "./line-records.ts";
+import { ProcessStdin } from "./stdin.ts";
 
 export interface ProcessEntry {
   process: Process;
   journal: ProcessJournal;
   run?: StoppableRun;
+  /** Only while a process started with stdin "pipe" runs. */
+  stdin?: ProcessStdin;
 }
 
 export interface ProcessManagerOptions {
@@ -53,14 +57,20 @@ export class ProcessManager {
   /** Rebuilds the index from disk. A "running" process whose pid is gone died with the
    * previous supervisor: it is recorded as exited (exitCode null, signal SIGKILL, since
    * its real fate is unknown). One still alive is adopted: signals reach its group, and it
-   * is polled until it goes; its output after the restart is lost (its pipes were ours). */
+   * is polled until it goes; its output after the restart is lost (its pipes were ours),
+   * and its stdin, if piped, is reported "closed". */
   load(): void {
     for (const { process: proc, journal } of loadJournals(this.processesDir, this.options.log)) {
       const entry: ProcessEntry = { process: proc, journal };
       this.entries.set(proc.id, entry);
       if (proc.status !== "running") continue;
-      if (alive(proc.pid)) entry.run = this.adopt(entry);
-      else this.markExited(entry, { exitCode: null, signal: "SIGKILL" });
+      if (alive(proc.pid)) {
+        // Its stdin pipe was the old supervisor's, closed when that one went.
+        this.markStdinClosed(entry);
+        entry.run = this.adopt(entry);
+      } else {
+        this.markExited(entry, { exitCode: null, signal: "SIGKILL" });
+      }
     }
   }
 
@@ -69,10 +79,14 @@ export class ProcessManager {
     const cwd = await resolveCwd(this.options.workspace, request.cwd);
     const id = newProcessId();
     const journal = ProcessJournal.create(this.processesDir, id, this.options.logCapBytes, this.options.log);
+    // "lines": stdout cut at newlines, so one record is one line; stderr stays chunked.
+    const lines = request.journal === "lines" ? new LineRecords((data, more) => journal.append("stdout", data, more)) : null;
+    const holdStdin = request.stdin === "pipe";
     let run: ChildRun;
     try {
-      run = await ChildRun.start({ command: request.command, cwd, env: request.env }, (stream, chunk) => {
-        journal.append(stream, chunk);
+      run = await ChildRun.start({ command: request.command, cwd, env: request.env, holdStdin }, (stream, chunk) => {
+        if (lines && stream === "stdout") lines.push(chunk);
+        else journal.append(stream, chunk);
         return true;
       });
     } catch (error) {
@@ -84,6 +98,7 @@ export class ProcessManager {
       ...(request.name === undefined ? {} : { name: request.name }),
       command: request.command,
       cwd,
+      ...(holdStdin ? { stdin: "pipe" as const } : {}),
       pid: run.pid,
       status: "running",
       exitCode: null,
@@ -93,10 +108,15 @@ export class ProcessManager {
     };
     journal.writeMeta(proc);
     const entry: ProcessEntry = { process: proc, journal, run };
+    // A finished run's stdin closes on its way to "exited", which writes the meta anyway.
+    if (run.stdin) entry.stdin = new ProcessStdin(run.stdin, () => this.markStdinClosed(entry, !run.isFinished));
     this.entries.set(id, entry);
     this.options.runs.add(run);
     // `done` settles after the pipes closed, so every record is journaled before "exited".
-    void run.done.then((exit) => this.markExited(entry, exit));
+    void run.done.then((exit) => {
+      lines?.flush();
+      this.markExited(entry, exit);
+    });
     return { ...proc };
   }
 
@@ -119,15 +139,38 @@ export class ProcessManager {
     return { ...entry.process };
   }
 
-  private markExited(entry: ProcessEntry, exit: { exitCode: number | null; signal: string | null }): void {
-    if (entry.process.status === "exited") return;
-    Object.assign(entry.process, { status: "exited", exitCode: exit.exitCode, signal: exit.signal, endedAt: new Date().toISOString() });
-    entry.run = undefined;
+  /** Writes `data` to the process's stdin, then closes it when `eof`; resolves with the bytes written. */
+  async input(id: string, data: Buffer, eof: boolean, signal: AbortSignal): Promise<{ written: number }> {
+    const entry = this.get(id);
+    if (entry.process.status !== "running") throw new SupervisorError("PROCESS_NOT_RUNNING", `Process '${id}' is not running.`);
+    if (!entry.stdin?.isOpen) {
+      const why = entry.process.stdin === undefined ? 'it was not started with stdin "pipe"' : "its input has ended";
+      throw new SupervisorError("STDIN_CLOSED", `Process '${id}' takes no more input: ${why}.`);
+    }
+    return { written: await entry.stdin.write(data, eof, signal) };
+  }
+
+  private markStdinClosed(entry: ProcessEntry, persist = true): void {
+    entry.stdin = undefined;
+    if (entry.process.stdin !== "pipe") return;
+    entry.process.stdin = "closed";
+    if (persist) this.writeMeta(entry);
+  }
+
+  private writeMeta(entry: ProcessEntry): void {
     try {
       entry.journal.writeMeta(entry.process);
     } catch (error) {
       this.options.log(`could not write meta of ${entry.process.id}: ${(error as Error).message}`);
     }
+  }
+
+  private markExited(entry: ProcessEntry, exit: { exitCode: number | null; signal: string | null }): void {
+    if (entry.process.status === "exited") return;
+    Object.assign(entry.process, { status: "exited", exitCode: exit.exitCode, signal: exit.signal, endedAt: new Date().toISOString() });
+    this.markStdinClosed(entry, false);
+    entry.run = undefined;
+    this.writeMeta(entry);
     entry.journal.close();
   }
 

@@ -1,0 +1,24 @@
+// Every agent Outpost can run, by name. The adapters of agents other than Claude Code are
+// added here as they land; a name without an adapter is refused with a clear error.
+import type { AgentAdapter, AgentName } from "./adapter.ts";
+import { claudeCodeAdapter } from "./claude-code.ts";
+
+const ADAPTERS = new Map<AgentName, AgentAdapter>([[claudeCodeAdapter.name, claudeCodeAdapter]]);
+
+export function agentAdapter(name: string): AgentAdapter | null {
+  return ADAPTERS.get(name as AgentName) ?? null;
+}
+
+export function availableAgents(): AgentName[] {
+  return [...ADAPTERS.keys()];
+}
+
+/** `claude-code=2.1.340,codex=0.172.0` → a map; the configured versions replace the pinned ones. */
+export function parseAgentVersions(text: string | undefined): Map<string, string> {
+  const versions = new Map<string, string>();
+  for (const pair of (text ?? "").split(",").filter(Boolean)) {
+    const [name, version] = pair.split("=");
+    if (name && version) versions.set(name, version);
+  }
+  return versions;
+}
