@@ -7,16 +7,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { AGENTS_DIR } from "../helpers/agents.ts";
 import { type AnthropicAgentStub, startAnthropicAgentStub } from "../helpers/anthropic-agent-stub.ts";
+import { runEvents } from "../helpers/runs.ts";
 import { exec, runningSandbox } from "../helpers/sandboxes.ts";
 import { api, startTestServer, type TestServer } from "../helpers/server.ts";
-import { collectSse, type SseEvent } from "../helpers/sse.ts";
+import { collectSse } from "../helpers/sse.ts";
 
 const KEY = "sk-ant-api03-the-real-key-never-inside-the-sandbox";
-
-export async function runEvents(s: TestServer, runId: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
-  const isEnd = (e: SseEvent) => e.event === "status" && ["succeeded", "failed", "cancelled"].includes(e.data.status);
-  return collectSse(`${s.url}/api/v1/runs/${runId}/events`, { token: s.token, headers, until: (events) => events.some(isEnd) });
-}
 
 describe("Claude Code in a sandbox", () => {
   let s: TestServer;
