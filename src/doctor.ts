@@ -2,12 +2,14 @@
 // fixes it. The same checks guard start-up, so a missing piece is named, not a stack trace.
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { dataPaths } from "./config/data-dir.ts";
 import type { Settings } from "./config/settings.ts";
 import { locatePgBinaries } from "./db/binaries.ts";
+import { agentAdapter, availableAgents, parseAgentVersions } from "./domain/agents/registry.ts";
 import { StartupError } from "./domain/errors.ts";
 import { checkBubblewrap, INSTALL_FIX, preflightOwner } from "./drivers/local/preflight.ts";
+import { AgentInstaller } from "./services/agent-installer.ts";
 
 export interface CheckResult {
   name: string;
@@ -88,6 +90,29 @@ export async function checkSandboxRuntime(settings: Settings): Promise<CheckResu
   return { name: "bubblewrap", ok: false, detail: result.error.message.split("; fix:")[0] ?? result.error.message, fix };
 }
 
+/** Which agent CLIs are installed (a missing one is fetched with npm by its first run). */
+export function checkAgents(settings: Settings): CheckResult {
+  const dir = settings.agentsDir ?? join(settings.dataDir, "agents");
+  const installer = new AgentInstaller({ dir, versions: parseAgentVersions(settings.agentVersions), log: () => {} });
+  const adapters = availableAgents().flatMap((name) => agentAdapter(name) ?? []);
+  const statuses = installer.status(adapters);
+  const detail = statuses.map((s) => `${s.agent} ${s.version} ${s.installed ? "installed" : "not installed yet (its first run fetches it)"}`).join("; ");
+  const needsNpm = statuses.some((s) => !s.installed);
+  if (needsNpm && !commandExists("npm")) {
+    return { name: "agents", ok: false, detail: `${detail}; npm is not on PATH`, fix: "install npm (it comes with Node.js) so Outpost can fetch agent CLIs" };
+  }
+  return { name: "agents", ok: true, detail: `${detail || "none"} (in ${dir})` };
+}
+
+function commandExists(command: string): boolean {
+  try {
+    execFileSync(command, ["--version"], { stdio: "ignore", timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Checks added by other parts (bubblewrap, kubeconfig, …) register here. */
 export type Check = (settings: Settings) => CheckResult | Promise<CheckResult>;
-export const CHECKS: Check[] = [() => checkNode(), checkPostgres, checkDataDir, checkSandboxRuntime];
+export const CHECKS: Check[] = [() => checkNode(), checkPostgres, checkDataDir, checkSandboxRuntime, checkAgents];

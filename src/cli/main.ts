@@ -56,6 +56,22 @@ const COMMANDS: Record<string, LoadCommand> = {
     const { events, eventsHelp } = await import("./commands/events.ts");
     return { run: events, help: eventsHelp };
   },
+  chat: async () => {
+    const { chat, chatHelp } = await import("./commands/chat.ts");
+    return { run: chat, help: chatHelp };
+  },
+  runs: async () => {
+    const { runs, runsHelp } = await import("./commands/runs.ts");
+    return { run: runs, help: runsHelp };
+  },
+  run: async () => {
+    const { run, runHelp } = await import("./commands/runs.ts");
+    return { run, help: runHelp };
+  },
+  approve: async () => {
+    const { approve, approveHelp } = await import("./commands/approve.ts");
+    return { run: approve, help: approveHelp };
+  },
   user: async () => {
     const { user, userHelp } = await import("./commands/user.ts");
     return { run: user, help: userHelp };

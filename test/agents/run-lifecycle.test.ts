@@ -87,7 +87,7 @@ describe("agent runs: cancel, crash, stall, queue, approvals", () => {
 
   test("a message sent during a turn is queued and runs after it, in the same session", async () => {
     const held = gate();
-    stub.queue({ gate: held.promise, then: { blocks: [{ text: "first answer" }] } }, { blocks: [{ text: "second answer" }] });
+    stub.queue({ gate: held.promise, next: { blocks: [{ text: "first answer" }] } }, { blocks: [{ text: "second answer" }] });
     const cnv = await conversation();
     const first = await send(cnv.id, "first");
     const second = await send(cnv.id, "second");

@@ -11,8 +11,8 @@ export type StubTurn =
   | { blocks: StubBlock[]; usage?: { input: number; output: number } }
   | { hang: true }
   | { status: number; message: string }
-  /** Waits until `release()` of the returned gate is called, then streams `then`. */
-  | { gate: Promise<void>; then: StubTurn };
+  /** Waits until the gate opens, then streams `next`. */
+  | { gate: Promise<void>; next: StubTurn };
 
 export interface RecordedMessagesRequest {
   path: string;
@@ -58,7 +58,7 @@ export async function startAnthropicAgentStub(): Promise<AnthropicAgentStub> {
   const play = async (res: ServerResponse, turn: StubTurn, body: any): Promise<void> => {
     if ("gate" in turn) {
       await turn.gate;
-      return play(res, turn.then, body);
+      return play(res, turn.next, body);
     }
     if ("hang" in turn) {
       // Headers and the first event go out, then nothing: an agent that waits forever.
@@ -131,7 +131,7 @@ export async function startAnthropicAgentStub(): Promise<AnthropicAgentStub> {
   };
 }
 
-/** A gate for `{ gate, then }` turns: the turn streams once `open()` is called. */
+/** A gate for `{ gate, next }` turns: the turn streams once `open()` is called. */
 export function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import type { Project } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
 import { keyValues, printJson, table } from "../output.ts";
+import { AGENT_OPTIONS, agentChange, agentFlagsHelp, agentText } from "./project-agent.ts";
 import { EGRESS_OPTIONS, editsRuleLists, egressFields, egressText, hasEgressFlags, parseEgressFlags, tokenBudgetText } from "./project-egress.ts";
 import { memberHelp, projectMember } from "./project-member.ts";
 
@@ -17,6 +18,8 @@ outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-fi
     hosts; custom only the allow list; open any public address. --allow and --deny add to the project's lists
     (deny wins), --remove-rule takes a rule out of both. HOST may be *.example.com or an IP address; the host
     machine is host.outpost.internal:PORT. --token-budget: model tokens a month through the gateway.
+outpost project update <id|name> [--permission-mode bypass|approve] [--approval-rule RULE]... [--max-run-seconds N] …
+${agentFlagsHelp}
 outpost project delete <id|name>
 ${memberHelp}`;
 
@@ -27,6 +30,7 @@ const FIELD_OPTIONS = {
   env: { type: "string", multiple: true },
   "unset-env": { type: "string", multiple: true },
   ...EGRESS_OPTIONS,
+  ...AGENT_OPTIONS,
   database: { type: "string" },
   reveal: { type: "boolean", default: false },
   role: { type: "string" },
@@ -49,6 +53,7 @@ export async function project(argv: string[]): Promise<number> {
       if (!ref) throw new UsageError("outpost project create needs a name");
       const flags = parseEgressFlags(values);
       if (flags.remove.length) throw new UsageError("--remove-rule goes with `outpost project update`");
+      if (agentChange(values)) throw new UsageError("the agent flags (--permission-mode, --approval-rule, --max-…) go with `outpost project update`");
       const body = { name: ref, ...fieldsFrom(values), ...egressFields(flags, NO_RULES, ref) };
       return show(await api.create<Project>("/api/v1/projects", body), values.json);
     }
@@ -58,6 +63,8 @@ export async function project(argv: string[]): Promise<number> {
         body.env = { ...body.env, [name]: null };
       }
       const flags = parseEgressFlags(values);
+      const agent = agentChange(values);
+      if (agent) Object.assign(body, { agent });
       if (Object.keys(body).length === 0 && !hasEgressFlags(flags)) {
         throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, …");
       }
@@ -136,6 +143,7 @@ function show(p: Project, json: boolean): number {
       ["database", p.database],
       ["egress", egressText(p.egress)],
       ["token budget", tokenBudgetText(p.tokenBudget)],
+      ["agent runs", agentText((p as { agent?: Parameters<typeof agentText>[0] }).agent)],
       ["env", p.env.map((e) => (e.value !== undefined ? `${e.name}=${e.value}` : e.name)).join(", ") || "(none)"],
       ["created", p.createdAt],
     ]),

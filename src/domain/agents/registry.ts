@@ -1,9 +1,12 @@
-// Every agent Outpost can run, by name. The adapters of agents other than Claude Code are
-// added here as they land; a name without an adapter is refused with a clear error.
+// Every agent Outpost can run, by name. Gemini CLI and OpenCode have adapters or recorded
+// transcripts but are not offered yet (the model gateway has no Gemini route; OpenCode's
+// adapter is to come); a name without an adapter here is refused with a clear error.
 import type { AgentAdapter, AgentName } from "./adapter.ts";
 import { claudeCodeAdapter } from "./claude-code.ts";
+import { codexAdapter } from "./codex.ts";
+import { customAdapter } from "./custom.ts";
 
-const ADAPTERS = new Map<AgentName, AgentAdapter>([[claudeCodeAdapter.name, claudeCodeAdapter]]);
+const ADAPTERS = new Map<AgentName, AgentAdapter>([claudeCodeAdapter, codexAdapter, customAdapter].map((adapter) => [adapter.name, adapter]));
 
 export function agentAdapter(name: string): AgentAdapter | null {
   return ADAPTERS.get(name as AgentName) ?? null;
