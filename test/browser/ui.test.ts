@@ -327,8 +327,9 @@ describe("the web UI", () => {
   uiTest("a sandbox opens on its own page with Terminal, Files and Preview tabs", async () => {
     await page.getByRole("link", { name: "Open", exact: true }).first().click();
     await page.getByRole("heading", { name: sandboxName }).waitFor();
-    for (const name of ["Terminal", "Files", "Preview"]) await page.getByRole("tab", { name }).waitFor();
-    await page.getByRole("tab", { name: "Terminal", selected: true }).waitFor();
+    for (const name of ["Chat", "Terminal", "Files", "Preview"]) await page.getByRole("tab", { name }).waitFor();
+    // Chat (test/browser/chat.test.ts) is the first tab, shown by default.
+    await page.getByRole("tab", { name: "Chat", selected: true }).waitFor();
     await page.locator(".mantine-Skeleton-root").first().waitFor({ state: "detached" });
     await shot("sandbox-dark");
     await page.getByRole("tab", { name: "Files" }).click();

@@ -55,7 +55,9 @@ export async function followSse({ url, signal, onEvent, onOpen, onError, persist
       const parser = createParser({
         onEvent(message) {
           const data = message.data ? (JSON.parse(message.data) as unknown) : null;
-          if (message.event === "error") {
+          // The stream's own failure has no id; an `error` with one is a stored event of
+          // the stream (an agent run's error event), delivered like any other.
+          if (message.event === "error" && !message.id) {
             // The server ends the stream after it; whether to come back depends on the code.
             const body = data as ErrorBody & { retryable?: boolean };
             onError?.(new ApiError(502, body));

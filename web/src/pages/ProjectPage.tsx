@@ -1,5 +1,6 @@
-// One project: its sandboxes with live provisioning progress and the activity timeline,
-// and its settings (variables and secrets, egress, model usage, members) in tabs.
+// One project: its sandboxes with live provisioning progress, its latest agent conversations
+// and the activity timeline, and its settings (variables and secrets, egress, agent, model
+// usage, members) in tabs.
 import { ActionIcon, Anchor, Badge, Button, Grid, Group, Menu, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
 import { IconDots, IconTrash } from "@tabler/icons-react";
 import { lazy, Suspense, useState } from "react";
@@ -16,11 +17,14 @@ const VariablesPanel = lazy(() => import("../settings/VariablesPanel.tsx"));
 const EgressPanel = lazy(() => import("../settings/EgressPanel.tsx"));
 const UsagePanel = lazy(() => import("../settings/UsagePanel.tsx"));
 const MembersPanel = lazy(() => import("../settings/MembersPanel.tsx"));
+const AgentPanel = lazy(() => import("../settings/AgentPanel.tsx"));
+const ProjectConversations = lazy(() => import("../sandbox-tabs/chat/ProjectConversations.tsx"));
 
 const TABS = [
   { value: "overview", label: "Sandboxes" },
   { value: "variables", label: "Variables" },
   { value: "egress", label: "Egress" },
+  { value: "agent", label: "Agent" },
   { value: "usage", label: "Model usage" },
   { value: "members", label: "Members" },
 ] as const;
@@ -86,7 +90,12 @@ export default function ProjectPage() {
                 <SandboxList project={p} canEdit={abilities.canEdit} />
               </Grid.Col>
               <Grid.Col span={{ base: 12, md: 4 }}>
-                <ActivityTimeline projectId={p.id} />
+                <Stack gap="lg">
+                  <Suspense fallback={<Skeleton h={80} />}>
+                    <ProjectConversations projectId={p.id} />
+                  </Suspense>
+                  <ActivityTimeline projectId={p.id} />
+                </Stack>
               </Grid.Col>
             </Grid>
           </Tabs.Panel>
@@ -95,6 +104,9 @@ export default function ProjectPage() {
           </Tabs.Panel>
           <Tabs.Panel value="egress" pt="md">
             <EgressPanel project={p} canEdit={abilities.canEdit} />
+          </Tabs.Panel>
+          <Tabs.Panel value="agent" pt="md">
+            <AgentPanel project={p} canEdit={abilities.canEdit} />
           </Tabs.Panel>
           <Tabs.Panel value="usage" pt="md">
             <UsagePanel project={p} canEdit={abilities.canEdit} />

@@ -1,7 +1,7 @@
-// One sandbox: its state and the tabs to work in it (Terminal, Files, Preview). Each tab is
-// its own chunk, loaded when first opened, and kept mounted after that.
+// One sandbox: its state and the tabs to work in it (Chat with an agent, Terminal, Files,
+// Preview). Each tab is its own chunk, loaded when first opened, and kept mounted after that.
 import { Anchor, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconFolder, IconTerminal2, IconWorld } from "@tabler/icons-react";
+import { IconFolder, IconMessages, IconTerminal2, IconWorld } from "@tabler/icons-react";
 import { type ComponentType, type LazyExoticComponent, lazy, Suspense, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useProject, useSandbox } from "../api/queries.ts";
@@ -13,6 +13,7 @@ import { paths } from "../routes.tsx";
 import type { SandboxTabProps } from "../sandbox-tabs/types.ts";
 
 const TABS: { value: string; label: string; icon: typeof IconTerminal2; component: LazyExoticComponent<ComponentType<SandboxTabProps>> }[] = [
+  { value: "chat", label: "Chat", icon: IconMessages, component: lazy(() => import("../sandbox-tabs/ChatTab.tsx")) },
   { value: "terminal", label: "Terminal", icon: IconTerminal2, component: lazy(() => import("../sandbox-tabs/TerminalTab.tsx")) },
   { value: "files", label: "Files", icon: IconFolder, component: lazy(() => import("../sandbox-tabs/FilesTab.tsx")) },
   { value: "preview", label: "Preview", icon: IconWorld, component: lazy(() => import("../sandbox-tabs/PreviewTab.tsx")) },
@@ -20,7 +21,7 @@ const TABS: { value: string; label: string; icon: typeof IconTerminal2; componen
 
 export default function SandboxPage() {
   const { sandbox: ref = "", tab: rawTab } = useParams();
-  const tab = TABS.some((t) => t.value === rawTab) ? (rawTab as string) : "terminal";
+  const tab = TABS.some((t) => t.value === rawTab) ? (rawTab as string) : "chat";
   const navigate = useNavigate();
   const sandbox = useSandbox(ref);
   const project = useProject(sandbox.data?.projectId);
