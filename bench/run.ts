@@ -21,6 +21,9 @@
 //                  250 KB gzip budget, and the time of the build's web step
 //   terminal       keystroke echo latency (p50, p99) through a sandbox's terminal WebSocket,
 //                  next to a PTY on the host; OUTPOST_BENCH_TERMINAL_KEYSTROKES (default 300)
+//   runs           agent run events: latency (p50, p99) from a `custom` agent's output line to
+//                  its `message` event over GET /runs/{rid}/events, next to a host pipe, and
+//                  events/s for one run and many at once; OUTPOST_BENCH_RUNS_* (bench/runs.ts)
 // e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
 // stderr, each group's summary to stdout; the exit code is 1 when a group failed or its
 // summary lists problems. Writes nothing outside temp dirs, and stops every process it
@@ -35,6 +38,7 @@ import { runCleanups } from "./lib/cleanup.ts";
 import { benchPglite } from "./pglite.ts";
 import { benchPreview, PREVIEW_OPTION_ENV, previewBenchOptions, previewProblems, previewReport } from "./preview.ts";
 import { report } from "./report.ts";
+import { benchRuns, RUNS_OPTION_ENV, runsBenchOptions, runsReport } from "./runs.ts";
 import { benchSandboxes, OPTION_ENV, sandboxBenchOptions } from "./sandboxes.ts";
 import { sandboxProblems, sandboxReport } from "./sandboxes-report.ts";
 import { benchTerminal, terminalReport } from "./terminal.ts";
@@ -114,10 +118,20 @@ async function terminal(): Promise<void> {
   if (results.failures.length) process.exitCode = 1;
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal };
+async function runs(): Promise<void> {
+  const began = performance.now();
+  const loadBefore = loadavg()[0]!;
+  const options = runsBenchOptions();
+  process.stderr.write(`agent runs (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchRuns(options, progress);
+  process.stdout.write(runsReport(results, { before: loadBefore, after: loadavg()[0]! }, (performance.now() - began) / 1000));
+  if (results.failures.length) process.exitCode = 1;
+}
+
+const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal, runs };
 
 function usage(): string {
-  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n`;
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n`;
 }
 
 const requested = process.argv.slice(2);

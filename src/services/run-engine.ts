@@ -36,6 +36,8 @@ const NODE = "/opt/outpost/bin/node";
 /** A line of agent output longer than this is dropped (with an error event), not buffered. */
 const MAX_LINE_BYTES = 8 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 2000;
+/** How often the engine compares what it follows with the runs the store says are going. */
+const RESYNC_MS = 10_000;
 
 export interface RunEngineOptions {
   pool: pg.Pool;
@@ -74,6 +76,7 @@ export class RunEngine {
   readonly #kicks = new Map<string, Promise<void>>();
   #watchdog: NodeJS.Timeout | null = null;
   #closed = false;
+  #lastResync = Date.now();
 
   constructor(private readonly options: RunEngineOptions) {}
 
@@ -231,9 +234,18 @@ export class RunEngine {
         await client.signalProcess(process.id, "SIGKILL").catch(() => {});
         return;
       }
-      const input = launch.stdin.map((line) => `${line}\n`).join("");
-      if (input || launch.closeStdin) await this.#call(() => client.writeProcessInput(process.id, input, { eof: launch.closeStdin }));
+      // Followed from here on, whatever happens to the input: a quick command may have
+      // exited already, and its output and exit must still be read.
       this.#attach(started);
+      const input = launch.stdin.map((line) => `${line}\n`).join("");
+      if (input || launch.closeStdin) {
+        await client.writeProcessInput(process.id, input, { eof: launch.closeStdin }).catch((error: unknown) => {
+          const code = (error as { code?: string }).code;
+          if (code !== "STDIN_CLOSED" && code !== "PROCESS_NOT_RUNNING") {
+            this.options.log.warn({ runId: run.id, err: (error as Error).message }, "could not give the agent its prompt");
+          }
+        });
+      }
     } catch (error) {
       const failure = error instanceof OutpostError ? error : this.options.translate(error);
       this.options.log.warn({ runId: run.id, code: failure.code, err: failure.message }, "run could not start");
@@ -558,6 +570,10 @@ export class RunEngine {
 
   async #watch(): Promise<void> {
     const now = Date.now();
+    if (now - this.#lastResync >= RESYNC_MS) {
+      this.#lastResync = now;
+      await this.#resync().catch((error: unknown) => this.options.log.warn({ err: (error as Error).message }, "run resync failed"));
+    }
     for (const active of this.#active.values()) {
       if (active.stopping) continue;
       const { run } = active;
@@ -573,6 +589,18 @@ export class RunEngine {
           store.appendRunEvents(tx, run, [{ payload: { type: "status", status: "stalled", reason }, journalSeq: null }]),
         ).catch(() => {});
         await this.cancel(run.id, reason, "failed").catch(() => {});
+      }
+    }
+  }
+
+  /** Runs the store says are going but nothing follows (a follower that died on an error,
+   * a start cut short): followed again; queued ones whose conversation is idle: started. */
+  async #resync(): Promise<void> {
+    for (const run of await store.activeRuns(this.options.pool)) {
+      if (run.status === "queued") {
+        if (!this.#kicks.has(run.conversationId)) this.kick(run.conversationId);
+      } else if (!this.#active.has(run.id) && !this.#kicks.has(run.conversationId)) {
+        this.#attach(run);
       }
     }
   }

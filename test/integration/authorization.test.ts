@@ -40,6 +40,11 @@ describe("authorization on every route", () => {
   let processId: string;
   let terminalId: string;
   let shareId: string;
+  /** A conversation with the custom agent and its first run, over by the time the cases run. */
+  let conversationId: string;
+  let runId: string;
+  /** Conversations whose runs sleep, for cancels that find a run still going. */
+  let sleepyId: string;
   let counter = 0;
 
   const as = (who: Who, method: string, path: string, body?: unknown) => api(s, method, path, { token: tokens[who], body });
@@ -72,6 +77,14 @@ describe("authorization on every route", () => {
     processId = await sleeper();
     terminalId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/terminals`)).id;
     shareId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/previews/3000/share`, { expiresInMinutes: 60 })).id;
+    conversationId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/conversations`, { agent: "custom", command: "echo hi" })).id;
+    runId = (await ok("alice", "POST", `/api/v1/conversations/${conversationId}/messages`, { text: "hi" })).run.id;
+    for (;;) {
+      const run = await ok("alice", "GET", `/api/v1/runs/${runId}`);
+      if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    sleepyId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/conversations`, { agent: "custom", command: "sleep 30" })).id;
   });
   after(async () => s?.close());
 
@@ -217,6 +230,38 @@ describe("authorization on every route", () => {
       { needs: "anyone", ok: 200, query: "?follow=false", shows: true },
       { needs: "viewer", ok: 200, query: `?follow=false&project=${project.id}` },
     ],
+    "GET /api/v1/agents": [{ needs: "anyone", ok: 200 }],
+    "POST /api/v1/sandboxes/{id}/conversations": [{ needs: "editor", ok: 201, body: { agent: "custom", command: "echo pwned > /workspace/pwned" } }],
+    "GET /api/v1/sandboxes/{id}/conversations": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/projects/{id}/conversations": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/conversations/{cid}": [{ needs: "viewer", ok: 200 }],
+    "DELETE /api/v1/conversations/{cid}": [
+      {
+        needs: "editor",
+        ok: 204,
+        fresh: async () => ({
+          params: { cid: (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/conversations`, { agent: "custom", command: "true" })).id },
+        }),
+      },
+    ],
+    "POST /api/v1/conversations/{cid}/messages": [{ needs: "editor", ok: 202, body: { text: "hi" } }],
+    "GET /api/v1/conversations/{cid}/events": [{ needs: "viewer", ok: 200, query: "?follow=false" }],
+    "GET /api/v1/runs": [
+      { needs: "anyone", ok: 200, shows: true },
+      { needs: "viewer", ok: 200, query: `?project=${project.id}` },
+    ],
+    "GET /api/v1/runs/{rid}": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/runs/{rid}/events": [{ needs: "viewer", ok: 200, query: "?follow=false" }],
+    "GET /api/v1/runs/{rid}/raw": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/runs/{rid}/cancel": [
+      {
+        needs: "editor",
+        ok: 202,
+        fresh: async () => ({ params: { rid: (await ok("alice", "POST", `/api/v1/conversations/${sleepyId}/messages`, { text: "sleep" })).run.id } }),
+      },
+    ],
+    // The role is checked before the approval is looked up: an allowed person learns only that there is no such approval.
+    "POST /api/v1/runs/{rid}/approvals/{aid}": [{ needs: "editor", ok: 404, body: { decision: "allow" } }],
     "GET /api/v1/users": [{ needs: "admin", ok: 200 }],
     "POST /api/v1/users": [{ needs: "admin", ok: 201, body: { name: "mallory" }, fresh: async () => ({ body: { name: `user${++counter}` } }) }],
     // Refused attempts try to mint a token for alice.
@@ -242,7 +287,16 @@ describe("authorization on every route", () => {
       "cases for routes that no longer exist",
     );
 
-    const shared: Params = { processId, name: "SHARED_VAR", port: "3000", shareId, tid: terminalId };
+    const shared: Params = {
+      processId,
+      name: "SHARED_VAR",
+      port: "3000",
+      shareId,
+      tid: terminalId,
+      cid: conversationId,
+      rid: runId,
+      aid: "apr_nothing000000000",
+    };
     for (const route of routes) {
       const [method, template] = route.split(" ") as [string, string];
       const own: Params = template.startsWith("/api/v1/users/")
@@ -268,7 +322,12 @@ describe("authorization on every route", () => {
             assert.match(res.body.error.hint, c.needs === "admin" ? /admin/ : new RegExp(`--role ${c.needs}\\b`), said);
           } else {
             // Indistinguishable from a reference to nothing at all.
-            const missing = await as("alice", method, url.replaceAll(project.id, "prj_nothing000000000").replaceAll(box.id, "sbx_nothing000000000"), body);
+            const nothing = url
+              .replaceAll(project.id, "prj_nothing000000000")
+              .replaceAll(box.id, "sbx_nothing000000000")
+              .replaceAll(conversationId, "cnv_nothing000000000")
+              .replaceAll(runId, "run_nothing000000000");
+            const missing = await as("alice", method, nothing, body);
             assert.equal(res.status, 404, said);
             assert.deepEqual([res.body.error.code, res.body.error.hint], [missing.body.error.code, missing.body.error.hint], said);
           }
