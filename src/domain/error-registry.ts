@@ -154,7 +154,12 @@ export const ERRORS = {
   AGENT_NOT_SUPPORTED: { status: 422, hint: "Pick one of the agents GET /api/v1/agents lists (custom needs a command).", retryable: false },
   AGENT_NEEDS_CREDENTIAL: {
     status: 422,
-    hint: "Add the model key as a credential: `outpost secret set <project> ANTHROPIC_API_KEY --credential` (or CLAUDE_CODE_OAUTH_TOKEN for a subscription).",
+    hint: "Add the model key as a credential: `outpost secret set <project> ANTHROPIC_API_KEY --kind credential` (or OPENAI_API_KEY for codex; CLAUDE_CODE_OAUTH_TOKEN for a Claude subscription).",
+    retryable: false,
+  },
+  AGENT_CANNOT_ASK: {
+    status: 422,
+    hint: "Use claude-code for approvals, or set the project's permission mode to bypass (`outpost project update <project> --permission-mode bypass`).",
     retryable: false,
   },
   SANDBOX_TOO_OLD_FOR_AGENTS: {

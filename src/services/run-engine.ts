@@ -11,7 +11,7 @@
 // (`answered`, `outcome`, `cancel_reason`) so a restart in between sends them again.
 import type pg from "pg";
 import type { AgentAdapter, AgentOutput, AgentParser } from "../domain/agents/adapter.ts";
-import type { RunEventPayload, RunStatus } from "../domain/agents/events.ts";
+import type { RunEventPayload, RunStatus, RunUsage } from "../domain/agents/events.ts";
 import { agentAdapter } from "../domain/agents/registry.ts";
 import { type AgentSettings, agentSettings, needsApproval } from "../domain/agents/settings.ts";
 import { describeError } from "../domain/error-registry.ts";
@@ -26,6 +26,7 @@ import { getSandbox } from "../store/sandboxes.ts";
 import type { SupervisorClient } from "../supervisor/client.ts";
 import type { LogExitLine, LogRecord } from "../supervisor/protocol.ts";
 import type { AgentInstaller } from "./agent-installer.ts";
+import { batches } from "./async-batches.ts";
 import type { CommandVariables } from "./variables.ts";
 
 /** The capability word of supervisors whose processes take stdin and journal lines. */
@@ -38,6 +39,14 @@ const MAX_LINE_BYTES = 8 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 2000;
 /** How often the engine compares what it follows with the runs the store says are going. */
 const RESYNC_MS = 10_000;
+/** Lines stored in one transaction at most. */
+const MAX_BATCH = 256;
+
+/** What the adapter made of one stdout line, and the journal record it came from. */
+interface ParsedLine {
+  outputs: AgentOutput[];
+  journalSeq: number;
+}
 
 export interface RunEngineOptions {
   pool: pg.Pool;
@@ -68,6 +77,8 @@ interface ActiveRun {
   stopping: boolean;
   stopTimers: NodeJS.Timeout[];
   settings?: AgentSettings;
+  /** What the conversation's earlier runs reported, for agents whose usage is cumulative. */
+  usageBefore?: RunUsage;
 }
 
 export class RunEngine {
@@ -205,6 +216,9 @@ export class RunEngine {
       const variables = await this.options.projectVariables(run.projectId);
       assertCredential(adapter, variables.env);
       const settings = agentSettings(project.agent);
+      if (settings.permissionMode === "approve" && !adapter.capabilities.approvals) {
+        throw new OutpostError("AGENT_CANNOT_ASK", `The project wants tool calls approved, and ${adapter.name} cannot ask before it runs a tool.`);
+      }
       const installed = adapter.install ? await this.options.installer.ensure(adapter) : null;
       if (adapter.instructionsFile && project.instructions) {
         await this.#call(() =>
@@ -315,12 +329,29 @@ export class RunEngine {
         }
         const records = await client.processLogs(active.run.processId!, { after: active.journalSeq, follow: true, signal });
         delayMs = 100;
-        for await (const item of records) {
-          if ("seq" in item) await this.#record(active, item);
-          else if (item.type === "exit") return await this.#exited(active, item);
+        // What arrived together is stored together: one transaction per batch of lines.
+        for await (const batch of batches(records, MAX_BATCH)) {
+          const lines: ParsedLine[] = [];
+          let cursor = active.journalSeq;
+          let exit: LogExitLine | null = null;
+          for (const item of batch) {
+            if ("seq" in item) {
+              cursor = item.seq;
+              const line = this.#line(active, item);
+              if (line) lines.push(line);
+            } else if (item.type === "exit") {
+              exit = item;
+            }
+          }
+          if (lines.length > 0) await this.#apply(active, lines, cursor);
+          if (exit) return await this.#exited(active, exit);
         }
       } catch (error) {
         if (signal.aborted) return;
+        // Read again from the last stored line, with a parser that has not seen the rest.
+        active.parser = active.adapter.parser();
+        active.pieces = [];
+        active.pieceBytes = 0;
         const code = (error as { code?: string }).code;
         if (code === "PROCESS_NOT_FOUND") return await this.#exited(active, null, "the agent's process is gone from the sandbox");
         const sandbox = await getSandbox(this.options.pool, active.run.sandboxId).catch(() => null);
@@ -345,21 +376,22 @@ export class RunEngine {
     if (run.cancelReason !== null) await this.#stop(active);
   }
 
-  async #record(active: ActiveRun, record: LogRecord): Promise<void> {
+  /** One journal record: a whole stdout line becomes what the adapter makes of it; other
+   * records only count as output (stderr is kept for a failure's reason). */
+  #line(active: ActiveRun, record: LogRecord): ParsedLine | null {
     active.lastOutputAt = Date.now();
-    active.journalSeq = record.seq;
     if (record.stream !== "stdout") {
       if (record.stream === "stderr") active.stderrTail = (active.stderrTail + Buffer.from(record.data, "base64").toString("utf8")).slice(-STDERR_TAIL_CHARS);
-      return;
+      return null;
     }
     const data = Buffer.from(record.data, "base64");
     if (record.more) {
       if (active.pieceBytes + data.length <= MAX_LINE_BYTES) active.pieces.push(data);
       active.pieceBytes += data.length;
-      return;
+      return null;
     }
     const overlong = active.pieceBytes + data.length > MAX_LINE_BYTES;
-    const line = overlong
+    const text = overlong
       ? ""
       : Buffer.concat([...active.pieces, data])
           .toString("utf8")
@@ -373,12 +405,12 @@ export class RunEngine {
             event: { type: "error", code: "AGENT_OUTPUT_TOO_LONG", message: `The agent printed a line over ${MAX_LINE_BYTES} bytes; it was dropped.` },
           },
         ]
-      : safeParse(active.parser, line);
-    await this.#apply(active, outputs, record.seq);
+      : safeParse(active.parser, text);
+    return { outputs, journalSeq: record.seq };
   }
 
-  /** Stores what one line meant, with the journal cursor, then acts on it. */
-  async #apply(active: ActiveRun, outputs: AgentOutput[], journalSeq: number | null): Promise<void> {
+  /** Stores what some lines meant, with the journal cursor past them, then acts on it. */
+  async #apply(active: ActiveRun, lines: ParsedLine[], cursor: number): Promise<void> {
     // Read once per run: a settings change applies from the next run.
     active.settings ??= agentSettings((await findProjectById(this.options.pool, active.run.projectId))?.agent);
     const settings = active.settings;
@@ -387,52 +419,55 @@ export class RunEngine {
     let costOver: string | null = null;
     await withTransaction(this.options.pool, async (tx) => {
       const run = (await store.runById(tx, active.run.id, true)) ?? active.run;
-      const events: RunEventPayload[] = [];
-      const fields: Parameters<typeof store.updateRun>[2] = { lastOutputAt: new Date() };
-      if (journalSeq !== null) fields.journalSeq = journalSeq;
+      const events: { payload: RunEventPayload; journalSeq: number }[] = [];
+      const fields: Parameters<typeof store.updateRun>[2] = { lastOutputAt: new Date(), journalSeq: cursor };
       let status: RunStatus = run.status;
-      for (const output of outputs) {
-        if (output.kind === "event") {
-          events.push(output.event);
-          if (output.event.type === "tool_call") active.openTools.add(output.event.toolCallId);
-          if (output.event.type === "tool_result") active.openTools.delete(output.event.toolCallId);
-          if (output.event.type === "usage") {
-            const { type: _type, ...usage } = output.event;
+      for (const { outputs, journalSeq } of lines) {
+        const push = (payload: RunEventPayload) => events.push({ payload, journalSeq });
+        for (const output of outputs) {
+          if (output.kind === "event" && output.event.type === "usage") {
+            const { type: _type, ...reported } = output.event;
+            const usage = active.adapter.usageIsCumulative ? minusUsage(reported, (active.usageBefore ??= await this.#usageBefore(tx, run))) : reported;
+            push({ type: "usage", ...usage });
             fields.usage = usage;
             const max = run.limits.maxCostUsd;
             if (max !== null && usage.costUsd !== null && usage.costUsd > max) costOver = `it cost $${usage.costUsd.toFixed(4)}, over its limit of $${max}`;
-          }
-        } else if (output.kind === "session") {
-          await store.setConversationSession(tx, run.conversationId, output.sessionId);
-        } else if (output.kind === "turn_end") {
-          fields.outcome = output.outcome;
-          if (output.reason) fields.reason = output.reason;
-          closeStdin = true;
-        } else if (output.kind === "approval_request") {
-          const waits = settings.permissionMode === "approve" && needsApproval(settings.approvalRules, output.tool, output.input);
-          const approval = await store.insertApproval(tx, {
-            id: newId("approval"),
-            runId: run.id,
-            requestId: output.requestId,
-            tool: output.tool,
-            input: output.input,
-            toolCallId: output.toolCallId ?? null,
-            decision: waits ? "pending" : "allow",
-          });
-          if (approval.decision === "pending") {
-            events.push(approvalEvent(approval));
-            if (status !== "waiting") {
-              status = "waiting";
-              events.push({ type: "status", status: "waiting", reason: `approval needed: ${output.tool}` });
-              await appendEvent(tx, {
-                type: "run.approval_requested",
-                ownerId: run.createdBy,
-                projectId: run.projectId,
-                data: { runId: run.id, conversationId: run.conversationId, approvalId: approval.id, tool: output.tool, input: output.input },
-              });
+          } else if (output.kind === "event") {
+            push(output.event);
+            if (output.event.type === "tool_call") active.openTools.add(output.event.toolCallId);
+            if (output.event.type === "tool_result") active.openTools.delete(output.event.toolCallId);
+          } else if (output.kind === "session") {
+            await store.setConversationSession(tx, run.conversationId, output.sessionId);
+          } else if (output.kind === "turn_end") {
+            fields.outcome = output.outcome;
+            if (output.reason) fields.reason = output.reason;
+            closeStdin = true;
+          } else if (output.kind === "approval_request") {
+            const waits = settings.permissionMode === "approve" && needsApproval(settings.approvalRules, output.tool, output.input);
+            const approval = await store.insertApproval(tx, {
+              id: newId("approval"),
+              runId: run.id,
+              requestId: output.requestId,
+              tool: output.tool,
+              input: output.input,
+              toolCallId: output.toolCallId ?? null,
+              decision: waits ? "pending" : "allow",
+            });
+            if (approval.decision === "pending") {
+              push(approvalEvent(approval));
+              if (status !== "waiting") {
+                status = "waiting";
+                push({ type: "status", status: "waiting", reason: `approval needed: ${output.tool}` });
+                await appendEvent(tx, {
+                  type: "run.approval_requested",
+                  ownerId: run.createdBy,
+                  projectId: run.projectId,
+                  data: { runId: run.id, conversationId: run.conversationId, approvalId: approval.id, tool: output.tool, input: output.input },
+                });
+              }
+            } else if (!approval.answered) {
+              answers.push(approval);
             }
-          } else if (!approval.answered) {
-            answers.push(approval);
           }
         }
       }
@@ -441,13 +476,11 @@ export class RunEngine {
         await this.#globalStatus(tx, run, status, null);
       }
       await store.updateRun(tx, run.id, fields);
-      await store.appendRunEvents(
-        tx,
-        run,
-        events.map((payload) => ({ payload, journalSeq })),
-      );
+      await store.appendRunEvents(tx, run, events);
       active.run = { ...run, ...fields } as store.RunRow;
     });
+    // Only now is the cursor past these lines: a failure before the commit reads them again.
+    active.journalSeq = cursor;
     for (const approval of answers) await this.#answer(active, approval);
     if (closeStdin) await this.#closeStdin(active);
     if (costOver) await this.cancel(active.run.id, `stopped: ${costOver}`, "failed").catch(() => {});
@@ -593,6 +626,12 @@ export class RunEngine {
     }
   }
 
+  /** The sum of what the conversation's runs before this one reported. */
+  async #usageBefore(tx: pg.PoolClient, run: store.RunRow): Promise<RunUsage> {
+    const earlier = (await store.runsOfConversation(tx, run.conversationId)).filter((r) => r.id !== run.id && new Date(r.createdAt) <= new Date(run.createdAt));
+    return earlier.reduce((sum, r) => (r.usage ? plusUsage(sum, r.usage) : sum), ZERO_USAGE);
+  }
+
   /** Runs the store says are going but nothing follows (a follower that died on an error,
    * a start cut short): followed again; queued ones whose conversation is idle: started. */
   async #resync(): Promise<void> {
@@ -612,6 +651,29 @@ export class RunEngine {
       throw this.options.translate(error);
     }
   }
+}
+
+const ZERO_USAGE: RunUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: null };
+
+function plusUsage(a: RunUsage, b: RunUsage): RunUsage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    costUsd: a.costUsd === null && b.costUsd === null ? null : (a.costUsd ?? 0) + (b.costUsd ?? 0),
+  };
+}
+
+/** Never below zero: a session that was compacted can report less than before. */
+function minusUsage(total: RunUsage, before: RunUsage): RunUsage {
+  return {
+    inputTokens: Math.max(0, total.inputTokens - before.inputTokens),
+    outputTokens: Math.max(0, total.outputTokens - before.outputTokens),
+    cacheReadTokens: Math.max(0, total.cacheReadTokens - before.cacheReadTokens),
+    cacheWriteTokens: Math.max(0, total.cacheWriteTokens - before.cacheWriteTokens),
+    costUsd: total.costUsd === null ? null : Math.max(0, total.costUsd - (before.costUsd ?? 0)),
+  };
 }
 
 export function processName(runId: string): string {
@@ -634,11 +696,11 @@ function approvalEvent(approval: Pick<store.ApprovalRow, "id" | "tool" | "input"
   };
 }
 
-/** Claude Code needs a model credential; without one it would only fail inside the run. */
+/** An agent without its model credential would only fail inside the run, less clearly. */
 function assertCredential(adapter: AgentAdapter, env: Record<string, string>): void {
-  if (adapter.name !== "claude-code") return;
-  if (env.ANTHROPIC_API_KEY || env.CLAUDE_CODE_OAUTH_TOKEN || env.ANTHROPIC_AUTH_TOKEN) return;
-  throw new OutpostError("AGENT_NEEDS_CREDENTIAL", "Claude Code needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, and the project has neither.");
+  const names = adapter.credentials ?? [];
+  if (names.length === 0 || names.some((name) => env[name])) return;
+  throw new OutpostError("AGENT_NEEDS_CREDENTIAL", `${adapter.name} needs ${names.join(" or ")}, and the project has none of them.`);
 }
 
 /** A parser must never take the engine down: a line it chokes on becomes an error event. */

@@ -84,7 +84,8 @@ export class RunService {
         throw new OutpostError("CONVERSATION_SANDBOX_GONE", `The sandbox of conversation ${conversation.id} is deleted.`);
       }
       const project = await findProjectById(tx, conversation.projectId);
-      const { limits } = agentSettings(project?.agent);
+      const { limits, permissionMode } = agentSettings(project?.agent);
+      assertCanAsk(conversation.agent, permissionMode);
       const runs = await store.runsOfConversation(tx, conversation.id);
       if (runs.length === 0 && conversation.title === "New conversation") {
         await tx.query("update conversations set title = $2 where id = $1", [conversation.id, titleFrom(text)]);
@@ -221,6 +222,13 @@ export class RunService {
     requireAllowed(principal, action, { kind: "project", ref: access.name, role: access.role, project: { id: run.projectId, name: access.name } });
     return run;
   }
+}
+
+/** In approve mode, an agent that cannot ask before a tool runs would run everything unasked. */
+export function assertCanAsk(agent: string, permissionMode: "bypass" | "approve"): void {
+  const adapter = agentAdapter(agent);
+  if (permissionMode !== "approve" || !adapter || adapter.capabilities.approvals) return;
+  throw new OutpostError("AGENT_CANNOT_ASK", `The project wants tool calls approved, and ${agent} cannot ask before it runs a tool.`);
 }
 
 function titleFrom(text: string): string {

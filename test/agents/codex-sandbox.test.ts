@@ -61,5 +61,9 @@ describe("Codex CLI in a sandbox", () => {
     assert.ok(transcript.includes("Write codex.txt"), "the earlier turn is in the resumed thread");
     const detail = await api(s, "GET", `/api/v1/conversations/${conversation.id}`);
     assert.ok(detail.body.sessionId);
+    // Codex reports the thread's tokens so far; each run shows its own (one model call here).
+    const [first, second] = detail.body.runs;
+    assert.equal(second.usage.outputTokens, 30, JSON.stringify([first.usage, second.usage]));
+    assert.equal(first.usage.outputTokens, 60);
   });
 });

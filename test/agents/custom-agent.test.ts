@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { runEvents } from "../helpers/runs.ts";
-import { runningSandbox } from "../helpers/sandboxes.ts";
+import { exec, runningSandbox } from "../helpers/sandboxes.ts";
 import { api, startTestServer, type TestServer } from "../helpers/server.ts";
+import { collectSse } from "../helpers/sse.ts";
 
 describe("the custom agent", () => {
   let s: TestServer;
@@ -45,6 +46,47 @@ describe("the custom agent", () => {
     const events = await say("echo partial; exit 3", "go");
     assert.equal(events.at(-1)!.data.status, "failed");
     assert.match(events.at(-1)!.data.reason, /exited with code 3/);
+  });
+
+  test("cancel of an agent without an interrupt: its whole process tree ends by signals", async () => {
+    const cnv = (
+      await api(s, "POST", `/api/v1/sandboxes/${box.id}/conversations`, { body: { agent: "custom", command: "echo started; sleep 600 & sleep 601; wait" } })
+    ).body;
+    const sent = await api(s, "POST", `/api/v1/conversations/${cnv.id}/messages`, { body: { text: "go" } });
+    const started = await collectSse(`${s.url}/api/v1/runs/${sent.body.run.id}/events`, {
+      token: s.token,
+      until: (events) => events.some((e) => e.event === "message"),
+    });
+    assert.equal(started.find((e) => e.event === "message")!.data.text, "started");
+    assert.equal((await api(s, "POST", `/api/v1/runs/${sent.body.run.id}/cancel`)).status, 202);
+    const events = await runEvents(s, sent.body.run.id);
+    assert.equal(events.at(-1)!.data.status, "cancelled");
+    assert.equal((await exec(s, box.id, "pgrep -f 'sleep 60[01]' || true")).stdout, "", "no process of the run is left");
+  });
+
+  test("a run past its time limit is stopped and ends failed, saying why", async () => {
+    await api(s, "PATCH", "/api/v1/projects/custom", { body: { agent: { limits: { maxDurationSec: 10 } } } });
+    try {
+      const events = await say("sleep 600", "go");
+      assert.equal(events.at(-1)!.data.status, "failed");
+      assert.match(events.at(-1)!.data.reason, /ran longer than its limit of 10 s/);
+    } finally {
+      await api(s, "PATCH", "/api/v1/projects/custom", { body: { agent: { limits: { maxDurationSec: 3600 } } } });
+    }
+  });
+
+  test("approve mode refuses an agent that cannot ask before it runs a tool", async () => {
+    await api(s, "PATCH", "/api/v1/projects/custom", { body: { agent: { permissionMode: "approve" } } });
+    try {
+      const cnv = (await api(s, "POST", `/api/v1/sandboxes/${box.id}/conversations`, { body: { agent: "custom", command: "echo hi" } })).body;
+      const sent = await api(s, "POST", `/api/v1/conversations/${cnv.id}/messages`, { body: { text: "go" } });
+      assert.equal(sent.status, 422);
+      assert.equal(sent.body.error.code, "AGENT_CANNOT_ASK");
+      assert.match(sent.body.error.hint, /--permission-mode bypass/);
+      assert.equal((await api(s, "GET", `/api/v1/conversations/${cnv.id}`)).body.runs.length, 0, "no run was made");
+    } finally {
+      await api(s, "PATCH", "/api/v1/projects/custom", { body: { agent: { permissionMode: "bypass" } } });
+    }
   });
 
   test("the custom agent needs a command, and only it takes one", async () => {

@@ -71,6 +71,11 @@ export interface AgentAdapter {
     viaNode: boolean;
   } | null;
   capabilities: { resume: boolean; approvals: boolean; interrupt: boolean; partialMessages: boolean };
+  /** The usage a resumed turn reports counts the session's earlier turns too (Codex): the
+   * run service subtracts what the conversation's earlier runs reported. */
+  usageIsCumulative?: boolean;
+  /** The project variables one of which the agent needs to reach its model (checked before a run starts). */
+  credentials?: readonly string[];
   /** Where the agent reads user-level instructions, relative to $HOME (never the repo's own file). */
   instructionsFile: string | null;
   launch(input: AgentLaunchInput): AgentLaunch;

@@ -185,6 +185,7 @@ export const claudeCodeAdapter: AgentAdapter = {
     viaNode: false,
   },
   capabilities: { resume: true, approvals: true, interrupt: true, partialMessages: true },
+  credentials: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"],
   instructionsFile: ".claude/CLAUDE.md",
   launch,
   parser,

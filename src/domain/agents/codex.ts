@@ -32,6 +32,8 @@ export function createCodexAdapter(options: { openaiBaseUrl?: string } = {}): Ag
       viaNode: true,
     },
     capabilities: { resume: true, approvals: false, interrupt: false, partialMessages: false },
+    usageIsCumulative: true,
+    credentials: ["OPENAI_API_KEY"],
     instructionsFile: ".codex/AGENTS.md",
     launch: (input) => launch(input, baseUrl),
     parser,

@@ -20,6 +20,9 @@ export function staleKeys(event: OutpostEvent): QueryKey[] {
   if (noun === "project" && verb === "variable") return [["variables", project], ["project"]];
   if (noun === "project" && verb === "member") return [["members", project]];
   if (noun === "project") return [["projects"], ["project"], ...(verb === "deleted" ? [["sandboxes"]] : [])];
+  // A run starting, ending or waiting changes its conversation's status in every list.
+  const conversationId = typeof event.data.conversationId === "string" ? event.data.conversationId : undefined;
+  if (noun === "run" || noun === "conversation") return [["conversations"], ...(conversationId ? [["conversation", conversationId]] : [])];
   return [];
 }
 

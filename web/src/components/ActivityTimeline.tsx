@@ -1,7 +1,7 @@
 // What happened in a project, newest first, live: its own events stream (the last 50
 // events, then each as it happens).
 import { Card, ScrollArea, Stack, Text, ThemeIcon, Timeline, Title } from "@mantine/core";
-import { IconAlertTriangle, IconBox, IconKey, IconNetwork, IconSettings, IconUsers } from "@tabler/icons-react";
+import { IconAlertTriangle, IconBox, IconKey, IconNetwork, IconRobot, IconSettings, IconUsers } from "@tabler/icons-react";
 import type { OutpostEvent } from "../api/client.ts";
 import { useProjectEvents } from "../api/live.ts";
 import { ago, exactTime } from "../format.ts";
@@ -45,6 +45,16 @@ export function describeEvent(event: OutpostEvent): string {
       return `${sandbox}: ${str(d.host)}:${str(d.port)} refused${Number(d.count) > 1 ? ` ×${str(d.count)}` : ""}`;
     case "egress.allowed":
       return `${sandbox}: ${str(d.connections)} connections out`;
+    case "conversation.created":
+      return `Conversation with ${str(d.agent)} started`;
+    case "conversation.deleted":
+      return "Conversation deleted";
+    case "run.created":
+      return "Agent run queued";
+    case "run.status":
+      return `Agent run ${str(d.status)}${d.reason ? `: ${str(d.reason)}` : ""}`;
+    case "run.approval_requested":
+      return `Agent asks to use ${str(d.tool)}: approval needed`;
     default:
       return event.type;
   }
@@ -54,18 +64,25 @@ function EventIcon({ event }: { event: OutpostEvent }) {
   const { type } = event;
   const [noun, verb] = type.split(".");
   const failed =
-    type === "egress.denied" || type === "sandbox.lost" || type === "sandbox.link.refused" || event.data.state === "failed" || event.data.phase === "failed";
+    type === "egress.denied" ||
+    type === "sandbox.lost" ||
+    type === "sandbox.link.refused" ||
+    event.data.state === "failed" ||
+    event.data.phase === "failed" ||
+    (noun === "run" && event.data.status === "failed");
   const Icon = failed
     ? IconAlertTriangle
     : noun === "sandbox"
       ? IconBox
       : noun === "egress"
         ? IconNetwork
-        : verb === "variable"
-          ? IconKey
-          : verb === "member"
-            ? IconUsers
-            : IconSettings;
+        : noun === "run" || noun === "conversation"
+          ? IconRobot
+          : verb === "variable"
+            ? IconKey
+            : verb === "member"
+              ? IconUsers
+              : IconSettings;
   return (
     <ThemeIcon size={22} radius="xl" variant="light" color={failed ? "red" : "indigo"}>
       <Icon size={13} aria-hidden />
