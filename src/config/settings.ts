@@ -46,6 +46,10 @@ export const settingsSchema = z
       .string()
       .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http(s):// URL")
       .describe("Where the model gateway sends OpenAI calls (OUTPOST_OPENAI_UPSTREAM, default https://api.openai.com)."),
+    geminiUpstream: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http(s):// URL")
+      .describe("Where the model gateway sends Gemini calls (OUTPOST_GEMINI_UPSTREAM, default https://generativelanguage.googleapis.com)."),
     egressUpstreamCaFile: z
       .string()
       .optional()
@@ -105,6 +109,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     publicUrl: env.OUTPOST_PUBLIC_URL || undefined,
     anthropicUpstream: env.OUTPOST_ANTHROPIC_UPSTREAM || "https://api.anthropic.com",
     openaiUpstream: env.OUTPOST_OPENAI_UPSTREAM || "https://api.openai.com",
+    geminiUpstream: env.OUTPOST_GEMINI_UPSTREAM || "https://generativelanguage.googleapis.com",
     egressUpstreamCaFile: env.OUTPOST_EGRESS_UPSTREAM_CA || undefined,
     previewDomain: env.OUTPOST_PREVIEW_DOMAIN?.toLowerCase().replace(/\.$/, "") || undefined,
     agentsDir: env.OUTPOST_AGENTS_DIR || undefined,
@@ -139,6 +144,7 @@ const ENV_NAMES: Record<string, string> = {
   publicUrl: "OUTPOST_PUBLIC_URL",
   anthropicUpstream: "OUTPOST_ANTHROPIC_UPSTREAM",
   openaiUpstream: "OUTPOST_OPENAI_UPSTREAM",
+  geminiUpstream: "OUTPOST_GEMINI_UPSTREAM",
   egressUpstreamCaFile: "OUTPOST_EGRESS_UPSTREAM_CA",
   previewDomain: "OUTPOST_PREVIEW_DOMAIN",
   agentsDir: "OUTPOST_AGENTS_DIR",

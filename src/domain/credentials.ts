@@ -32,6 +32,8 @@ export const DEFAULT_INJECT: Readonly<Record<string, InjectRule[]>> = {
   ANTHROPIC_AUTH_TOKEN: [{ host: "api.anthropic.com", header: "authorization", format: "bearer" }],
   CLAUDE_CODE_OAUTH_TOKEN: [{ host: "api.anthropic.com", header: "authorization", format: "bearer" }],
   OPENAI_API_KEY: [{ host: "api.openai.com", header: "authorization", format: "bearer" }],
+  // Google's Gemini API (the key Gemini CLI and the genai SDKs send as x-goog-api-key).
+  GEMINI_API_KEY: [{ host: "generativelanguage.googleapis.com", header: "x-goog-api-key", format: "raw" }],
   GITHUB_TOKEN: [
     { host: "api.github.com", header: "authorization", format: "bearer" },
     { host: "github.com", header: "authorization", format: "basic" },

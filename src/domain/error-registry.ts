@@ -154,7 +154,7 @@ export const ERRORS = {
   AGENT_NOT_SUPPORTED: { status: 422, hint: "Pick one of the agents GET /api/v1/agents lists (custom needs a command).", retryable: false },
   AGENT_NEEDS_CREDENTIAL: {
     status: 422,
-    hint: "Add the model key as a credential: `outpost secret set <project> ANTHROPIC_API_KEY --kind credential` (or OPENAI_API_KEY for codex; CLAUDE_CODE_OAUTH_TOKEN for a Claude subscription).",
+    hint: "Add the agent's model key as a credential, e.g. `outpost secret set <project> ANTHROPIC_API_KEY --kind credential`.",
     retryable: false,
   },
   AGENT_CANNOT_ASK: {

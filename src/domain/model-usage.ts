@@ -16,6 +16,13 @@
 //              other terminal events). OpenAI counts cached tokens inside its input count;
 //              they are taken out of `inputTokens` and told as `cacheReadTokens`, so the four
 //              counts never overlap and sum the same way for both providers.
+//   gemini     generateContent / streamGenerateContent (`modelVersion`, `usageMetadata.{
+//              promptTokenCount, candidatesTokenCount, cachedContentTokenCount,
+//              thoughtsTokenCount, toolUsePromptTokenCount}`). Streamed (`alt=sse`), every
+//              chunk carries the running totals (the last one wins); without `alt=sse` the
+//              stream is one JSON array of those chunks. Like OpenAI, the prompt count holds
+//              the cached tokens, which are moved to `cacheReadTokens`; thinking tokens are
+//              billed as output, so they count as output, and tool-use prompt tokens as input.
 //
 // The body is upstream data, not the sandbox's, but an odd or broken upstream must not
 // break the gateway: nothing here throws on bad input, counts are clamped to non-negative
@@ -26,7 +33,7 @@
 // garbage (null), so the gateway must ask upstream for an identity encoding or decode first.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
-export type ModelProvider = "anthropic" | "openai";
+export type ModelProvider = "anthropic" | "openai" | "gemini";
 
 export interface ModelUsage {
   /** The model the provider says answered, or null when the body did not name one. */
@@ -36,7 +43,7 @@ export interface ModelUsage {
   outputTokens: number;
   /** Input tokens served from the provider's prompt cache. */
   cacheReadTokens: number;
-  /** Input tokens written to the prompt cache (Anthropic; 0 for OpenAI, which does not tell them). */
+  /** Input tokens written to the prompt cache (Anthropic; 0 for OpenAI and Gemini, which do not tell them). */
   cacheWriteTokens: number;
 }
 
@@ -90,7 +97,7 @@ function jsonMeter(provider: ModelProvider): UsageMeter {
         if (!problem) {
           const body = parseJson(new TextDecoder().decode(concat(chunks, size)));
           chunks.length = 0;
-          usage = body === undefined ? null : provider === "anthropic" ? anthropicBody(body) : openAiBody(body);
+          usage = body === undefined ? null : BODY_READERS[provider](body);
           if (body === undefined) problem = "the response body is not JSON";
           else if (!usage) problem = "the response body tells no usage";
         }
@@ -103,7 +110,7 @@ function jsonMeter(provider: ModelProvider): UsageMeter {
 }
 
 function eventStreamMeter(provider: ModelProvider): UsageMeter {
-  const tally = provider === "anthropic" ? anthropicStream() : openAiStream();
+  const tally = STREAM_TALLIES[provider]();
   const decoder = new TextDecoder();
   let problem: string | null = null;
   let overflowed = false;
@@ -229,6 +236,58 @@ function openAiCounts(model: string | null, usage: Record<string, unknown>): Mod
     cacheWriteTokens: 0,
   };
 }
+
+// ---- Gemini -------------------------------------------------------------------------------
+
+function geminiBody(body: unknown): ModelUsage | null {
+  // A stream read without `alt=sse` is an array of chunks; each holds the running totals.
+  const chunks = Array.isArray(body) ? body : [body];
+  let counts: ModelUsage | null = null;
+  let model: string | null = null;
+  for (const chunk of chunks) {
+    model = modelName(field(chunk, "modelVersion")) ?? model;
+    const usage = field(chunk, "usageMetadata");
+    if (isObject(usage)) counts = geminiCounts(usage);
+  }
+  return counts ? { ...counts, model } : null;
+}
+
+function geminiStream(): StreamTally {
+  let model: string | null = null;
+  let counts: ModelUsage | null = null;
+  return {
+    event(_event, data) {
+      model = modelName(field(data, "modelVersion")) ?? model;
+      const usage = field(data, "usageMetadata");
+      if (isObject(usage)) counts = geminiCounts(usage);
+    },
+    usage: () => (counts ? { ...counts, model } : null),
+  };
+}
+
+function geminiCounts(usage: Record<string, unknown>): ModelUsage {
+  const prompt = Math.min(Number.MAX_SAFE_INTEGER, (count(usage["promptTokenCount"]) ?? 0) + (count(usage["toolUsePromptTokenCount"]) ?? 0));
+  const cached = Math.min(prompt, count(usage["cachedContentTokenCount"]) ?? 0);
+  return {
+    model: null,
+    inputTokens: prompt - cached,
+    outputTokens: Math.min(Number.MAX_SAFE_INTEGER, (count(usage["candidatesTokenCount"]) ?? 0) + (count(usage["thoughtsTokenCount"]) ?? 0)),
+    cacheReadTokens: cached,
+    cacheWriteTokens: 0,
+  };
+}
+
+const BODY_READERS: Record<ModelProvider, (body: unknown) => ModelUsage | null> = {
+  anthropic: anthropicBody,
+  openai: openAiBody,
+  gemini: geminiBody,
+};
+
+const STREAM_TALLIES: Record<ModelProvider, () => StreamTally> = {
+  anthropic: anthropicStream,
+  openai: openAiStream,
+  gemini: geminiStream,
+};
 
 // ---- reading untrusted JSON ---------------------------------------------------------------
 

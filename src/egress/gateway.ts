@@ -1,5 +1,5 @@
-// The model gateway: inside every sandbox ANTHROPIC_BASE_URL and OPENAI_BASE_URL point at
-// 127.0.0.1:3129/<provider>, which arrives here through the sandbox's own socket. For each
+// The model gateway: inside every sandbox ANTHROPIC_BASE_URL and OPENAI_BASE_URL (and, for
+// Gemini CLI, GOOGLE_GEMINI_BASE_URL) point at 127.0.0.1:3129/<provider>, which arrives here through the sandbox's own socket. For each
 // call the gateway checks the project's monthly token budget, puts the project's credential
 // for the provider into the headers (the sandbox only ever held a placeholder), sends the
 // call on to the provider over TLS, and counts the tokens from the provider's answer as it
@@ -24,7 +24,11 @@ export interface Upstream {
 export const GATEWAY_PROVIDERS: Record<ModelProvider, Omit<Upstream, "baseUrl"> & { defaultBaseUrl: string }> = {
   anthropic: { credentialHost: "api.anthropic.com", defaultBaseUrl: "https://api.anthropic.com" },
   openai: { credentialHost: "api.openai.com", defaultBaseUrl: "https://api.openai.com" },
+  gemini: { credentialHost: "generativelanguage.googleapis.com", defaultBaseUrl: "https://generativelanguage.googleapis.com" },
 };
+
+/** `/<provider>/<rest>?<query>`: which provider a call is for. */
+const PROVIDER_PATH = /^\/(anthropic|openai|gemini)(\/[^?#]*)?(\?.*)?$/;
 
 export interface GatewayDeps {
   context(sandboxId: string): Promise<SandboxEgress | null>;
@@ -67,10 +71,16 @@ export class ModelGateway {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const match = /^\/(anthropic|openai)(\/[^?#]*)?(\?.*)?$/.exec(req.url ?? "");
+    const match = PROVIDER_PATH.exec(req.url ?? "");
     const provider = match?.[1] as ModelProvider | undefined;
     if (!provider)
-      return fail(res, 404, undefined, "not_found_error", "Outpost model gateway: use /anthropic/… or /openai/… (ANTHROPIC_BASE_URL, OPENAI_BASE_URL).");
+      return fail(
+        res,
+        404,
+        undefined,
+        "not_found_error",
+        "Outpost model gateway: use /anthropic/…, /openai/… or /gemini/… (ANTHROPIC_BASE_URL, OPENAI_BASE_URL, GOOGLE_GEMINI_BASE_URL).",
+      );
     const sandboxId = this.#fed.sandboxOf(req.socket);
     // Forwarded as written, `..` would climb out of the provider's base path at the upstream
     // (which resolves dot segments, some after percent-decoding): no client sends them.
@@ -159,13 +169,28 @@ export class ModelGateway {
 
 /** An error in the provider's own shape, so its clients show the message as they would theirs. */
 function fail(res: ServerResponse, status: number, provider: ModelProvider | undefined, type: string, message: string): void {
-  const body = provider === "openai" ? { error: { message, type, code: type } } : { type: "error", error: { type, message } };
+  const body =
+    provider === "openai"
+      ? { error: { message, type, code: type } }
+      : provider === "gemini"
+        ? // Google's shape: the HTTP status and a canonical status name (clients show `message`).
+          { error: { code: status, message, status: GOOGLE_STATUS[status] ?? "UNKNOWN" } }
+        : { type: "error", error: { type, message } };
   res.writeHead(status, { "content-type": "application/json", "x-outpost-gateway": type });
   res.end(JSON.stringify(body));
 }
 
+const GOOGLE_STATUS: Record<number, string> = {
+  400: "INVALID_ARGUMENT",
+  402: "RESOURCE_EXHAUSTED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  500: "INTERNAL",
+  502: "UNAVAILABLE",
+};
+
 function providerOf(url: string | undefined): ModelProvider | undefined {
-  return /^\/(anthropic|openai)(?:[/?]|$)/.exec(url ?? "")?.[1] as ModelProvider | undefined;
+  return PROVIDER_PATH.exec(url ?? "")?.[1] as ModelProvider | undefined;
 }
 
 /**

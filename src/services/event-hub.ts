@@ -37,6 +37,12 @@ export class EventHub {
     this.#wake.emit("wake");
   }
 
+  /** Wakes this process's subscribers at once, for events it has just committed itself
+   * (the NOTIFY that follows reaches the other replicas, and wakes these again: harmless). */
+  poke(): void {
+    this.#wake.emit("wake");
+  }
+
   /** Calls `onWake` whenever new events may exist; returns the unsubscribe function. */
   subscribe(onWake: () => void): () => void {
     this.#wake.on("wake", onWake);

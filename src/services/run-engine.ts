@@ -59,6 +59,8 @@ export interface RunEngineOptions {
   /** After an interrupt, how long before SIGTERM, and again before SIGKILL. */
   stopGraceMs?: number;
   watchdogTickMs?: number;
+  /** Called after events were committed (wakes this process's streams without waiting for NOTIFY). */
+  onEvents?: () => void;
 }
 
 /** A run the engine follows: what it needs between lines. */
@@ -427,7 +429,8 @@ export class RunEngine {
         for (const output of outputs) {
           if (output.kind === "event" && output.event.type === "usage") {
             const { type: _type, ...reported } = output.event;
-            const usage = active.adapter.usageIsCumulative ? minusUsage(reported, (active.usageBefore ??= await this.#usageBefore(tx, run))) : reported;
+            if (active.adapter.usageIsCumulative && !active.usageBefore) active.usageBefore = await this.#usageBefore(tx, run);
+            const usage = active.usageBefore ? minusUsage(reported, active.usageBefore) : reported;
             push({ type: "usage", ...usage });
             fields.usage = usage;
             const max = run.limits.maxCostUsd;
@@ -481,6 +484,7 @@ export class RunEngine {
     });
     // Only now is the cursor past these lines: a failure before the commit reads them again.
     active.journalSeq = cursor;
+    this.options.onEvents?.();
     for (const approval of answers) await this.#answer(active, approval);
     if (closeStdin) await this.#closeStdin(active);
     if (costOver) await this.cancel(active.run.id, `stopped: ${costOver}`, "failed").catch(() => {});

@@ -32,7 +32,7 @@ export interface EgressRuntime {
 
 export interface EgressRuntimeOptions {
   pool: pg.Pool;
-  settings: Pick<Settings, "dataDir" | "anthropicUpstream" | "openaiUpstream" | "egressUpstreamCaFile">;
+  settings: Pick<Settings, "dataDir" | "anthropicUpstream" | "openaiUpstream" | "geminiUpstream" | "egressUpstreamCaFile">;
   secrets: SecretBox;
   variables: VariableService;
   /** Changes made in this process (cached contexts are dropped at once). */
@@ -74,6 +74,7 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
     upstreams: {
       anthropic: { baseUrl: options.settings.anthropicUpstream, credentialHost: GATEWAY_PROVIDERS.anthropic.credentialHost },
       openai: { baseUrl: options.settings.openaiUpstream, credentialHost: GATEWAY_PROVIDERS.openai.credentialHost },
+      gemini: { baseUrl: options.settings.geminiUpstream, credentialHost: GATEWAY_PROVIDERS.gemini.credentialHost },
     },
     tokensThisMonth: (projectId) => service.tokensThisMonth(projectId),
     recordUsage: (record) => service.recordUsage(record),

@@ -43,6 +43,7 @@ export function createRunRuntime(options: {
 }): RunRuntime {
   const log = options.logger.child({ component: "runs" });
   const installer = new AgentInstaller({ dir: options.agentsDir, versions: parseAgentVersions(options.agentVersions), log: (message) => log.info(message) });
+  const hub = new EventHub({ connection: options.listenConnection, log, channel: RUN_EVENTS_CHANNEL });
   const engine = new RunEngine({
     pool: options.pool,
     driver: options.sandboxes.driver,
@@ -51,9 +52,9 @@ export function createRunRuntime(options: {
     installer,
     log,
     stopGraceMs: options.stopGraceMs,
+    onEvents: () => hub.poke(),
   });
   const service = new RunService(options.pool, engine);
-  const hub = new EventHub({ connection: options.listenConnection, log, channel: RUN_EVENTS_CHANNEL });
   return {
     installer,
     routes(app) {

@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { AGENTS_DIR } from "../helpers/agents.ts";
-import { type AnthropicAgentStub, startAnthropicAgentStub } from "../helpers/anthropic-agent-stub.ts";
+import { type AnthropicAgentStub, gate, startAnthropicAgentStub } from "../helpers/anthropic-agent-stub.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { waitForPhase } from "../helpers/sandboxes.ts";
 
@@ -95,17 +95,13 @@ describe("the Chat tab", () => {
     "a prompt streams the agent's answer, its tool call and the file's diff, then the turn ends with its usage",
     async () => {
       // The agent's second model call (after the Write) waits, so the running turn can be seen.
-      let release = () => {};
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const held = gate();
       stub.queue(
         {
           blocks: [{ text: FIRST_TEXT }, { tool: "Write", input: { file_path: "/workspace/hello.md", content: FILE_CONTENT } }],
           usage: { input: 1200, output: 80 },
         },
-        // biome-ignore lint/suspicious/noThenProperty: the stub's gated turn names what follows the gate `then`
-        { gate, next: { blocks: [{ text: FINAL_TEXT }], usage: { input: 1500, output: 40 } } },
+        { gate: held.promise, next: { blocks: [{ text: FINAL_TEXT }], usage: { input: 1500, output: 40 } } },
       );
       await page.getByTestId("chat-input").fill(PROMPT);
       await page.getByTestId("chat-input").press("Control+Enter");
@@ -150,7 +146,7 @@ describe("the Chat tab", () => {
         .waitFor();
       await page.screenshot({ path: "/tmp/outpost-ui-chat-running.png" });
 
-      release();
+      held.open();
       await run.getByTestId("chat-message").filter({ hasText: "now greets the reader" }).locator("code", { hasText: "hello.md" }).waitFor();
       await run.locator("[data-testid=run-status][data-status=succeeded]").waitFor();
       assert.equal(await page.getByRole("button", { name: "Cancel run" }).count(), 0);

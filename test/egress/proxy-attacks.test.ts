@@ -123,6 +123,7 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
       upstreams: {
         anthropic: { baseUrl: stub.url, credentialHost: "api.anthropic.com" },
         openai: { baseUrl: stub.url, credentialHost: "api.openai.com" },
+        gemini: { baseUrl: stub.url, credentialHost: "generativelanguage.googleapis.com" },
       },
       tokensThisMonth: async (projectId) => {
         if (projectId === SANDBOXES.budgeted?.projectId) throw new Error("the usage store is unreachable");
@@ -540,10 +541,10 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
 
   test("gateway: an unknown provider is a JSON 404, and a sandbox the control plane does not know gets a 403", async () => {
     const before = stub.requests.length;
-    const unknown = await httpVia(gatewayPath("open"), "/gemini/v1/models");
+    const unknown = await httpVia(gatewayPath("open"), "/vertex/v1/models");
     assert.equal(unknown.status, 404);
     assert.match(String(unknown.headers["content-type"]), /^application\/json/);
-    assert.match(JSON.parse(unknown.body).error.message, /use \/anthropic\/… or \/openai\/…/);
+    assert.match(JSON.parse(unknown.body).error.message, /use \/anthropic\/…, \/openai\/… or \/gemini\/…/);
 
     const gone = await httpVia(gatewayPath("gone"), "/anthropic/v1/messages", { method: "POST", body: "{}" });
     assert.equal(gone.status, 403);

@@ -172,3 +172,42 @@ describe("odd bodies", () => {
     assert.equal(meter("anthropic", "application/json", body).usage?.model?.length, 200);
   });
 });
+
+/** A Gemini answer (one chunk of a stream, or the whole JSON answer). */
+const geminiChunk = (text: string, usageMetadata?: Record<string, number>, modelVersion = "gemini-2.5-pro") => ({
+  candidates: [{ content: { role: "model", parts: [{ text }] }, index: 0 }],
+  ...(usageMetadata ? { usageMetadata } : {}),
+  modelVersion,
+});
+
+describe("Gemini usage", () => {
+  test("a JSON answer: cached tokens come out of the prompt count, thinking counts as output", () => {
+    const body = JSON.stringify(
+      geminiChunk("hi", { promptTokenCount: 1200, cachedContentTokenCount: 1000, candidatesTokenCount: 30, thoughtsTokenCount: 70, totalTokenCount: 1300 }),
+    );
+    assert.deepEqual(meter("gemini", "application/json; charset=UTF-8", body), { usage: usage("gemini-2.5-pro", 200, 100, 1000), problem: null });
+  });
+
+  test("an alt=sse stream: every chunk has running totals, the last one wins", () => {
+    const body = sse([
+      { data: geminiChunk("Hel", { promptTokenCount: 500, candidatesTokenCount: 2 }) },
+      { data: geminiChunk("lo ", { promptTokenCount: 500, candidatesTokenCount: 5 }) },
+      { data: geminiChunk("world", { promptTokenCount: 500, cachedContentTokenCount: 100, candidatesTokenCount: 9, toolUsePromptTokenCount: 20 }) },
+    ]).replaceAll("\n", "\r\n");
+    assert.deepEqual(meter("gemini", "text/event-stream", body, 7), { usage: usage("gemini-2.5-pro", 420, 9, 100), problem: null });
+  });
+
+  test("a stream read without alt=sse is one JSON array of chunks", () => {
+    const body = JSON.stringify([
+      geminiChunk("a", { promptTokenCount: 40, candidatesTokenCount: 1 }),
+      geminiChunk("b", { promptTokenCount: 40, candidatesTokenCount: 6 }),
+    ]);
+    assert.deepEqual(meter("gemini", "application/json", body).usage, usage("gemini-2.5-pro", 40, 6));
+  });
+
+  test("an answer without usageMetadata tells none, and odd counts are clamped", () => {
+    assert.deepEqual(meter("gemini", "application/json", JSON.stringify(geminiChunk("x"))), { usage: null, problem: "the response body tells no usage" });
+    const odd = JSON.stringify(geminiChunk("x", { promptTokenCount: -5, cachedContentTokenCount: 50, candidatesTokenCount: 2.7 }));
+    assert.deepEqual(meter("gemini", "application/json", odd).usage, usage("gemini-2.5-pro", 0, 2));
+  });
+});

@@ -236,6 +236,7 @@ export function runRoutes(app: FastifyInstance, deps: RunRouteDeps): void {
       await stream(request, reply, deps, {
         read: (after) => deps.runs.runEvents(run.id, after, BATCH),
         seqOf: (row) => row.runSeq,
+        endsAtFinalStatus: true,
         over: async () => {
           const now = await deps.runs.runNow(run.id);
           return !now || ["succeeded", "failed", "cancelled"].includes(now.status);
@@ -262,6 +263,7 @@ export function runRoutes(app: FastifyInstance, deps: RunRouteDeps): void {
       await stream(request, reply, deps, {
         read: (after) => deps.runs.conversationEvents(conversation.id, after, BATCH),
         seqOf: (row) => row.conversationSeq,
+        endsAtFinalStatus: false,
         over: async () => false,
       });
     },
@@ -306,7 +308,13 @@ async function stream(
   request: FastifyRequest & { query: { after?: number; follow?: "true" | "false" } },
   reply: FastifyReply,
   deps: RunRouteDeps,
-  source: { read: (after: number) => Promise<RunEventRow[]>; seqOf: (row: RunEventRow) => number; over: () => Promise<boolean> },
+  source: {
+    read: (after: number) => Promise<RunEventRow[]>;
+    seqOf: (row: RunEventRow) => number;
+    over: () => Promise<boolean>;
+    /** A run's stream ends with its final status; a conversation's goes on. */
+    endsAtFinalStatus: boolean;
+  },
 ): Promise<void> {
   let after = resumeAfter(request.headers["last-event-id"], request.query.after);
   const follow = request.query.follow !== "false";
@@ -322,17 +330,23 @@ async function stream(
   try {
     while (!sse.signal.aborted) {
       pending = false;
-      // Whether the run is over is read before its events: an event stored after this
-      // check is still sent by this pass, so ending afterwards misses nothing.
-      const over = await source.over();
       const rows = await source.read(after);
+      let ended = false;
       for (const row of rows) {
         const seq = source.seqOf(row);
         await sse.send({ id: seq, type: row.type, data: presentRunEvent(row, seq) });
         after = seq;
+        ended ||= isFinal(row) && source.endsAtFinalStatus;
       }
+      if (ended || !follow) break;
       if (rows.length === BATCH) continue;
-      if (!follow || over) break;
+      // Nothing new: a run whose final status was sent before this stream resumed is over.
+      // Its final event commits with its status, so once the status says over, one more
+      // read finds anything still unsent.
+      if (rows.length === 0 && (await source.over())) {
+        if ((await source.read(after)).length === 0) break;
+        continue;
+      }
       if (pending) continue;
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -355,6 +369,10 @@ async function stream(
     unsubscribe();
     sse.end();
   }
+}
+
+function isFinal(row: RunEventRow): boolean {
+  return row.type === "status" && ["succeeded", "failed", "cancelled"].includes(String(row.data.status));
 }
 
 /** Conversations with the status of their latest run. */

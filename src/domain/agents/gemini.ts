@@ -10,6 +10,9 @@
 // that file when the home has none. (That is also why the adapter runs Node itself rather
 // than `viaNode`.) GEMINI_CLI_NO_RELAUNCH keeps the CLI from re-spawning itself with more
 // heap, so signals reach the process that does the work.
+// The key is the project's GEMINI_API_KEY credential: the sandbox holds its placeholder,
+// which the CLI sends as x-goog-api-key and the gateway's /gemini route swaps for the value.
+// (The adapter must not set GEMINI_API_KEY itself: its env wins over the project's.)
 // Headless Gemini cannot ask a person before a tool runs: tools run in yolo mode.
 import type { AgentAdapter, AgentLaunch, AgentLaunchInput, AgentOutput, AgentParser } from "./adapter.ts";
 import { newFileDiff } from "./diff.ts";
@@ -18,7 +21,7 @@ import { boundedId, boundedJson, isObject, parseJsonObject, stringField, tokenCo
 
 export const GEMINI_CLI_VERSION = "0.61.0";
 
-/** Where the model gateway would serve Google's Gemini API inside a sandbox. */
+/** Where the model gateway serves Google's Gemini API inside a sandbox. */
 export const GATEWAY_GEMINI_BASE_URL = "http://127.0.0.1:3129/gemini";
 
 /** Sign in with an API key (the gateway swaps the placeholder); nothing else leaves the sandbox. */
@@ -39,6 +42,7 @@ export function createGeminiAdapter(options: { geminiBaseUrl?: string } = {}): A
     name: "gemini",
     install: { package: "@google/gemini-cli", version: GEMINI_CLI_VERSION, bin: "node_modules/@google/gemini-cli/bundle/gemini.js", viaNode: false },
     capabilities: { resume: true, approvals: false, interrupt: false, partialMessages: true },
+    credentials: ["GEMINI_API_KEY"],
     instructionsFile: ".gemini/GEMINI.md",
     launch: (input) => launch(input, baseUrl),
     parser,
@@ -55,7 +59,6 @@ function launch(input: AgentLaunchInput, baseUrl: string): AgentLaunch {
     command: ["/bin/sh", "-c", WRAPPER, "gemini", ...gemini],
     env: {
       GOOGLE_GEMINI_BASE_URL: baseUrl,
-      GEMINI_API_KEY: "outpost-gateway-placeholder",
       GEMINI_CLI_NO_RELAUNCH: "1",
       OUTPOST_GEMINI_SETTINGS: JSON.stringify(SETTINGS),
     },

@@ -1,12 +1,15 @@
-// Every agent Outpost can run, by name. Gemini CLI and OpenCode have adapters or recorded
-// transcripts but are not offered yet (the model gateway has no Gemini route; OpenCode's
-// adapter is to come); a name without an adapter here is refused with a clear error.
+// Every agent Outpost can run, by name; a name without an adapter here is refused with a
+// clear error. Gemini CLI's model calls go through the gateway's /gemini route (GEMINI_API_KEY).
 import type { AgentAdapter, AgentName } from "./adapter.ts";
 import { claudeCodeAdapter } from "./claude-code.ts";
 import { codexAdapter } from "./codex.ts";
 import { customAdapter } from "./custom.ts";
+import { geminiAdapter } from "./gemini.ts";
+import { opencodeAdapter } from "./opencode.ts";
 
-const ADAPTERS = new Map<AgentName, AgentAdapter>([claudeCodeAdapter, codexAdapter, customAdapter].map((adapter) => [adapter.name, adapter]));
+const ADAPTERS = new Map<AgentName, AgentAdapter>(
+  [claudeCodeAdapter, codexAdapter, geminiAdapter, opencodeAdapter, customAdapter].map((adapter) => [adapter.name, adapter]),
+);
 
 export function agentAdapter(name: string): AgentAdapter | null {
   return ADAPTERS.get(name as AgentName) ?? null;
