@@ -46,6 +46,10 @@ export interface SandboxKindOptions {
   limits?: SandboxSpec["limits"];
   /** How long a running sandbox's supervisor may stay disconnected before a restart (ms). */
   linkGraceMs?: number;
+  /** Until this long after the control plane started, a disconnected supervisor gets at least
+   * that long to come back (ms): after a restart every supervisor redials at once, on a
+   * machine that may be busy, and a restart would end everything running in the sandbox. */
+  adoptGraceMs?: number;
   backoff?: BackoffPolicy;
   /** How long compute the store does not know may run before it is stopped (ms). */
   orphanGraceMs?: number;
@@ -57,8 +61,11 @@ export class SandboxKind implements ResourceKind<Row> {
   readonly name = "sandbox";
   /** Orphaned compute, by id: when this replica first saw it. */
   readonly #orphans = new Map<string, number>();
+  readonly #startedAt: number;
 
-  constructor(private readonly options: SandboxKindOptions) {}
+  constructor(private readonly options: SandboxKindOptions) {
+    this.#startedAt = options.clock.now();
+  }
 
   liveIds(): Promise<string[]> {
     return store.liveSandboxIds(this.options.pool);
@@ -219,7 +226,8 @@ export class SandboxKind implements ResourceKind<Row> {
     const seen = await this.options.driver.inspect(row.id);
     if (seen.state === "running") {
       if (seen.linked) return {};
-      const grace = this.options.linkGraceMs ?? 15_000;
+      const sinceStart = this.options.clock.now() - this.#startedAt;
+      const grace = Math.max(this.options.linkGraceMs ?? 15_000, (this.options.adoptGraceMs ?? 60_000) - sinceStart);
       const back = await this.options.driver.connect(row.id, { signal, timeoutMs: grace }).then(
         () => true,
         () => false,

@@ -5,11 +5,11 @@
 // agent session, and the key is nowhere inside the sandbox.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { AGENTS_DIR } from "../helpers/agents.ts";
+import { agentProject } from "../helpers/agent-project.ts";
 import { type AnthropicAgentStub, startAnthropicAgentStub } from "../helpers/anthropic-agent-stub.ts";
 import { runEvents } from "../helpers/runs.ts";
-import { exec, runningSandbox } from "../helpers/sandboxes.ts";
-import { api, startTestServer, type TestServer } from "../helpers/server.ts";
+import { exec } from "../helpers/sandboxes.ts";
+import { api, type TestServer } from "../helpers/server.ts";
 import { collectSse } from "../helpers/sse.ts";
 
 const KEY = "sk-ant-api03-the-real-key-never-inside-the-sandbox";
@@ -22,11 +22,12 @@ describe("Claude Code in a sandbox", () => {
 
   before(async () => {
     stub = await startAnthropicAgentStub();
-    s = await startTestServer("embedded", { anthropicUpstream: stub.url, agentsDir: AGENTS_DIR });
-    await api(s, "POST", "/api/v1/projects", { body: { name: "agent", egress: { level: "none" }, instructions: "Answer briefly." } });
-    const set = await api(s, "POST", "/api/v1/projects/agent/secrets", { body: { name: "ANTHROPIC_API_KEY", value: KEY, kind: "credential" } });
-    assert.equal(set.status, 200, JSON.stringify(set.body));
-    box = await runningSandbox(s, "agent");
+    ({ s, box } = await agentProject({
+      name: "agent",
+      settings: { anthropicUpstream: stub.url },
+      credential: { name: "ANTHROPIC_API_KEY", value: KEY },
+      project: { instructions: "Answer briefly." },
+    }));
   });
   after(async () => {
     await s?.close();

@@ -4,11 +4,11 @@
 // normalized, and a follow-up resumes the same Codex thread.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { AGENTS_DIR } from "../helpers/agents.ts";
+import { agentProject } from "../helpers/agent-project.ts";
 import { type OpenAiResponsesStub, startOpenAiResponsesStub } from "../helpers/openai-responses-stub.ts";
 import { runEvents } from "../helpers/runs.ts";
-import { exec, runningSandbox } from "../helpers/sandboxes.ts";
-import { api, startTestServer, type TestServer } from "../helpers/server.ts";
+import { exec } from "../helpers/sandboxes.ts";
+import { api, type TestServer } from "../helpers/server.ts";
 
 const KEY = "sk-proj-the-real-openai-key-stays-outside";
 
@@ -20,10 +20,7 @@ describe("Codex CLI in a sandbox", () => {
 
   before(async () => {
     stub = await startOpenAiResponsesStub();
-    s = await startTestServer("embedded", { openaiUpstream: stub.url, agentsDir: AGENTS_DIR });
-    await api(s, "POST", "/api/v1/projects", { body: { name: "codex", egress: { level: "none" } } });
-    await api(s, "POST", "/api/v1/projects/codex/secrets", { body: { name: "OPENAI_API_KEY", value: KEY, kind: "credential" } });
-    box = await runningSandbox(s, "codex");
+    ({ s, box } = await agentProject({ name: "codex", settings: { openaiUpstream: stub.url }, credential: { name: "OPENAI_API_KEY", value: KEY } }));
   });
   after(async () => {
     await s?.close();

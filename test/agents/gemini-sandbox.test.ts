@@ -4,11 +4,11 @@
 // the events come normalized, and a follow-up resumes the same Gemini session.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { AGENTS_DIR } from "../helpers/agents.ts";
+import { agentProject } from "../helpers/agent-project.ts";
 import { type GeminiStub, startGeminiStub } from "../helpers/gemini-stub.ts";
 import { runEvents } from "../helpers/runs.ts";
-import { exec, runningSandbox } from "../helpers/sandboxes.ts";
-import { api, startTestServer, type TestServer } from "../helpers/server.ts";
+import { exec } from "../helpers/sandboxes.ts";
+import { api, type TestServer } from "../helpers/server.ts";
 
 const KEY = "AIzaSy-the-real-gemini-key-stays-outside";
 
@@ -20,10 +20,7 @@ describe("Gemini CLI in a sandbox", () => {
 
   before(async () => {
     stub = await startGeminiStub();
-    s = await startTestServer("embedded", { geminiUpstream: stub.url, agentsDir: AGENTS_DIR });
-    await api(s, "POST", "/api/v1/projects", { body: { name: "gemini", egress: { level: "none" } } });
-    await api(s, "POST", "/api/v1/projects/gemini/secrets", { body: { name: "GEMINI_API_KEY", value: KEY, kind: "credential" } });
-    box = await runningSandbox(s, "gemini");
+    ({ s, box } = await agentProject({ name: "gemini", settings: { geminiUpstream: stub.url }, credential: { name: "GEMINI_API_KEY", value: KEY } }));
   });
   after(async () => {
     await s?.close();

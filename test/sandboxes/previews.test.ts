@@ -354,7 +354,7 @@ describe("previews", () => {
     // The sandbox's supervisor dials the new control plane by itself (with a back-off).
     await restarted.sandboxes.driver.connect(b.id, { timeoutMs: 30_000 });
     const res = await hostRequest(restarted.url, { host: previewHost(restarted.url, b.name, 3000), path: "/", headers: { cookie: bCookie } });
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 200, res.text);
     assert.equal(res.json().tag, "B");
   });
 });

@@ -10,6 +10,7 @@ import type { EgressRow, EgressService } from "../../services/egress.ts";
 import type { EgressRecorder } from "../../services/egress-recorder.ts";
 import { currentPrincipal } from "../auth.ts";
 import { resumeAfter, SseStream } from "../sse.ts";
+import { StreamWaker } from "../stream-waker.ts";
 
 /** Re-read on this timer too, for records written by another replica. */
 const FOLLOW_POLL_MS = 2000;
@@ -43,8 +44,8 @@ export function egressRoutes(app: FastifyInstance, egress: EgressService, record
       }
       const stream = new SseStream(reply, request.id);
       let last = after;
-      let wake: () => void = () => {};
-      const unsubscribe = recorder.onFlushed(() => wake());
+      // Woken when the recorder has written a batch of decisions (this replica's), else polled.
+      const waker = new StreamWaker({ subscribe: (onWake) => recorder.onFlushed(onWake) }, stream.signal, FOLLOW_POLL_MS);
       try {
         let rows = first.items;
         while (!stream.signal.aborted) {
@@ -52,20 +53,12 @@ export function egressRoutes(app: FastifyInstance, egress: EgressService, record
             await stream.send({ id: row.id, type: "egress", data: present(row) });
             last = row.id;
           }
-          if (rows.length < request.query.limit) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, FOLLOW_POLL_MS);
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-              stream.signal.addEventListener("abort", wake, { once: true });
-            });
-          }
+          if (rows.length < request.query.limit) await waker.wait();
+          waker.beforeRead();
           rows = await egress.more(first.projectId, last, request.query.limit);
         }
       } finally {
-        unsubscribe();
+        waker.close();
         stream.end();
       }
       return reply;

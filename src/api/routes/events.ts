@@ -13,6 +13,7 @@ import type { EventRow, EventService } from "../../services/events.ts";
 import type { ProjectService } from "../../services/projects.ts";
 import { currentPrincipal } from "../auth.ts";
 import { resumeAfter, SseStream } from "../sse.ts";
+import { StreamWaker } from "../stream-waker.ts";
 
 const BATCH = 500;
 /** Re-read even without a notification, in case one was lost. */
@@ -51,20 +52,10 @@ export function eventRoutes(app: FastifyInstance, deps: { events: EventService; 
       const follow = request.query.follow !== "false";
 
       const stream = new SseStream(reply, request.id);
-      // `pending` remembers a NOTIFY that arrives while a batch is being read (it would
-      // otherwise wait for the safety poll); `wake` ends the current wait, if any. One abort
-      // listener for the stream's whole life, not one per wait.
-      let pending = false;
-      let wake: (() => void) | null = null;
-      const unsubscribe = deps.hub.subscribe(() => {
-        pending = true;
-        wake?.();
-      });
-      const onAbort = () => wake?.();
-      stream.signal.addEventListener("abort", onAbort, { once: true });
+      const waker = new StreamWaker(deps.hub, stream.signal, deps.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS);
       try {
         while (!stream.signal.aborted) {
-          pending = false;
+          waker.beforeRead();
           const rows = await deps.events.list(principal, { afterId: after, projectId, limit: BATCH });
           for (const row of rows) {
             await stream.send({ id: row.id, type: row.type, data: presentEvent(row) });
@@ -72,16 +63,7 @@ export function eventRoutes(app: FastifyInstance, deps: { events: EventService; 
           }
           if (rows.length === BATCH) continue;
           if (!follow) break;
-          if (pending) continue;
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer);
-              wake = null;
-              resolve();
-            };
-            const timer = setTimeout(done, deps.safetyPollMs ?? DEFAULT_SAFETY_POLL_MS);
-            wake = done;
-          });
+          await waker.wait();
         }
       } catch (error) {
         request.log.warn({ err: (error as Error).message }, "event stream ended by an error");
@@ -90,8 +72,7 @@ export function eventRoutes(app: FastifyInstance, deps: { events: EventService; 
           data: describeError(new OutpostError("DATABASE_UNAVAILABLE", "The event stream lost the database; reconnect with Last-Event-ID.")),
         });
       } finally {
-        stream.signal.removeEventListener("abort", onAbort);
-        unsubscribe();
+        waker.close();
         stream.end();
       }
     },

@@ -37,6 +37,7 @@ import type { SandboxCommands } from "../../services/sandbox-commands.ts";
 import { currentPrincipal } from "../auth.ts";
 import { presentApproval, presentConversation, presentRun, presentRunEvent } from "../presenters/run.ts";
 import { resumeAfter, SseStream } from "../sse.ts";
+import { StreamWaker } from "../stream-waker.ts";
 
 const BATCH = 500;
 const SAFETY_POLL_MS = 5_000;
@@ -319,17 +320,10 @@ async function stream(
   let after = resumeAfter(request.headers["last-event-id"], request.query.after);
   const follow = request.query.follow !== "false";
   const sse = new SseStream(reply, request.id);
-  let pending = false;
-  let wake: (() => void) | null = null;
-  const unsubscribe = deps.hub.subscribe(() => {
-    pending = true;
-    wake?.();
-  });
-  const onAbort = () => wake?.();
-  sse.signal.addEventListener("abort", onAbort, { once: true });
+  const waker = new StreamWaker(deps.hub, sse.signal, SAFETY_POLL_MS);
   try {
     while (!sse.signal.aborted) {
-      pending = false;
+      waker.beforeRead();
       const rows = await source.read(after);
       let ended = false;
       for (const row of rows) {
@@ -347,16 +341,7 @@ async function stream(
         if ((await source.read(after)).length === 0) break;
         continue;
       }
-      if (pending) continue;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          wake = null;
-          resolve();
-        };
-        const timer = setTimeout(done, SAFETY_POLL_MS);
-        wake = done;
-      });
+      await waker.wait();
     }
   } catch (error) {
     request.log.warn({ err: (error as Error).message }, "run event stream ended by an error");
@@ -365,8 +350,7 @@ async function stream(
       data: describeError(new OutpostError("DATABASE_UNAVAILABLE", "The stream lost the database; reconnect with Last-Event-ID.")),
     });
   } finally {
-    sse.signal.removeEventListener("abort", onAbort);
-    unsubscribe();
+    waker.close();
     sse.end();
   }
 }
