@@ -61,3 +61,14 @@ export async function* redactLogRecords(records: AsyncIterable<LogRecord | LogEx
     yield redacted === text ? record : { ...record, data: Buffer.from(redacted, "utf8").toString("base64") };
   }
 }
+
+/** Every string in an event's payload (texts, tool input and output, diffs), redacted. A value
+ * split across two events (streamed text pieces) passes, as across two log records. */
+export function redactPayload<T>(value: T, redactor: Redactor): T {
+  if (typeof value === "string") return redactor.redactText(value) as T;
+  if (Array.isArray(value)) return value.map((item) => redactPayload(item, redactor)) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactPayload(item, redactor)])) as T;
+  }
+  return value;
+}

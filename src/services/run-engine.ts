@@ -14,9 +14,11 @@ import type { AgentAdapter, AgentOutput, AgentParser } from "../domain/agents/ad
 import type { RunEventPayload, RunStatus, RunUsage } from "../domain/agents/events.ts";
 import { agentAdapter } from "../domain/agents/registry.ts";
 import { type AgentSettings, agentSettings, needsApproval } from "../domain/agents/settings.ts";
+import { minusUsage, plusUsage, ZERO_USAGE } from "../domain/agents/usage.ts";
 import { describeError } from "../domain/error-registry.ts";
 import { OutpostError } from "../domain/errors.ts";
 import { newId } from "../domain/ids.ts";
+import type { Redactor } from "../domain/redaction.ts";
 import type { Driver } from "../drivers/driver.ts";
 import { withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
@@ -27,6 +29,7 @@ import type { SupervisorClient } from "../supervisor/client.ts";
 import type { LogExitLine, LogRecord } from "../supervisor/protocol.ts";
 import type { AgentInstaller } from "./agent-installer.ts";
 import { batches } from "./async-batches.ts";
+import { redactorFor, redactPayload } from "./redact-output.ts";
 import type { CommandVariables } from "./variables.ts";
 
 /** The capability word of supervisors whose processes take stdin and journal lines. */
@@ -81,6 +84,8 @@ interface ActiveRun {
   settings?: AgentSettings;
   /** What the conversation's earlier runs reported, for agents whose usage is cumulative. */
   usageBefore?: RunUsage;
+  /** The project's secrets, kept out of what is stored (null: it has none). */
+  redactor?: Redactor | null;
 }
 
 export class RunEngine {
@@ -415,6 +420,7 @@ export class RunEngine {
   async #apply(active: ActiveRun, lines: ParsedLine[], cursor: number): Promise<void> {
     // Read once per run: a settings change applies from the next run.
     active.settings ??= agentSettings((await findProjectById(this.options.pool, active.run.projectId))?.agent);
+    const redactor = await this.#redactorOf(active);
     const settings = active.settings;
     const answers: store.ApprovalRow[] = [];
     let closeStdin = false;
@@ -425,7 +431,7 @@ export class RunEngine {
       const fields: Parameters<typeof store.updateRun>[2] = { lastOutputAt: new Date(), journalSeq: cursor };
       let status: RunStatus = run.status;
       for (const { outputs, journalSeq } of lines) {
-        const push = (payload: RunEventPayload) => events.push({ payload, journalSeq });
+        const push = (payload: RunEventPayload) => events.push({ payload: redactor ? redactPayload(payload, redactor) : payload, journalSeq });
         for (const output of outputs) {
           if (output.kind === "event" && output.event.type === "usage") {
             const { type: _type, ...reported } = output.event;
@@ -490,9 +496,16 @@ export class RunEngine {
     if (costOver) await this.cancel(active.run.id, `stopped: ${costOver}`, "failed").catch(() => {});
   }
 
+  /** Loaded once per run: a secret added while it runs is redacted from the next run on. */
+  async #redactorOf(active: ActiveRun): Promise<Redactor | null> {
+    if (active.redactor === undefined) active.redactor = redactorFor((await this.options.projectVariables(active.run.projectId)).secrets);
+    return active.redactor;
+  }
+
   async #exited(active: ActiveRun, exit: LogExitLine | null, lost?: string): Promise<void> {
     const how = exit ?? { exitCode: null, signal: null };
     const outputs = lost ? [] : safeEnd(active.parser, how);
+    const redactor = await this.#redactorOf(active).catch(() => null);
     await withTransaction(this.options.pool, async (tx) => {
       const run = await store.runById(tx, active.run.id, true);
       if (!run || isOver(run.status)) return;
@@ -512,7 +525,9 @@ export class RunEngine {
         if (outcome === null && active.stderrTail.trim()) reason = `${reason}; its last words: ${active.stderrTail.trim().slice(-500)}`;
       }
       const events = outputs.flatMap((o) => (o.kind === "event" ? [o.event] : []));
-      await this.#finish(tx, run, status, reason, events);
+      // The reason may quote the agent's stderr, which is the sandbox's output like any other.
+      if (redactor && reason) reason = redactor.redactText(reason);
+      await this.#finish(tx, run, status, reason, redactor ? events.map((event) => redactPayload(event, redactor)) : events);
     });
     this.kick(active.run.conversationId);
   }
@@ -655,29 +670,6 @@ export class RunEngine {
       throw this.options.translate(error);
     }
   }
-}
-
-const ZERO_USAGE: RunUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: null };
-
-function plusUsage(a: RunUsage, b: RunUsage): RunUsage {
-  return {
-    inputTokens: a.inputTokens + b.inputTokens,
-    outputTokens: a.outputTokens + b.outputTokens,
-    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
-    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
-    costUsd: a.costUsd === null && b.costUsd === null ? null : (a.costUsd ?? 0) + (b.costUsd ?? 0),
-  };
-}
-
-/** Never below zero: a session that was compacted can report less than before. */
-function minusUsage(total: RunUsage, before: RunUsage): RunUsage {
-  return {
-    inputTokens: Math.max(0, total.inputTokens - before.inputTokens),
-    outputTokens: Math.max(0, total.outputTokens - before.outputTokens),
-    cacheReadTokens: Math.max(0, total.cacheReadTokens - before.cacheReadTokens),
-    cacheWriteTokens: Math.max(0, total.cacheWriteTokens - before.cacheWriteTokens),
-    costUsd: total.costUsd === null ? null : Math.max(0, total.costUsd - (before.costUsd ?? 0)),
-  };
 }
 
 export function processName(runId: string): string {

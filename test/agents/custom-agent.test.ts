@@ -34,6 +34,14 @@ describe("the custom agent", () => {
     assert.equal(events.at(-1)!.data.status, "succeeded");
   });
 
+  test("a project secret an agent prints is stored and streamed as [secret:NAME]", async () => {
+    const set = await api(s, "POST", "/api/v1/projects/custom/secrets", { body: { name: "DEPLOY_TOKEN", value: "tok-5f2a9c1e-secret-value", kind: "secret" } });
+    assert.equal(set.status, 200);
+    const events = await say('echo "token is $DEPLOY_TOKEN"; echo "$DEPLOY_TOKEN" >&2; exit 1', "leak it");
+    assert.equal(events.find((e) => e.event === "message")!.data.text, "token is [secret:DEPLOY_TOKEN]");
+    assert.ok(!JSON.stringify(events).includes("tok-5f2a9c1e-secret-value"), "not in any event, the failure's reason included");
+  });
+
   test("a command that exits at once is followed to its end", async () => {
     for (let i = 0; i < 5; i++) {
       const events = await say("echo quick", "go");

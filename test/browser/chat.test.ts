@@ -110,7 +110,8 @@ describe("the Chat tab", () => {
       await conversation.waitFor();
       conversationId = (await conversation.getAttribute("data-conversation-id")) ?? "";
       assert.match(conversationId, /^cnv_/);
-      assert.match(page.url(), new RegExp(`/sandboxes/${sandboxId}/?\\?conversation=${conversationId}$`));
+      // The page puts the new conversation into its address (shareable, survives a reload).
+      await page.waitForURL(new RegExp(`/sandboxes/${sandboxId}/?\\?conversation=${conversationId}$`));
       const run = conversation.getByTestId("chat-run");
       await run.getByTestId("chat-prompt").getByText(PROMPT).waitFor();
 

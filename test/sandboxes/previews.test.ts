@@ -6,7 +6,8 @@
 // preview cookie, a revoked or expired share. Ports appear in the ports list as they open.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createLogger } from "../../src/logger.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
@@ -350,9 +351,14 @@ describe("previews", () => {
     const ws = await openWebSocket(s.url, previewHost(s.url, b.name, 3000), "/ws", { cookie: bCookie });
     await s.server.close({ stopDatabase: false });
     await ws.closed;
-    restarted = await startServer(s.settings, { logger: createLogger("silent") });
-    // The sandbox's supervisor dials the new control plane by itself (with a back-off).
-    await restarted.sandboxes.driver.connect(b.id, { timeoutMs: 30_000 });
+    restarted = await startServer(s.settings, { logger: createLogger(process.env.OUTPOST_TEST_LOG ?? "silent") });
+    // The sandbox's supervisor dials the new control plane by itself (with a back-off). On a
+    // loaded machine that can take a while: the reconciler waits a minute after a start.
+    await restarted.sandboxes.driver.connect(b.id, { timeoutMs: 60_000 }).catch((error: Error) => {
+      // What the supervisor said is the clue when it does not come back.
+      const log = readFileSync(join(s.settings.dataDir, "sandboxes", b.id, "sandbox.log"), "utf8").slice(-3000);
+      throw new Error(`${error.message}; the sandbox's log ends with:\n${log}`);
+    });
     const res = await hostRequest(restarted.url, { host: previewHost(restarted.url, b.name, 3000), path: "/", headers: { cookie: bCookie } });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json().tag, "B");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createRedactor, MIN_SECRET_BYTES, type Redactor } from "../../src/domain/redaction.ts";
+import { redactorFor, redactPayload } from "../../src/services/redact-output.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -189,4 +190,18 @@ describe("a redacting stream", () => {
       }
     }
   });
+});
+
+test("an agent event's payload is redacted in every string, nested ones included; other values stay", () => {
+  const redactor = redactorFor([{ name: "TOKEN", value: "tok-123456789" }])!;
+  assert.deepEqual(
+    redactPayload({ type: "tool_call", name: "Bash", input: { command: "curl -H tok-123456789", args: ["x", "tok-123456789"] }, seq: 4, ok: true }, redactor),
+    {
+      type: "tool_call",
+      name: "Bash",
+      input: { command: "curl -H [secret:TOKEN]", args: ["x", "[secret:TOKEN]"] },
+      seq: 4,
+      ok: true,
+    },
+  );
 });
