@@ -97,6 +97,10 @@ export class Dialer {
       first?.();
     });
     socket.on("error", () => {});
+    // The control plane never half-closes a link: its end of the connection means the link
+    // is gone. Without this, an HTTP/2 stream still open on our side (a preview's tunnel) can
+    // keep the socket half-open, and the supervisor would never learn that it must redial.
+    socket.once("end", () => socket.destroy());
     socket.once("close", () => {
       if (this.#socket === socket) this.#socket = null;
       if (linked) this.options.log("link to the control plane dropped; dialling again");

@@ -49,11 +49,13 @@ export class LinkSession implements SupervisorTransport {
   /** Resolves with the reason once the link is gone (never rejects). */
   readonly closed: Promise<string>;
   readonly #session: ClientHttp2Session;
+  readonly #socket: Duplex;
   #closeReason: string | null = null;
   #resolveClosed!: (reason: string) => void;
   readonly #pinger: NodeJS.Timeout;
 
   constructor(socket: Duplex, hello: Hello, protocol: number) {
+    this.#socket = socket;
     this.info = {
       sandboxId: hello.sandboxId,
       protocol,
@@ -97,6 +99,10 @@ export class LinkSession implements SupervisorTransport {
     this.#closeReason = reason;
     clearInterval(this.#pinger);
     if (!this.#session.destroyed) this.#session.destroy();
+    // The connection itself too: the supervisor learns that its link is gone only from its
+    // socket closing, and a destroyed HTTP/2 session need not end the socket at once (seen
+    // with a tunnel stream open): the supervisor would stay on a dead link and never redial.
+    this.#socket.destroy();
     this.#resolveClosed(reason);
   }
 
