@@ -172,11 +172,13 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       ...options.egress,
     });
     cleanups.push(() => egress.stop());
+    // Made before any sandbox starts: every sandbox binds it at /opt/agents.
+    const agentsDir = prepareAgentsDir(settings);
     const sandboxes = createSandboxRuntime({
       pool,
       projectVariables: (projectId) => variables.forCommands(projectId),
       egress: egress.endpoint,
-      agentsDir: prepareAgentsDir(settings),
+      agentsDir,
       dataDir: settings.dataDir,
       bwrapPath: settings.bwrapPath,
       limits: { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids },
@@ -194,7 +196,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
     const runs = createRunRuntime({
       pool,
-      agentsDir: prepareAgentsDir(settings),
+      agentsDir,
       agentVersions: settings.agentVersions,
       sandboxes,
       projects,

@@ -9,6 +9,8 @@
 // Side effects on the agent (answers to its questions, closing its stdin, interrupting it)
 // happen after the transaction that decided them commits, and are remembered in the store
 // (`answered`, `outcome`, `cancel_reason`) so a restart in between sends them again.
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import type { AgentAdapter, AgentOutput, AgentParser } from "../domain/agents/adapter.ts";
 import type { RunEventPayload, RunStatus, RunUsage } from "../domain/agents/events.ts";
@@ -229,7 +231,10 @@ export class RunEngine {
       const installed = adapter.install ? await this.options.installer.ensure(adapter) : null;
       if (adapter.instructionsFile && project.instructions) {
         await this.#call(() =>
-          client.writeFile(`${SANDBOX_HOME}/${adapter.instructionsFile}`, once(Buffer.from(project.instructions!)), { parents: true, overwrite: true }),
+          client.writeFile(`${SANDBOX_HOME}/${adapter.instructionsFile}`, Readable.from([Buffer.from(project.instructions!)]), {
+            parents: true,
+            overwrite: true,
+          }),
         );
       }
       const launch = adapter.launch({
@@ -366,7 +371,7 @@ export class RunEngine {
           return await this.#exited(active, null, `the sandbox is ${sandbox?.phase ?? "gone"}`);
         }
         this.options.log.warn({ runId: active.run.id, err: (error as Error).message }, "following a run failed; trying again");
-        await delay(delayMs, signal);
+        await sleep(delayMs, undefined, { signal }).catch(() => {});
         delayMs = Math.min(delayMs * 2, 5000);
       }
     }
@@ -719,22 +724,4 @@ function safeEnd(parser: AgentParser, exit: { exitCode: number | null; signal: s
   } catch {
     return [];
   }
-}
-
-async function* once(bytes: Buffer): AsyncIterable<Uint8Array> {
-  yield bytes;
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

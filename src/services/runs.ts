@@ -193,8 +193,8 @@ export class RunService {
     return store.conversationEventsAfter(this.pool, conversationId, afterSeq, limit);
   }
 
-  async lastRunOf(conversationId: string): Promise<store.RunRow | null> {
-    return (await store.runsOfConversation(this.pool, conversationId)).at(-1) ?? null;
+  lastRunOf(conversationId: string): Promise<store.RunRow | null> {
+    return store.lastRunOf(this.pool, conversationId);
   }
 
   /** The run as it stands (streams check whether it is over). */

@@ -159,6 +159,12 @@ export async function runsOfConversation(db: Queryable, conversationId: string):
   return rows as RunRow[];
 }
 
+/** The conversation's newest run (its status is the conversation's). */
+export async function lastRunOf(db: Queryable, conversationId: string): Promise<RunRow | null> {
+  const { rows } = await db.query(`select ${RUN} from runs r where r.conversation_id = $1 order by r.seq desc limit 1`, [conversationId]);
+  return (rows[0] as RunRow | undefined) ?? null;
+}
+
 export async function listRuns(db: Queryable, query: { userId: string; projectId?: string; status?: RunStatus; limit: number }): Promise<RunRow[]> {
   const { rows } = await db.query(
     `select ${RUN} from runs r join conversations c on c.id = r.conversation_id
