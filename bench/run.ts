@@ -24,6 +24,10 @@
 //   runs           agent run events: latency (p50, p99) from a `custom` agent's output line to
 //                  its `message` event over GET /runs/{rid}/events, next to a host pipe, and
 //                  events/s for one run and many at once; OUTPOST_BENCH_RUNS_* (bench/runs.ts)
+//   git            clone of a large repository (OUTPOST_BENCH_GIT_FILES, default 50 000 files)
+//                  from a local git http-backend: host git clone next to a clone in a sandbox
+//                  through the egress proxy and a sandbox created with it; checkpoint time for
+//                  it, host vs sandbox vs the API; OUTPOST_BENCH_GIT_* (bench/git/options.ts)
 // e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
 // stderr, each group's summary to stdout; the exit code is 1 when a group failed or its
 // summary lists problems. Writes nothing outside temp dirs, and stops every process it
@@ -34,6 +38,8 @@ import { benchControlPlaneMemory } from "./control-plane-memory.ts";
 import { benchControlPlaneStart, startGoalsReport } from "./control-plane-start.ts";
 import { egressProblems, egressReport } from "./egress/report.ts";
 import { benchEgress, EGRESS_OPTION_ENV, egressBenchOptions } from "./egress.ts";
+import { gitProblems, gitReport } from "./git/report.ts";
+import { benchGit, GIT_OPTION_ENV, gitBenchOptions } from "./git.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { benchPglite } from "./pglite.ts";
 import { benchPreview, PREVIEW_OPTION_ENV, previewBenchOptions, previewProblems, previewReport } from "./preview.ts";
@@ -128,10 +134,20 @@ async function runs(): Promise<void> {
   if (results.failures.length) process.exitCode = 1;
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal, runs };
+async function git(): Promise<void> {
+  const began = performance.now();
+  const loadBefore = loadavg()[0]!;
+  const options = gitBenchOptions();
+  process.stderr.write(`git (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchGit(options, progress);
+  process.stdout.write(gitReport(results, { before: loadBefore, after: loadavg()[0]! }, (performance.now() - began) / 1000));
+  if (gitProblems(results).length) process.exitCode = 1;
+}
+
+const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal, runs, git };
 
 function usage(): string {
-  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n`;
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n  git sizes: ${GIT_OPTION_ENV.join(", ")}\n`;
 }
 
 const requested = process.argv.slice(2);

@@ -11,6 +11,8 @@
 //   dist/opt-outpost/    everything a sandbox runs, bound read-only at /opt/outpost:
 //     bin/node                       the pinned Node 22 (npm package node-linux-<arch>)
 //     bin/outpost-ssh-proxy          ssh's ProxyCommand through the egress proxy (sandbox-bin/)
+//     bin/outpost-known-hosts        ssh's KnownHostsCommand: the project's pinned host keys (sandbox-bin/)
+//     git-hooks/<name>               git hooks of agent turns: commit trailers (sandbox-bin/git-hooks/hook)
 //     supervisor.js(.map)            the bundle above
 //     node_modules/@lydell/node-pty-<os>-<arch>/   the PTY addon (package.json, pty.node)
 //     manifest.json                  versions and sha256 of every file: tells whether a copy is current
@@ -39,6 +41,25 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { buildWeb } from "./build-web.mjs";
+
+/** The hooks git may run during an agent turn (core.hooksPath points at Outpost's copies). */
+const GIT_HOOKS = [
+  "applypatch-msg",
+  "pre-applypatch",
+  "post-applypatch",
+  "pre-commit",
+  "pre-merge-commit",
+  "prepare-commit-msg",
+  "commit-msg",
+  "post-commit",
+  "pre-rebase",
+  "post-checkout",
+  "post-merge",
+  "pre-push",
+  "post-rewrite",
+  "pre-auto-gc",
+  "reference-transaction",
+];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const common = { bundle: true, platform: "node", target: "node20", format: "esm", sourcemap: "linked", logLevel: "warning" };
@@ -139,8 +160,11 @@ function optOutpostSources() {
   const files = {
     "bin/node": join(nodeDir, "bin", "node"),
     "bin/outpost-ssh-proxy": join(root, "sandbox-bin", "outpost-ssh-proxy"),
+    "bin/outpost-known-hosts": join(root, "sandbox-bin", "outpost-known-hosts"),
     "supervisor.js": join(root, "dist", "supervisor.js"),
   };
+  // One script serves every hook name (it chains to the repository's own hook of that name).
+  for (const hook of GIT_HOOKS) files[`git-hooks/${hook}`] = join(root, "sandbox-bin", "git-hooks", "hook");
   if (existsSync(join(root, "dist", "supervisor.js.map"))) files["supervisor.js.map"] = join(root, "dist", "supervisor.js.map");
   // Only what loading the addon needs: its package.json and binaries, not the README.
   const ptyRel = relative(join(ptyDir, "..", ".."), ptyDir);

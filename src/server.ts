@@ -10,6 +10,7 @@ import { createLogger } from "./logger.ts";
 import { ensureAdminToken } from "./startup/admin.ts";
 import { openDatabase } from "./startup/database.ts";
 import type { EgressRuntime } from "./startup/egress.ts";
+import type { GitRuntime } from "./startup/git.ts";
 import { listen } from "./startup/listen.ts";
 import { readiness } from "./startup/readiness.ts";
 import type { RuntimeAvailability, SandboxRuntime } from "./startup/sandboxes.ts";
@@ -65,6 +66,7 @@ async function importTheRest() {
     { ProjectChanges },
     { createPreviewRuntime },
     { createRunRuntime, prepareAgentsDir },
+    { createGitRuntime, lateRepositoryStage, withGitEnvironment },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -76,6 +78,7 @@ async function importTheRest() {
     import("./services/project-changes.ts"),
     import("./startup/previews.ts"),
     import("./startup/runs.ts"),
+    import("./startup/git.ts"),
   ]);
   return {
     buildApp,
@@ -90,6 +93,9 @@ async function importTheRest() {
     createPreviewRuntime,
     createRunRuntime,
     prepareAgentsDir,
+    createGitRuntime,
+    lateRepositoryStage,
+    withGitEnvironment,
   };
 }
 
@@ -142,6 +148,9 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       createPreviewRuntime,
       createRunRuntime,
       prepareAgentsDir,
+      createGitRuntime,
+      lateRepositoryStage,
+      withGitEnvironment,
     } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
@@ -174,9 +183,12 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => egress.stop());
     // Made before any sandbox starts: every sandbox binds it at /opt/agents.
     const agentsDir = prepareAgentsDir(settings);
+    const commandVariables = withGitEnvironment(pool, (projectId) => variables.forCommands(projectId));
+    let git: GitRuntime | undefined;
     const sandboxes = createSandboxRuntime({
       pool,
-      projectVariables: (projectId) => variables.forCommands(projectId),
+      projectVariables: commandVariables,
+      prepare: lateRepositoryStage(() => git, pool),
       egress: egress.endpoint,
       agentsDir,
       dataDir: settings.dataDir,
@@ -194,20 +206,31 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     // Stopping the reconciler leaves sandboxes running: they outlive the control plane.
     cleanups.push(() => sandboxes.stop());
 
+    let url = "";
+    const publicUrl = () => settings.publicUrl?.replace(/\/$/, "") ?? url;
+    git = createGitRuntime({
+      pool,
+      dataDir: settings.dataDir,
+      sandboxes,
+      variables,
+      projectVariables: commandVariables,
+      githubApiUrl: settings.githubApiUrl,
+      publicUrl,
+      logger,
+    });
     const runs = createRunRuntime({
       pool,
       agentsDir,
       agentVersions: settings.agentVersions,
       sandboxes,
       projects,
-      projectVariables: (projectId) => variables.forCommands(projectId),
+      projectVariables: commandVariables,
+      turns: git.turns,
       listenConnection,
       logger,
     });
     cleanups.push(() => runs.stop());
 
-    let url = "";
-    const publicUrl = () => settings.publicUrl?.replace(/\/$/, "") ?? url;
     const previews = createPreviewRuntime({ pool, sandboxes, auth, domain: settings.previewDomain, publicUrl, logger });
     const app = await buildApp({
       logger,
@@ -225,6 +248,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         egress.routes(instance);
         previews.routes(instance);
         runs.routes(instance);
+        git?.routes(instance);
       },
       isReady: () => readiness(pool),
     });

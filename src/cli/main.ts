@@ -72,6 +72,14 @@ const COMMANDS: Record<string, LoadCommand> = {
     const { approve, approveHelp } = await import("./commands/approve.ts");
     return { run: approve, help: approveHelp };
   },
+  pr: async () => {
+    const { pr, prHelp } = await import("./commands/pr.ts");
+    return { run: pr, help: prHelp };
+  },
+  git: async () => {
+    const { git, gitHelp } = await import("./commands/git.ts");
+    return { run: git, help: gitHelp };
+  },
   user: async () => {
     const { user, userHelp } = await import("./commands/user.ts");
     return { run: user, help: userHelp };

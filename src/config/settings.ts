@@ -66,6 +66,12 @@ export const settingsSchema = z
       .string()
       .optional()
       .describe("Where agent CLIs are installed with npm, shared by all sandboxes read-only (OUTPOST_AGENTS_DIR, default <data dir>/agents)."),
+    githubApiUrl: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http(s):// URL")
+      .describe(
+        "GitHub's REST API, where pull requests are opened (OUTPOST_GITHUB_API_URL, default https://api.github.com; GitHub Enterprise: https://HOST/api/v3).",
+      ),
     agentVersions: z
       .string()
       .regex(/^([a-z-]+=[0-9A-Za-z.+-]+)?(,[a-z-]+=[0-9A-Za-z.+-]+)*$/, "must look like claude-code=2.1.332,codex=0.171.0")
@@ -114,6 +120,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     previewDomain: env.OUTPOST_PREVIEW_DOMAIN?.toLowerCase().replace(/\.$/, "") || undefined,
     agentsDir: env.OUTPOST_AGENTS_DIR || undefined,
     agentVersions: env.OUTPOST_AGENT_VERSIONS || undefined,
+    githubApiUrl: env.OUTPOST_GITHUB_API_URL || "https://api.github.com",
     ...overrides,
   };
   const parsed = settingsSchema.safeParse(candidate);
@@ -149,4 +156,5 @@ const ENV_NAMES: Record<string, string> = {
   previewDomain: "OUTPOST_PREVIEW_DOMAIN",
   agentsDir: "OUTPOST_AGENTS_DIR",
   agentVersions: "OUTPOST_AGENT_VERSIONS",
+  githubApiUrl: "OUTPOST_GITHUB_API_URL",
 };

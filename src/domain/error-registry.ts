@@ -50,12 +50,20 @@ export const ERRORS = {
     retryable: false,
   },
   // 404: missing, or not yours (never say which)
+  PULL_REQUEST_NOT_FOUND: { status: 404, hint: "Open one first: `outpost pr <sandbox>` (or POST …/git/pull-request).", retryable: false },
+  GIT_REF_NOT_FOUND: { status: 404, hint: "List what exists with `outpost git branches <sandbox>` or `outpost git log <sandbox>`.", retryable: false },
+  CHECKPOINT_NOT_FOUND: { status: 404, hint: "List the sandbox's checkpoints with `outpost git checkpoints <sandbox>`.", retryable: false },
   NOT_FOUND: { status: 404, hint: "Check the id or name: it may have been deleted, or belong to another user.", retryable: false },
   ROUTE_NOT_FOUND: { status: 404, hint: "Check the method and path against the API reference at /docs.", retryable: false },
   PROJECT_NOT_FOUND: { status: 404, hint: "Use an id or name that `outpost project list` shows.", retryable: false },
   SANDBOX_NOT_FOUND: { status: 404, hint: "Use an id or name that `outpost sandbox list --all` shows.", retryable: false },
   PROCESS_NOT_FOUND: { status: 404, hint: "Use a process id that `outpost process list <sandbox>` shows.", retryable: false },
   USER_NOT_FOUND: { status: 404, hint: "Use a user id or name that `outpost user list` shows (an admin can run it).", retryable: false },
+  DEPLOY_KEY_NOT_FOUND: {
+    status: 404,
+    hint: "Create one with `outpost project deploy-key <project>` (POST /api/v1/projects/<id>/git/deploy-key).",
+    retryable: false,
+  },
   VARIABLE_NOT_FOUND: { status: 404, hint: "Use a name that `outpost secret list <project>` shows.", retryable: false },
   MEMBER_NOT_FOUND: { status: 404, hint: "Use a user id that `outpost project member list <project>` shows.", retryable: false },
   PATH_NOT_FOUND: {
@@ -85,6 +93,28 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, hint: "Use one of the methods the API reference at /docs lists for this path.", retryable: false },
   REQUEST_TIMEOUT: { status: 408, hint: "Send the request's headers promptly; check the network or proxy between you and Outpost.", retryable: true },
   // 409: conflicts with the current state
+  GITHUB_TOKEN_MISSING: {
+    status: 409,
+    hint: "Set a token that may open pull requests: `outpost secret set <project> GITHUB_TOKEN --kind credential`.",
+    retryable: false,
+  },
+  GITHUB_REPOSITORY_UNKNOWN: {
+    status: 409,
+    hint: "Set the project's repository to a GitHub one: `outpost project update <project> --repo https://github.com/OWNER/REPO.git`.",
+    retryable: false,
+  },
+  PULL_REQUEST_HEAD_INVALID: {
+    status: 409,
+    hint: "Commit on a branch of its own first (POST …/git/branches {name, switch: true}), or name the conversation whose branch it is.",
+    retryable: false,
+  },
+  NOT_A_GIT_REPOSITORY: {
+    status: 409,
+    hint: "The workspace has no git repository: restart the sandbox (it runs `git init` or clones the project's repository).",
+    retryable: false,
+  },
+  NOTHING_TO_COMMIT: { status: 409, hint: "Change a file first, or check `outpost git status <sandbox>`.", retryable: false },
+  GIT_BRANCH_EXISTS: { status: 409, hint: "Pick another name, or switch to it with `outpost git switch <sandbox> BRANCH`.", retryable: false },
   PROJECT_NAME_TAKEN: { status: 409, hint: "Pick another name, or use the existing project.", retryable: false },
   PROJECT_NAME_AMBIGUOUS: { status: 409, hint: "Use the project's id instead of its name: details.ids lists the candidates.", retryable: false },
   PROJECT_LAST_OWNER: {
@@ -124,11 +154,17 @@ export const ERRORS = {
   DIRECTORY_NOT_EMPTY: { status: 409, hint: "Pass recursive=true to delete the folder with everything in it.", retryable: false },
   // 413/415/431: size and media type
   PAYLOAD_TOO_LARGE: { status: 413, hint: "Keep the request body under 1 MiB; split large input over several requests.", retryable: false },
+  CHECKPOINT_TOO_LARGE: {
+    status: 413,
+    hint: "Add large generated files to .gitignore (checkpoints skip ignored files), then take one again.",
+    retryable: false,
+  },
   FILE_TOO_LARGE: { status: 413, hint: "Free space in the sandbox (delete files it no longer needs), then send it again.", retryable: false },
   RANGE_NOT_SATISFIABLE: { status: 416, hint: "Ask for a range that starts before the end of the file (its size is in GET …/files?path=…).", retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, hint: "Send the body as JSON with Content-Type: application/json.", retryable: false },
   HEADERS_TOO_LARGE: { status: 431, hint: "Keep all headers together under 16 KiB: drop large cookies or custom headers.", retryable: false },
   // 422: valid JSON that cannot be acted on
+  GIT_FAILED: { status: 422, hint: "Read git's message above: it says what to change (a conflict, a rejected push, a missing remote).", retryable: false },
   UNPROCESSABLE: { status: 422, hint: "Change what the message names; the same request will be refused again.", retryable: false },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
@@ -199,6 +235,13 @@ export const ERRORS = {
     retryable: false,
   },
   // 502/504: the sandbox's supervisor misbehaved or did not answer in time (that sandbox only)
+  GITHUB_API_FAILED: { status: 502, hint: "Check the token's access to the repository and GitHub's status; the message is GitHub's own.", retryable: false },
+  CHECKPOINT_REJECTED: {
+    status: 502,
+    hint: "The sandbox sent git objects that fail git's checks; run `git fsck` in the sandbox, or restart it.",
+    retryable: false,
+  },
+  GIT_OUTPUT_TOO_LARGE: { status: 502, hint: "Ask for less: a path, a smaller range of commits, or the unified diff of one file.", retryable: false },
   SUPERVISOR_BAD_RESPONSE: { status: 502, hint: `Send the request again; if it keeps failing, restart the sandbox (${RESTART}).`, retryable: false },
   PORT_NOT_LISTENING: { status: 502, hint: "Start the server inside the sandbox, or check which port it listens on.", retryable: false },
   PREVIEW_APP_BAD_RESPONSE: {

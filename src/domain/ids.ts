@@ -15,6 +15,7 @@ export const ID_PREFIXES = {
   process: "prc",
   database: "db",
   share: "shr",
+  checkpoint: "chk",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

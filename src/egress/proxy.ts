@@ -14,6 +14,7 @@ import type { Socket } from "node:net";
 import { type Duplex, pipeline } from "node:stream";
 import { hostKind } from "../domain/egress-addresses.ts";
 import { allowCommand, canonicalHost, decideEgress, type EgressDecision, HOST_MACHINE } from "../domain/egress-policy.ts";
+import { type RepoEndpoint, repoEndpoint } from "../domain/git/repo-url.ts";
 import type { SandboxEgress } from "../services/egress.ts";
 import type { EgressRecorder } from "../services/egress-recorder.ts";
 import type { CertificateAuthority } from "./certificates.ts";
@@ -110,10 +111,20 @@ export class EgressProxy {
       return;
     }
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    if (head.length) upstream.write(head);
     this.#tunnels.add(socket);
     socket.once("close", () => this.#tunnels.delete(socket));
-    tunnel(socket, upstream, finish, this.deps.timeouts?.idleMs ?? IDLE_MS);
+    // With a deploy key in the sandbox's ssh-agent, SSH goes only to the project's
+    // repository: the agent cannot see where a login goes, so the tunnel looks at the first
+    // bytes each side sends, and an SSH version line elsewhere ends both sides.
+    const gate =
+      ctx.hasDeployKey && !isRepository(ctx, checked.base.host, target.port, "ssh")
+        ? () => {
+            const reason = sshRefusal(ctx);
+            this.deps.log(`egress: SSH to ${checked.base.host}:${target.port} from ${checked.base.sandboxName} closed: ${reason}`);
+            this.deps.recorder.record({ ...checked.base, startedAt: new Date(), allowed: false, rule: "ssh gate", reason, address });
+          }
+        : undefined;
+    tunnel(socket, upstream, finish, this.deps.timeouts?.idleMs ?? IDLE_MS, head, gate);
   }
 
   async #plainHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -162,7 +173,7 @@ export class EgressProxy {
       return null;
     }
     const host = canonicalHost(rawHost);
-    const decision: EgressDecision = decideEgress(ctx.policy, host, port);
+    const decision: EgressDecision = decide(ctx, host, port);
     const base = {
       projectId: ctx.projectId,
       sandboxId,
@@ -190,7 +201,7 @@ export class EgressProxy {
         lookup: this.deps.lookup,
       });
       const handle = this.deps.recorder.record({ ...base, allowed: true, rule: decision.rule, reason: null, address: dialled.address });
-      return { ctx, decision, upstream: dialled.socket, address: dialled.address, handle };
+      return { ctx, decision, upstream: dialled.socket, address: dialled.address, handle, base };
     } catch (error) {
       const refused = error instanceof DialError && error.code === "ADDRESS_REFUSED";
       const reason = error instanceof Error ? error.message : String(error);
@@ -203,6 +214,31 @@ export class EgressProxy {
       return null;
     }
   }
+}
+
+/** Is host:port the project's repository (over `transport`, when given)? */
+function isRepository(ctx: SandboxEgress, host: string, port: number, transport?: RepoEndpoint["transport"]): boolean {
+  const endpoint = ctx.repoUrl ? repoEndpoint(ctx.repoUrl) : null;
+  if (!endpoint || (transport && endpoint.transport !== transport)) return false;
+  return canonicalHost(endpoint.host) === host && endpoint.port === port;
+}
+
+/**
+ * The policy's decision, plus the project's repository: its host and port are reachable
+ * without a rule (clone, fetch, push), like a rule naming them exactly, unless the project
+ * denies them or lets nothing out at all.
+ */
+function decide(ctx: SandboxEgress, host: string, port: number): EgressDecision {
+  const decision = decideEgress(ctx.policy, host, port);
+  if (decision.allowed || ctx.policy.level === "none" || decision.rule.startsWith("deny ") || !isRepository(ctx, host, port)) return decision;
+  return { allowed: true, rule: "repository", allowNonPublic: true, hostMachine: host === HOST_MACHINE };
+}
+
+function sshRefusal(ctx: SandboxEgress): string {
+  const endpoint = ctx.repoUrl ? repoEndpoint(ctx.repoUrl) : null;
+  const where =
+    endpoint?.transport === "ssh" ? `its repository (${endpoint.host}:${endpoint.port})` : "its repository, and its repository is not reached over SSH";
+  return `project ${ctx.projectName} has a deploy key, so SSH may go only to ${where}`;
 }
 
 /** `host:port` of a CONNECT (IPv6 in brackets); null when malformed. */
@@ -241,7 +277,7 @@ function refuse(socket: Socket, status: number, line: string): void {
  * are delivered before the other side closes. An error on either side, or both sides idle
  * for idleMs, tears down both. `onClose` runs once both sockets are closed.
  */
-function tunnel(client: Socket, upstream: Socket, onClose: () => void, idleMs: number): void {
+function tunnel(client: Socket, upstream: Socket, onClose: () => void, idleMs: number, head: Buffer, onSsh?: () => void): void {
   let closed = 0;
   const closedOne = () => {
     closed += 1;
@@ -255,6 +291,68 @@ function tunnel(client: Socket, upstream: Socket, onClose: () => void, idleMs: n
   };
   client.setTimeout(idleMs, teardown);
   upstream.setTimeout(idleMs, teardown);
-  pipeline(client, upstream, (error) => error && teardown());
-  pipeline(upstream, client, (error) => error && teardown());
+  const pipe = (from: Socket, to: Socket) => pipeline(from, to, (error) => error && teardown());
+  if (!onSsh) {
+    if (head.length) upstream.write(head);
+    pipe(client, upstream);
+    pipe(upstream, client);
+    return;
+  }
+  // Until a direction is piped, its errors are not pipeline's to handle.
+  client.on("error", teardown);
+  upstream.on("error", teardown);
+  let refused = false;
+  const refuseSsh = () => {
+    if (refused) return;
+    refused = true;
+    onSsh();
+    teardown();
+  };
+  for (const [from, to, first] of [
+    [client, upstream, head],
+    [upstream, client, Buffer.alloc(0)],
+  ] as const) {
+    firstBytes(from, first, (ssh, held, ended) => {
+      if (ssh) return refuseSsh();
+      if (refused) return;
+      if (held.length) to.write(held);
+      if (ended) to.end();
+      else pipe(from, to);
+    });
+  }
+}
+
+const SSH_VERSION = Buffer.from("SSH-");
+
+/**
+ * Holds what `source` sends until it is known whether it starts with an SSH version line
+ * (`SSH-`): as soon as its bytes are no prefix of that, or are all of it. Decided on bytes
+ * only, never on time, so a quiet side costs nothing (the idle timeout still applies).
+ * `held` is what was read meanwhile, to send on first; `ended` when the source ended before.
+ */
+function firstBytes(source: Socket, initial: Buffer, decided: (ssh: boolean, held: Buffer, ended: boolean) => void): void {
+  let seen = initial;
+  const decide = (): boolean => {
+    const n = Math.min(seen.length, SSH_VERSION.length);
+    if (n === 0) return false;
+    const prefix = seen.subarray(0, n).equals(SSH_VERSION.subarray(0, n));
+    if (prefix && n < SSH_VERSION.length) return false;
+    source.off("data", onData);
+    source.off("end", onEnd);
+    source.pause();
+    decided(prefix, seen, false);
+    return true;
+  };
+  const onData = (chunk: Buffer) => {
+    seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
+    decide();
+  };
+  const onEnd = () => {
+    source.off("data", onData);
+    // Too short to be SSH: what came is passed on, then the end.
+    decided(false, seen, true);
+  };
+  if (decide()) return;
+  source.on("data", onData);
+  source.once("end", onEnd);
 }

@@ -21,7 +21,7 @@ import * as store from "../store/sandboxes.ts";
 import type { LinkEvent } from "../supervisor/link/registry.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { type Clock, ReconcileLoop, systemClock } from "./loop.ts";
-import { SandboxKind } from "./sandbox-kind.ts";
+import { SandboxKind, type SandboxPreparer } from "./sandbox-kind.ts";
 
 export interface ReconcilerOptions {
   pool: pg.Pool;
@@ -44,6 +44,8 @@ export interface ReconcilerOptions {
   orphanGraceMs?: number;
   /** The installation-wide cap on running sandboxes. */
   capacity?: Capacity;
+  /** The control plane's own stage after the driver's (the repository). */
+  prepare?: SandboxPreparer;
 }
 
 const REFUSAL_EVENT_INTERVAL_MS = 60_000;
@@ -78,6 +80,7 @@ export class Reconciler {
       backoff: options.backoff,
       orphanGraceMs: options.orphanGraceMs,
       capacity: options.capacity,
+      prepare: options.prepare,
     });
     this.#loop = new ReconcileLoop(this.#kind, {
       holder: options.holder ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
@@ -126,6 +129,11 @@ export class Reconciler {
   /** Re-checks every live sandbox and looks for orphaned compute. */
   resync(): Promise<void> {
     return this.#loop.resync();
+  }
+
+  /** Every stage a start goes through, in order. */
+  get stageNames(): string[] {
+    return this.#kind.stageNames;
   }
 
   /** Orphaned sandboxes this replica currently sees (compute without a live row). */

@@ -55,6 +55,15 @@ export interface SandboxKindOptions {
   orphanGraceMs?: number;
   /** The installation-wide cap; none when absent. */
   capacity?: Capacity;
+  /** What happens once the supervisor answers and before the sandbox is ready (its repository). */
+  prepare?: SandboxPreparer;
+}
+
+/** A stage of the control plane's own after the driver's (the git service's `repository`). */
+export interface SandboxPreparer {
+  stage: string;
+  /** Resolves with a one-line summary for the stage; throws to fail the start. */
+  run(sandbox: { id: string; projectId: string }, progress: (message: string) => void, signal: AbortSignal): Promise<string>;
 }
 
 export class SandboxKind implements ResourceKind<Row> {
@@ -65,6 +74,11 @@ export class SandboxKind implements ResourceKind<Row> {
 
   constructor(private readonly options: SandboxKindOptions) {
     this.#startedAt = options.clock.now();
+  }
+
+  /** The driver's stages, then the control plane's own. */
+  get stageNames(): string[] {
+    return [...this.options.driver.stages, ...(this.options.prepare ? [this.options.prepare.stage] : [])];
   }
 
   liveIds(): Promise<string[]> {
@@ -142,7 +156,7 @@ export class SandboxKind implements ResourceKind<Row> {
   }
 
   async #provision(row: Row, { signal, holder }: PassContext): Promise<PassResult> {
-    let stages: Stage[] = freshStages(this.options.driver.stages);
+    let stages: Stage[] = freshStages(this.stageNames);
     const begun = await this.#beginProvision(row, holder, stages);
     if (begun === "gone") return {};
     if (begun !== "begun")
@@ -171,6 +185,12 @@ export class SandboxKind implements ResourceKind<Row> {
     };
     try {
       const handle = await this.options.driver.ensure(this.#spec(row), { signal, onStage: report });
+      const prepare = this.options.prepare;
+      if (prepare) {
+        report(prepare.stage, "running");
+        const summary = await prepare.run(row, (message) => report(prepare.stage, "running", message), signal);
+        report(prepare.stage, "done", summary);
+      }
       await writing;
       // Ready and running in one write: the last stage and the phase users wait for.
       const ready: StageReport = {
@@ -272,12 +292,7 @@ export class SandboxKind implements ResourceKind<Row> {
     if (row.phase !== "stopping" && !(await this.#write(row, holder, { phase: "stopping" }, "sandbox.phase"))) return {};
     try {
       await this.options.driver.stop(row.id, { signal, graceMs: this.options.stopGraceMs });
-      await this.#write(
-        row,
-        holder,
-        { phase: "stopped", stages: freshStages(this.options.driver.stages), error: null, acted: true, retry: null },
-        "sandbox.phase",
-      );
+      await this.#write(row, holder, { phase: "stopped", stages: freshStages(this.stageNames), error: null, acted: true, retry: null }, "sandbox.phase");
       return {};
     } catch (error) {
       if (signal.aborted) return {};

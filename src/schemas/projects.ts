@@ -83,6 +83,43 @@ export const createProjectBody = z
   .strict()
   .meta({ id: "CreateProject" });
 
+const gitIdentity = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .regex(/^[^<>\n\r]+$/, "must not contain <, > or line breaks"),
+    email: z
+      .string()
+      .trim()
+      .min(3)
+      .max(320)
+      .regex(/^[^<>\s@]+@[^<>\s@]+$/, "must be an email address"),
+  })
+  .strict();
+
+export const gitSettingsChange = z
+  .object({
+    identity: gitIdentity.nullable().optional().describe("Who the agent's commits are by; null: Outpost Agent <agent@outpost.local>."),
+    tokenVariable: envName.nullable().optional().describe("The project credential with a token for the repository host and GitHub's API; null: GITHUB_TOKEN."),
+    knownHosts: text(16 * 1024)
+      .nullable()
+      .optional()
+      .describe("known_hosts lines for the repository's SSH host; Outpost pins them itself when it makes a deploy key."),
+  })
+  .strict()
+  .meta({ id: "GitSettingsChange" });
+
+const gitSettingsOut = z
+  .object({
+    identity: z.object({ name: z.string(), email: z.string() }),
+    tokenVariable: z.string(),
+    knownHosts: z.string().nullable(),
+  })
+  .meta({ id: "GitSettings" });
+
 export const updateProjectBody = z
   .object({
     repoUrl: repoUrl.nullable().optional(),
@@ -93,6 +130,7 @@ export const updateProjectBody = z
     database: z.enum(["none", "postgres"]).optional(),
     tokenBudget: tokenBudget.optional(),
     agent: agentSettingsChange.optional().describe("Agent run settings; the fields given replace the stored ones (limits field by field)."),
+    git: gitSettingsChange.optional().describe("Git settings; the fields given replace the stored ones (null resets one)."),
   })
   .strict()
   .describe("The name cannot change: sandboxes and databases are named after it.")
@@ -112,6 +150,7 @@ export const project = z
     database: z.enum(["none", "postgres"]),
     tokenBudget: z.number().int().nullable(),
     agent: agentSettingsOut,
+    git: gitSettingsOut,
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -6,6 +6,8 @@ import { AGENT_NAMES } from "../domain/agents/adapter.ts";
 import { RUN_STATUSES } from "../domain/agents/events.ts";
 import { approvalRuleProblem, PERMISSION_MODES } from "../domain/agents/settings.ts";
 import { text } from "./common.ts";
+import { branchName } from "./git.ts";
+import { pullRequestResource } from "./pull-requests.ts";
 
 export const MAX_PROMPT_CHARS = 256 * 1024;
 
@@ -27,6 +29,11 @@ export const createConversationBody = z
       .describe("The model, as the agent names it; default: the agent's own."),
     title: text(200).optional(),
     command: text(4096).optional().describe("custom only: the command line (sh -c) that answers each message on stdout."),
+    branch: branchName.optional().describe("The branch its own branch (`outpost/<title>-<id>`) starts from; default: the one checked out at its first turn."),
+    worktree: z
+      .boolean()
+      .optional()
+      .describe("Work in a git worktree of its own (in the sandbox's home), so conversations in one sandbox do not touch each other's files."),
   })
   .strict();
 
@@ -102,11 +109,18 @@ export const conversationResource = z
     title: z.string(),
     sessionId: z.string().nullable().describe("The agent's own session id: follow-ups resume it."),
     status: z.enum(["idle", ...RUN_STATUSES]).describe("The latest run's status (idle: no run yet)."),
+    branch: z.string().nullable().describe("The git branch its turns work on."),
+    baseBranch: z.string().nullable().describe("Where that branch starts, and its pull request's base."),
+    worktree: z.string().nullable().describe("Its own worktree (a folder in the sandbox), or null: it works in /workspace."),
+    pullRequest: pullRequestResource.omit({ conversationId: true }).nullable().describe("Its pull request as last seen."),
     createdBy: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .meta({ id: "Conversation" });
+
+/** conversations.pull_request as services/git/pull-requests.ts stores it. */
+export const storedPullRequest = pullRequestResource.omit({ conversationId: true });
 
 export const conversationDetail = conversationResource
   .extend({

@@ -5,7 +5,9 @@ import type pg from "pg";
 import type { Principal } from "../domain/authorization.ts";
 import type { Credential } from "../domain/credentials.ts";
 import type { EgressPolicy } from "../domain/egress-policy.ts";
-import { type EgressRow, egressIdBeforeLast, findSandboxEgress, listEgress } from "../store/egress.ts";
+import { repoEndpoint } from "../domain/git/repo-url.ts";
+import { gitSettings } from "../domain/git/settings.ts";
+import { type EgressRow, egressIdBeforeLast, findSandboxEgress, listEgress, type SandboxEgressRow } from "../store/egress.ts";
 import { insertUsage, tokensSince, type UsageRecord, type UsageTotals, usageSince } from "../store/usage.ts";
 import { resolveProject } from "./project-access.ts";
 import type { VariableService } from "./variables.ts";
@@ -20,6 +22,12 @@ export interface SandboxEgress {
   policy: EgressPolicy;
   tokenBudget: number | null;
   credentials: Credential[];
+  /** The project's repository: its host:port is allowed implicitly (the proxy adds it to the policy). */
+  repoUrl: string | null;
+  /** The project's git settings (projects.git): pinned host keys, token variable, identity. */
+  git: SandboxEgressRow["git"];
+  /** With a deploy key in its agent, the sandbox may speak SSH only to its repository. */
+  hasDeployKey: boolean;
 }
 
 export interface UsageSummary {
@@ -70,7 +78,8 @@ export class EgressService {
   async #load(sandboxId: string): Promise<SandboxEgress | null> {
     const row = await findSandboxEgress(this.pool, sandboxId);
     if (!row) return null;
-    return { ...row, policy: row.egress, credentials: await this.variables.credentials(row.projectId) };
+    const credentials = withRepositoryToken(await this.variables.credentials(row.projectId), row.repoUrl, gitSettings(row.git).tokenVariable);
+    return { ...row, policy: row.egress, credentials };
   }
 
   async log(principal: Principal, ref: string, query: { afterId: number; limit: number }): Promise<{ projectId: string; items: EgressRow[] }> {
@@ -117,4 +126,19 @@ export class EgressService {
 
 export function monthStart(now: Date): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+}
+
+/**
+ * The project's git token goes to its repository's host as HTTP Basic (what git sends), on
+ * top of the credential's own rules: git in the sandbox clones, fetches and pushes with no
+ * credential of its own, and the proxy puts the token in for that one host.
+ */
+export function withRepositoryToken(credentials: Credential[], repoUrl: string | null, tokenVariable: string): Credential[] {
+  const endpoint = repoUrl ? repoEndpoint(repoUrl) : null;
+  if (!endpoint || endpoint.transport === "ssh") return credentials;
+  return credentials.map((credential) => {
+    if (credential.name !== tokenVariable || credential.inject.some((rule) => rule.host === endpoint.host && rule.header === "authorization"))
+      return credential;
+    return { ...credential, inject: [...credential.inject, { host: endpoint.host, header: "authorization", format: "basic" as const }] };
+  });
 }

@@ -7,6 +7,7 @@ import { type AgentSettings, agentSettings } from "../domain/agents/settings.ts"
 import type { Principal } from "../domain/authorization.ts";
 import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from "../domain/egress-policy.ts";
 import { OutpostError } from "../domain/errors.ts";
+import type { GitSettings } from "../domain/git/settings.ts";
 import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
 import { decodeCursor, encodeCursor, type Page } from "../domain/pagination.ts";
@@ -37,7 +38,9 @@ export interface ProjectDraft {
 }
 
 /** A partial update: the fields given replace the stored ones (null clears); the name never changes. */
-export interface ProjectPatch extends Partial<Omit<store.ProjectFields, "egress" | "agent">> {
+export interface ProjectPatch extends Partial<Omit<store.ProjectFields, "egress" | "agent" | "git">> {
+  /** The fields given replace the stored ones; null resets one to its default. */
+  git?: { [K in keyof GitSettings]?: GitSettings[K] | null };
   /** The fields given replace the stored ones; limits are merged field by field. */
   agent?: Partial<Omit<AgentSettings, "limits">> & { limits?: Partial<AgentSettings["limits"]> };
   /** The fields given replace the stored ones (level, allow, deny). */
@@ -116,13 +119,14 @@ export class ProjectService {
   async update(principal: Principal, ref: string, patch: ProjectPatch): Promise<ProjectWithEnv> {
     const updated = await withTransaction(this.pool, async (tx) => {
       const current = await resolveProject(tx, principal, ref, "project.update", true);
-      const { env, egress, agent, ...rest } = patch;
+      const { env, egress, agent, git, ...rest } = patch;
       if (env) {
         const variables = await store.listEnv(tx, current.id);
         assertOnlyEnvKind(variables, Object.keys(env));
         assertEnvFits(applyEnvPatch(this.#commandEnv(current.id, variables), env));
       }
       const fields: Partial<store.ProjectFields> = egress ? { ...rest, egress: { ...current.egress, ...egress } } : { ...rest };
+      if (git) fields.git = mergeGit(current.git, git);
       if (agent) fields.agent = { ...current.agent, ...agent, limits: { ...agentSettings(current.agent).limits, ...agent.limits } };
       const row = await store.updateProject(tx, current.id, fields);
       for (const [name, value] of Object.entries(env ?? {})) {
@@ -204,3 +208,13 @@ function assertEnvFits(env: Record<string, string>): void {
 
 /** Binds each ciphertext to its row (see crypto/secrets.ts). */
 const envContext = (projectId: string, name: string) => `project_env:${projectId}:${name}`;
+
+/** Stored git settings with a change applied: a value replaces, null removes (the default applies). */
+function mergeGit(current: Partial<GitSettings>, change: NonNullable<ProjectPatch["git"]>): Partial<GitSettings> {
+  const next: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(change)) {
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = value;
+  }
+  return next as Partial<GitSettings>;
+}

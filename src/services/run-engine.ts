@@ -66,6 +66,16 @@ export interface RunEngineOptions {
   watchdogTickMs?: number;
   /** Called after events were committed (wakes this process's streams without waiting for NOTIFY). */
   onEvents?: () => void;
+  /** Git around each turn (services/git/turns.ts): branch, checkpoint, trailers; push after. */
+  turns?: TurnHooks;
+}
+
+/** What happens around an agent turn besides the agent itself. Neither may fail the turn. */
+export interface TurnHooks {
+  /** Before the agent starts: its environment additions and working folder (default /workspace). */
+  before(run: store.RunRow, client: SupervisorClient): Promise<{ env?: Record<string, string>; cwd?: string }>;
+  /** After the run's final status is stored. */
+  after(run: store.RunRow): Promise<void>;
 }
 
 /** A run the engine follows: what it needs between lines. */
@@ -237,6 +247,7 @@ export class RunEngine {
           }),
         );
       }
+      const turn = await this.#beforeTurn(run, client);
       const launch = adapter.launch({
         prompt: run.prompt,
         sessionId: conversation.sessionId,
@@ -248,12 +259,21 @@ export class RunEngine {
           installDir: installed?.installDir ?? "",
           executable: installed?.executable ?? "",
           node: NODE,
-          workspace: WORKSPACE,
+          workspace: turn.cwd ?? WORKSPACE,
           home: SANDBOX_HOME,
         },
       });
       const command = installed?.viaNode ? [NODE, ...launch.command] : launch.command;
-      const process = await this.#call(() => client.startProcess({ command, env: { ...variables.env, ...launch.env }, name, stdin: "pipe", journal: "lines" }));
+      const process = await this.#call(() =>
+        client.startProcess({
+          command,
+          env: { ...variables.env, ...turn.env, ...launch.env },
+          name,
+          stdin: "pipe",
+          journal: "lines",
+          ...(turn.cwd ? { cwd: turn.cwd } : {}),
+        }),
+      );
       const started = await this.#markStarted(run, process.id);
       if (!started) {
         // Cancelled while it was being started.
@@ -534,7 +554,19 @@ export class RunEngine {
       if (redactor && reason) reason = redactor.redactText(reason);
       await this.#finish(tx, run, status, reason, redactor ? events.map((event) => redactPayload(event, redactor)) : events);
     });
+    await this.options.turns?.after(active.run).catch((error) => this.options.log.warn({ runId: active.run.id, err: error }, "after the turn: git failed"));
     this.kick(active.run.conversationId);
+  }
+
+  /** Git before a turn; a failure is logged and the turn goes ahead in the workspace as it is. */
+  async #beforeTurn(run: store.RunRow, client: SupervisorClient): Promise<{ env?: Record<string, string>; cwd?: string }> {
+    if (!this.options.turns) return {};
+    try {
+      return await this.options.turns.before(run, client);
+    } catch (error) {
+      this.options.log.warn({ runId: run.id, err: error }, "before the turn: git failed; the agent works on the workspace as it is");
+      return {};
+    }
   }
 
   /** Ends a run: its last events, the status event, the row, and the global event. */

@@ -9,6 +9,7 @@ import { agentAdapter } from "../domain/agents/registry.ts";
 import { agentSettings } from "../domain/agents/settings.ts";
 import { type Principal, type ProjectAction, requireAllowed } from "../domain/authorization.ts";
 import { OutpostError } from "../domain/errors.ts";
+import { conversationBranch, conversationWorktree } from "../domain/git/settings.ts";
 import { newId } from "../domain/ids.ts";
 import { withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
@@ -36,7 +37,7 @@ export class RunService {
   async createConversation(
     principal: Principal,
     sandboxRef: string,
-    input: { agent: AgentName; model?: string; title?: string; command?: string },
+    input: { agent: AgentName; model?: string; title?: string; command?: string; branch?: string; worktree?: boolean },
   ): Promise<store.ConversationRow> {
     const adapter = agentAdapter(input.agent);
     if (!adapter) throw new OutpostError("AGENT_NOT_SUPPORTED", `Agent '${input.agent}' is not supported by this Outpost.`);
@@ -55,15 +56,22 @@ export class RunService {
       if (sandbox.phase === "deleted" || sandbox.phase === "deleting") {
         throw new OutpostError("CONVERSATION_SANDBOX_GONE", `Sandbox ${sandbox.name} is deleted.`);
       }
+      const id = newId("conversation");
+      const title = input.title ?? "New conversation";
+      // Its branch is named now; the first turn makes it (from `branch`, or what is checked out then).
+      const branch = conversationBranch(title, id);
       const conversation = await store.insertConversation(tx, {
-        id: newId("conversation"),
+        id,
         projectId: sandbox.projectId,
         sandboxId: sandbox.id,
         createdBy: principal.userId,
         agent: input.agent,
         model: input.model ?? null,
         command: input.command ?? null,
-        title: input.title ?? "New conversation",
+        title,
+        branch,
+        baseBranch: input.branch ?? null,
+        worktree: input.worktree ? conversationWorktree(branch) : null,
       });
       await appendEvent(tx, {
         type: "conversation.created",

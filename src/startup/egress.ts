@@ -9,6 +9,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { Counter, Registry } from "prom-client";
 import { egressRoutes } from "../api/routes/egress.ts";
+import { projectGitRoutes } from "../api/routes/project-git.ts";
 import { variableRoutes } from "../api/routes/variables.ts";
 import type { Settings } from "../config/settings.ts";
 import type { SecretBox } from "../crypto/secrets.ts";
@@ -17,8 +18,10 @@ import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
 import { CertificateAuthority, trustBundle } from "../egress/certificates.ts";
 import { GATEWAY_PROVIDERS, ModelGateway } from "../egress/gateway.ts";
 import { EgressProxy } from "../egress/proxy.ts";
+import { SshAgentServer } from "../egress/ssh-agent.ts";
 import { EgressService } from "../services/egress.ts";
 import { EgressRecorder } from "../services/egress-recorder.ts";
+import { DeployKeyService } from "../services/git/deploy-keys.ts";
 import type { ProjectChanges } from "../services/project-changes.ts";
 import type { VariableService } from "../services/variables.ts";
 
@@ -26,6 +29,8 @@ export interface EgressRuntime {
   endpoint: EgressEndpoint;
   service: EgressService;
   recorder: EgressRecorder;
+  /** Projects' SSH deploy keys (and their repository's pinned host keys). */
+  deployKeys: DeployKeyService;
   routes(app: FastifyInstance): void;
   stop(): Promise<void>;
 }
@@ -62,6 +67,8 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
   recorder.start();
   const context = (sandboxId: string) => service.sandboxContext(sandboxId);
   const proxy = new EgressProxy({ context, recorder, ca, upstreamCa, log: say });
+  const deployKeys = new DeployKeyService(options.pool, options.secrets, options.changes, { log: say });
+  const sshAgent = new SshAgentServer({ context, identity: (projectId) => deployKeys.agentIdentity(projectId), log: say });
 
   const tokens = new Counter({
     name: "outpost_model_tokens_total",
@@ -89,19 +96,23 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
   return {
     service,
     recorder,
+    deployKeys,
     endpoint: {
-      accept: (kind, sandboxId, socket) => (kind === "proxy" ? proxy.accept(sandboxId, socket) : gateway.accept(sandboxId, socket)),
+      accept: (kind, sandboxId, socket) =>
+        kind === "proxy" ? proxy.accept(sandboxId, socket) : kind === "ssh-agent" ? sshAgent.accept(sandboxId, socket) : gateway.accept(sandboxId, socket),
       caPem: ca.certificatePem,
       caBundlePem: trustBundle(ca.certificatePem),
     },
     routes(app) {
       egressRoutes(app, service, recorder);
       variableRoutes(app, options.variables);
+      projectGitRoutes(app, deployKeys);
     },
     async stop() {
       for (const stop of unsubscribe) stop();
       proxy.close();
       gateway.close();
+      sshAgent.close();
       await recorder.close();
     },
   };

@@ -10,6 +10,7 @@ import { parseAgentVersions } from "../domain/agents/registry.ts";
 import { AgentInstaller } from "../services/agent-installer.ts";
 import { EventHub } from "../services/event-hub.ts";
 import type { ProjectService } from "../services/projects.ts";
+import type { TurnHooks } from "../services/run-engine.ts";
 import { RunEngine } from "../services/run-engine.ts";
 import { RunService } from "../services/runs.ts";
 import type { CommandVariables } from "../services/variables.ts";
@@ -40,6 +41,8 @@ export function createRunRuntime(options: {
   listenConnection: pg.ClientConfig;
   logger: Logger;
   stopGraceMs?: number;
+  /** Git around each turn (branch, checkpoint, trailers; push after). */
+  turns?: TurnHooks;
 }): RunRuntime {
   const log = options.logger.child({ component: "runs" });
   const installer = new AgentInstaller({ dir: options.agentsDir, versions: parseAgentVersions(options.agentVersions), log: (message) => log.info(message) });
@@ -53,6 +56,7 @@ export function createRunRuntime(options: {
     log,
     stopGraceMs: options.stopGraceMs,
     onEvents: () => hub.poke(),
+    turns: options.turns,
   });
   const service = new RunService(options.pool, engine);
   return {

@@ -19,6 +19,7 @@ import { builtOutpostDir, resolveOutpostDir } from "../drivers/local/outpost-dir
 import { checkBubblewrap, preflightOwner } from "../drivers/local/preflight.ts";
 import { packageRoot } from "../package-root.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
+import type { SandboxPreparer } from "../reconciler/sandbox-kind.ts";
 import { SandboxCommands } from "../services/sandbox-commands.ts";
 import { SandboxFiles } from "../services/sandbox-files.ts";
 import { SandboxService } from "../services/sandboxes.ts";
@@ -41,6 +42,8 @@ export interface SandboxRuntimeOptions {
   egress?: EgressEndpoint;
   /** Installed agent CLIs, bound read-only into every sandbox at /opt/agents. */
   agentsDir?: string;
+  /** The stage after the driver's that makes the workspace the project's repository. */
+  prepare?: SandboxPreparer;
 }
 
 export interface SandboxRuntime {
@@ -80,6 +83,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     stopGraceMs: options.stopGraceMs,
     limits: options.limits,
     capacity: options.capacity,
+    prepare: options.prepare,
   });
 
   // A host without bubblewrap still runs Outpost; creating a sandbox then says what to
@@ -110,7 +114,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   const service = new SandboxService({
     pool: options.pool,
     driverName: "local",
-    driverStages: driver.stages,
+    driverStages: reconciler.stageNames,
     assertRuntimeAvailable,
     wake: (id) => reconciler.wake(id),
   });

@@ -84,12 +84,18 @@ export interface SandboxEgressRow {
   ownerId: string;
   egress: EgressPolicy;
   tokenBudget: number | null;
+  /** The project's repository (its endpoint is implicitly allowed) and git settings (projects.git). */
+  repoUrl: string | null;
+  git: { knownHosts?: string; tokenVariable?: string; identity?: { name: string; email: string } };
+  /** The project has an SSH deploy key: SSH goes out only to its repository. */
+  hasDeployKey: boolean;
 }
 
 export async function findSandboxEgress(db: Queryable, sandboxId: string): Promise<SandboxEgressRow | null> {
   const { rows } = await db.query(
     `select s.id as "sandboxId", s.name as "sandboxName", p.id as "projectId", p.name as "projectName", p.owner_id as "ownerId",
-            p.egress, p.token_budget::float8 as "tokenBudget"
+            p.egress, p.token_budget::float8 as "tokenBudget", p.repo_url as "repoUrl", p.git,
+            exists (select 1 from project_deploy_keys k where k.project_id = p.id) as "hasDeployKey"
        from sandboxes s join projects p on p.id = s.project_id
       where s.id = $1 and s.phase <> 'deleted'`,
     [sandboxId],

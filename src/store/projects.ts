@@ -7,6 +7,7 @@ import type { Role } from "../domain/authorization.ts";
 import type { InjectRule } from "../domain/credentials.ts";
 import type { EgressPolicy } from "../domain/egress-policy.ts";
 import { OutpostError } from "../domain/errors.ts";
+import type { GitSettings } from "../domain/git/settings.ts";
 import type { Queryable } from "./database.ts";
 
 export interface ProjectRow {
@@ -23,6 +24,8 @@ export interface ProjectRow {
   tokenBudget: number | null;
   /** Agent settings as stored (domain/agents/settings.ts fills in the defaults). */
   agent: Partial<AgentSettings>;
+  /** Git settings as stored (domain/git/settings.ts fills in the defaults). */
+  git: Partial<GitSettings>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -43,12 +46,13 @@ export interface EnvRow {
 }
 
 const COLUMNS = `id, seq, owner_id as "ownerId", name, repo_url as "repoUrl", default_branch as "defaultBranch",
-  instructions, egress, database, token_budget::float8 as "tokenBudget", agent, created_at as "createdAt", updated_at as "updatedAt"`;
+  instructions, egress, database, token_budget::float8 as "tokenBudget", agent, git, created_at as "createdAt", updated_at as "updatedAt"`;
 const P_COLUMNS = `p.id, p.seq, p.owner_id as "ownerId", p.name, p.repo_url as "repoUrl", p.default_branch as "defaultBranch",
-  p.instructions, p.egress, p.database, p.token_budget::float8 as "tokenBudget", p.agent, p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
+  p.instructions, p.egress, p.database, p.token_budget::float8 as "tokenBudget", p.agent, p.git, p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
 
 export type ProjectFields = Pick<ProjectRow, "repoUrl" | "defaultBranch" | "instructions" | "egress" | "database" | "tokenBudget"> & {
   agent?: Partial<AgentSettings>;
+  git?: Partial<GitSettings>;
 };
 
 export async function insertProject(tx: Queryable, project: { id: string; ownerId: string; name: string } & ProjectFields): Promise<ProjectRow> {
@@ -118,13 +122,14 @@ export async function updateProject(tx: Queryable, id: string, fields: Partial<P
     database: "database",
     tokenBudget: "token_budget",
     agent: "agent",
+    git: "git",
   };
   const sets: string[] = ["updated_at = now()"];
   const values: unknown[] = [id];
   for (const [key, column] of Object.entries(columns) as [keyof ProjectFields, string][]) {
     if (!(key in fields)) continue;
     const value = fields[key];
-    values.push(key === "egress" || key === "agent" ? JSON.stringify(value) : value);
+    values.push(key === "egress" || key === "agent" || key === "git" ? JSON.stringify(value) : value);
     sets.push(`${column} = $${values.length}`);
   }
   const { rows } = await tx.query(`update projects set ${sets.join(", ")} where id = $1 returning ${COLUMNS}`, values);

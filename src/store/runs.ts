@@ -19,6 +19,12 @@ export interface ConversationRow {
   title: string;
   sessionId: string | null;
   eventSeq: number;
+  /** The branch its turns work on (made before the first one), where it starts, its worktree. */
+  branch: string | null;
+  baseBranch: string | null;
+  worktree: string | null;
+  /** Its pull request as last seen (services/git/pull-requests.ts). */
+  pullRequest: Record<string, unknown> | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -81,7 +87,8 @@ export interface ApprovalRow {
 }
 
 const CONVERSATION = `c.id, c.project_id as "projectId", c.sandbox_id as "sandboxId", c.created_by as "createdBy", c.agent, c.model,
-  c.command, c.title, c.session_id as "sessionId", c.event_seq::float8 as "eventSeq", c.created_at as "createdAt", c.updated_at as "updatedAt"`;
+  c.command, c.title, c.session_id as "sessionId", c.event_seq::float8 as "eventSeq",
+  c.branch, c.base_branch as "baseBranch", c.worktree, c.pull_request as "pullRequest", c.created_at as "createdAt", c.updated_at as "updatedAt"`;
 const RUN = `r.id, r.conversation_id as "conversationId", r.project_id as "projectId", r.sandbox_id as "sandboxId", r.created_by as "createdBy",
   r.agent, r.model, r.prompt, r.status, r.reason, r.process_id as "processId", r.journal_seq::float8 as "journalSeq",
   r.event_seq::float8 as "eventSeq", r.usage, r.limits, r.cancel_reason as "cancelReason", r.cancel_status as "cancelStatus", r.outcome, r.last_output_at as "lastOutputAt",
@@ -98,12 +105,12 @@ const MEMBER = `exists (select 1 from project_members m where m.project_id = c.p
 
 export async function insertConversation(
   tx: Queryable,
-  row: Pick<ConversationRow, "id" | "projectId" | "sandboxId" | "createdBy" | "agent" | "model" | "command" | "title">,
+  row: Pick<ConversationRow, "id" | "projectId" | "sandboxId" | "createdBy" | "agent" | "model" | "command" | "title" | "branch" | "baseBranch" | "worktree">,
 ): Promise<ConversationRow> {
   const { rows } = await tx.query(
-    `insert into conversations as c (id, project_id, sandbox_id, created_by, agent, model, command, title)
-     values ($1, $2, $3, $4, $5, $6, $7, $8) returning ${CONVERSATION}`,
-    [row.id, row.projectId, row.sandboxId, row.createdBy, row.agent, row.model, row.command, row.title],
+    `insert into conversations as c (id, project_id, sandbox_id, created_by, agent, model, command, title, branch, base_branch, worktree)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning ${CONVERSATION}`,
+    [row.id, row.projectId, row.sandboxId, row.createdBy, row.agent, row.model, row.command, row.title, row.branch, row.baseBranch, row.worktree],
   );
   return rows[0] as ConversationRow;
 }
@@ -128,6 +135,26 @@ export async function listConversations(
 
 export async function setConversationSession(tx: Queryable, id: string, sessionId: string): Promise<void> {
   await tx.query("update conversations set session_id = $2, updated_at = now() where id = $1", [id, sessionId]);
+}
+
+/** Records the branch (and worktree) a conversation works on. */
+export async function setConversationBranch(
+  db: Queryable,
+  id: string,
+  git: { branch: string; baseBranch: string | null; worktree: string | null },
+): Promise<void> {
+  await db.query("update conversations set branch = $2, base_branch = $3, worktree = $4, updated_at = now() where id = $1", [
+    id,
+    git.branch,
+    git.baseBranch,
+    git.worktree,
+  ]);
+}
+
+/** The branches and worktrees a sandbox's conversations work on. */
+export async function conversationBranches(db: Queryable, sandboxId: string): Promise<{ id: string; branch: string; worktree: string | null }[]> {
+  const { rows } = await db.query("select id, branch, worktree from conversations where sandbox_id = $1 and branch is not null order by seq", [sandboxId]);
+  return rows as { id: string; branch: string; worktree: string | null }[];
 }
 
 export async function deleteConversation(tx: Queryable, id: string): Promise<void> {

@@ -51,7 +51,19 @@ const DNS: Record<string, string> = {
 };
 
 function sandbox(id: string, projectName: string, policy: EgressPolicy, credentials: Credential[] = []): SandboxEgress {
-  return { sandboxId: id, sandboxName: `${id}-name`, projectId: `prj-${id}`, projectName, ownerId: "usr-owner", policy, tokenBudget: null, credentials };
+  return {
+    sandboxId: id,
+    sandboxName: `${id}-name`,
+    projectId: `prj-${id}`,
+    projectName,
+    ownerId: "usr-owner",
+    policy,
+    tokenBudget: null,
+    credentials,
+    repoUrl: null,
+    git: {},
+    hasDeployKey: false,
+  };
 }
 
 // Loopback names need an allow rule naming them exactly; these are the ones each project has.

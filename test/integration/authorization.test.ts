@@ -262,6 +262,41 @@ describe("authorization on every route", () => {
     ],
     // The role is checked before the approval is looked up: an allowed person learns only that there is no such approval.
     "POST /api/v1/runs/{rid}/approvals/{aid}": [{ needs: "editor", ok: 404, body: { decision: "allow" } }],
+    // Git: the box's workspace is a fresh `git init` (its project has no repository).
+    "GET /api/v1/sandboxes/{id}/git/status": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/sandboxes/{id}/git/diff": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/sandboxes/{id}/git/log": [{ needs: "viewer", ok: 200 }],
+    "GET /api/v1/sandboxes/{id}/git/branches": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/sandboxes/{id}/git/branches": [
+      { needs: "editor", ok: 201, body: { name: "pwned" }, fresh: async () => ({ body: { name: `auth-${++counter}` } }) },
+    ],
+    // Allowed people learn that there is no such branch; nothing switches.
+    "POST /api/v1/sandboxes/{id}/git/switch": [{ needs: "editor", ok: 404, body: { branch: "no-such-branch" } }],
+    "POST /api/v1/sandboxes/{id}/git/commit": [
+      {
+        needs: "editor",
+        ok: 201,
+        body: { message: "pwned" },
+        fresh: async () => {
+          const name = `commit-${++counter}`;
+          await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/exec`, { command: `echo ${name} > /workspace/${name}.txt` });
+          return { body: { message: name, paths: [`${name}.txt`] } };
+        },
+      },
+    ],
+    // No remote: allowed people are told so by git's own failure.
+    "POST /api/v1/sandboxes/{id}/git/push": [{ needs: "editor", ok: 422, body: {} }],
+    "POST /api/v1/sandboxes/{id}/git/fetch": [{ needs: "editor", ok: 422, body: {} }],
+    "POST /api/v1/sandboxes/{id}/git/pull": [{ needs: "editor", ok: 422, body: {} }],
+    "GET /api/v1/sandboxes/{id}/git/checkpoints": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/sandboxes/{id}/git/checkpoints": [{ needs: "editor", ok: 201, body: {} }],
+    "GET /api/v1/sandboxes/{id}/git/checkpoints/{chk}/diff": [{ needs: "viewer", ok: 404 }],
+    "POST /api/v1/sandboxes/{id}/git/checkpoints/{chk}/restore": [{ needs: "editor", ok: 404, body: {} }],
+    "GET /api/v1/projects/{id}/git/deploy-key": [{ needs: "viewer", ok: 404 }],
+    "POST /api/v1/projects/{id}/git/deploy-key": [{ needs: "editor", ok: 201, body: {} }],
+    // The role is checked before the repository: an allowed person learns only that the project has no GitHub repository.
+    "POST /api/v1/sandboxes/{id}/git/pull-request": [{ needs: "editor", ok: 409, body: { title: "pwned" } }],
+    "GET /api/v1/sandboxes/{id}/git/pull-request": [{ needs: "viewer", ok: 409 }],
     "GET /api/v1/users": [{ needs: "admin", ok: 200 }],
     "POST /api/v1/users": [{ needs: "admin", ok: 201, body: { name: "mallory" }, fresh: async () => ({ body: { name: `user${++counter}` } }) }],
     // Refused attempts try to mint a token for alice.
@@ -296,6 +331,7 @@ describe("authorization on every route", () => {
       cid: conversationId,
       rid: runId,
       aid: "apr_nothing000000000",
+      chk: "chk_nothing000000000",
     };
     for (const route of routes) {
       const [method, template] = route.split(" ") as [string, string];

@@ -16,7 +16,7 @@ describe("sandbox lifecycle", () => {
   });
   after(async () => s?.close());
 
-  test("create answers 201 pending, then reaches running through the four stages", async () => {
+  test("create answers 201 pending, then reaches running through its stages", async () => {
     const created = await api(s, "POST", "/api/v1/projects/life/sandboxes");
     assert.equal(created.status, 201);
     assert.match(created.body.name, /^life-[a-z0-9]{6}$/);
@@ -30,9 +30,12 @@ describe("sandbox lifecycle", () => {
         ["workspace", "done"],
         ["isolation", "done"],
         ["supervisor", "done"],
+        ["repository", "done"],
         ["ready", "done"],
       ],
     );
+    // A project without a repository gets an empty one: diffs and checkpoints need it.
+    assert.match(sandbox.stages[3].message, /initialized an empty repository on main/);
     for (const st of sandbox.stages) assert.ok(st.startedAt && st.endedAt && st.endedAt >= st.startedAt, st.name);
     const second = await api(s, "POST", "/api/v1/projects/life/sandboxes");
     assert.equal(second.body.primary, false, "only the first sandbox is the primary");

@@ -1,6 +1,7 @@
 // A project as the API shows it. The service has already decided whether env values are
 // there (only on ?reveal=true); this picks the public fields and formats the dates.
 import { agentSettings } from "../../domain/agents/settings.ts";
+import { gitSettings } from "../../domain/git/settings.ts";
 import type { Project } from "../../schemas/projects.ts";
 import type { ProjectWithEnv } from "../../services/projects.ts";
 
@@ -16,7 +17,13 @@ export function presentProject(project: ProjectWithEnv): Project {
     database: project.database,
     tokenBudget: project.tokenBudget,
     agent: agentSettings(project.agent),
+    git: presentGit(project.git),
     createdAt: project.createdAt.toISOString(),
     updatedAt: project.updatedAt.toISOString(),
   };
+}
+
+function presentGit(stored: ProjectWithEnv["git"]): Project["git"] {
+  const git = gitSettings(stored);
+  return { identity: git.identity, tokenVariable: git.tokenVariable, knownHosts: git.knownHosts ?? null };
 }

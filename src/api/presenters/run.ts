@@ -1,4 +1,5 @@
 // Conversations, runs, approvals and run events as the API shows them (schemas/runs.ts).
+import { storedPullRequest } from "../../schemas/runs.ts";
 import type { ApprovalRow, ConversationRow, RunEventRow, RunRow } from "../../services/runs.ts";
 
 const iso = (date: Date | string | null) => (date === null ? null : new Date(date).toISOString());
@@ -13,6 +14,10 @@ export function presentConversation(row: ConversationRow, lastRun: RunRow | null
     title: row.title,
     sessionId: row.sessionId,
     status: lastRun?.status ?? ("idle" as const),
+    branch: row.branch,
+    baseBranch: row.baseBranch,
+    worktree: row.worktree,
+    pullRequest: presentPullRequest(row.pullRequest),
     createdBy: row.createdBy,
     createdAt: iso(row.createdAt)!,
     updatedAt: iso(row.updatedAt)!,
@@ -58,4 +63,10 @@ export function presentApproval(row: ApprovalRow) {
 /** `seq` is the stream's own number (the run's or the conversation's); payload fields follow. */
 export function presentRunEvent(row: RunEventRow, seq: number): Record<string, unknown> {
   return { seq, runSeq: row.runSeq, runId: row.runId, type: row.type, at: iso(row.createdAt), ...row.data };
+}
+
+/** The stored pull request as the API shows it (null when absent or unreadable). */
+function presentPullRequest(stored: Record<string, unknown> | null) {
+  const parsed = storedPullRequest.safeParse(stored);
+  return parsed.success ? parsed.data : null;
 }

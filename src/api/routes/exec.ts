@@ -5,13 +5,15 @@
 // `Accept: application/vnd.outpost.frames` the same events come as binary frames with the
 // output as raw bytes (for throughput: no base64, no JSON per chunk). A client that goes
 // away ends the command.
-import type { FastifyInstance, FastifyReply } from "fastify";
+
+import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { errorResponses, idParam } from "../../schemas/common.ts";
 import { execBody, execResult } from "../../schemas/sandboxes.ts";
 import type { SandboxCommands } from "../../services/sandbox-commands.ts";
 import { FRAME, FRAMES_CONTENT_TYPE } from "../../supervisor/frames.ts";
 import { currentPrincipal } from "../auth.ts";
+import { clientGone } from "../client-gone.ts";
 import { FrameStream } from "../frame-stream.ts";
 import { cleanBase64, SseStream } from "../sse.ts";
 
@@ -107,15 +109,6 @@ export function execRoutes(app: FastifyInstance, commands: SandboxCommands): voi
       throw commands.translate(new Error("the supervisor ended the exec stream without an exit"));
     },
   );
-}
-
-/** Aborts when the client disconnects before the response is complete. */
-function clientGone(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller;
 }
 
 /** Keeps the first `cap` bytes and counts the rest. */

@@ -5,6 +5,7 @@ import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
 import { keyValues, printJson, table } from "../output.ts";
 import { AGENT_OPTIONS, agentChange, agentFlagsHelp, agentText } from "./project-agent.ts";
+import { deployKeyHelp, projectDeployKey } from "./project-deploy-key.ts";
 import { EGRESS_OPTIONS, editsRuleLists, egressFields, egressText, hasEgressFlags, parseEgressFlags, tokenBudgetText } from "./project-egress.ts";
 import { memberHelp, projectMember } from "./project-member.ts";
 
@@ -21,7 +22,8 @@ outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-fi
 outpost project update <id|name> [--permission-mode bypass|approve] [--approval-rule RULE]... [--max-run-seconds N] …
 ${agentFlagsHelp}
 outpost project delete <id|name>
-${memberHelp}`;
+${memberHelp}
+${deployKeyHelp}`;
 
 const FIELD_OPTIONS = {
   repo: { type: "string" },
@@ -34,11 +36,14 @@ const FIELD_OPTIONS = {
   database: { type: "string" },
   reveal: { type: "boolean", default: false },
   role: { type: "string" },
+  rotate: { type: "boolean", default: false },
 } as const;
 
 export async function project(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, FIELD_OPTIONS);
   if (positionals[0] === "member") return projectMember(positionals.slice(1), values);
+  if (positionals[0] === "deploy-key") return projectDeployKey(positionals.slice(1), values);
+  if (values.rotate) throw new UsageError("--rotate goes with `outpost project deploy-key`");
   if (values.role !== undefined) throw new UsageError("--role goes with `outpost project member add`");
   const [verb, ref, ...extra] = positionals;
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);

@@ -17,6 +17,10 @@ import { forceRemove } from "./layout.ts";
 const MAX_CONNECTIONS_PER_SANDBOX = 8;
 /** Connections a sandbox may hold open to its proxy (or gateway) at once. */
 const MAX_EGRESS_CONNECTIONS_PER_SANDBOX = 256;
+/** Connections a sandbox may hold open to its ssh-agent at once (one per ssh running). */
+const MAX_AGENT_CONNECTIONS_PER_SANDBOX = 32;
+/** The agent's socket in the link folder (the sandbox's SSH_AUTH_SOCK points at it). */
+const SSH_AGENT_SOCKET = "ssh-agent.sock";
 
 export interface LinkSocketPaths {
   linkSocket: string;
@@ -33,7 +37,8 @@ export interface LinkSocketPaths {
  * the socket says which sandbox it is) and writes the CA files the sandbox trusts there.
  */
 export interface EgressEndpoint {
-  accept(kind: "proxy" | "gateway", sandboxId: string, socket: Socket): void;
+  /** ssh-agent: the host-side agent holding the project's deploy key (ssh-agent.sock, /run/outpost/ssh-agent.sock inside). */
+  accept(kind: "proxy" | "gateway" | "ssh-agent", sandboxId: string, socket: Socket): void;
   /** The installation CA (for intercepted credential hosts). */
   caPem: string;
   /** The host's CA bundle plus the installation CA. */
@@ -123,10 +128,11 @@ export class LinkSockets {
     for (const [kind, path] of [
       ["proxy", paths.egressSocket],
       ["gateway", paths.gatewaySocket],
+      ["ssh-agent", join(paths.link, SSH_AGENT_SOCKET)],
     ] as const) {
       // Half-open allowed: a client that is done sending (FIN) still gets its answer.
       const server = createServer({ allowHalfOpen: true }, (socket) => egress.accept(kind, sandboxId, socket));
-      server.maxConnections = MAX_EGRESS_CONNECTIONS_PER_SANDBOX;
+      server.maxConnections = kind === "ssh-agent" ? MAX_AGENT_CONNECTIONS_PER_SANDBOX : MAX_EGRESS_CONNECTIONS_PER_SANDBOX;
       server.on("error", (error) => this.log(`${kind} socket of ${sandboxId}: ${error.message}`));
       forceRemove(path);
       await new Promise<void>((resolve, reject) => {

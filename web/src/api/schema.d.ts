@@ -1625,6 +1625,215 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{id}/git/deploy-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project's SSH deploy key (public half) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeployKey"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Make the project's SSH deploy key, or rotate it
+         * @description Makes an ed25519 key whose private half stays on the host: sandboxes use it through an ssh-agent socket that signs only SSH logins, and SSH leaves the sandbox only for the project's repository. A project that has a key gets a new one (the old one stops working at once; remove it from the repository). When the repository is reached over SSH and no host keys are pinned, the host's keys are scanned and pinned.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeployKey"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{id}/members": {
         parameters: {
             query?: never;
@@ -3640,11 +3849,15 @@ export interface paths {
                          * @enum {string}
                          */
                         agent: "claude-code" | "codex" | "gemini" | "opencode" | "custom";
+                        /** @description The branch its own branch (`outpost/<title>-<id>`) starts from; default: the one checked out at its first turn. */
+                        branch?: string;
                         /** @description custom only: the command line (sh -c) that answers each message on stdout. */
                         command?: string;
                         /** @description The model, as the agent names it; default: the agent's own. */
                         model?: string;
                         title?: string;
+                        /** @description Work in a git worktree of its own (in the sandbox's home), so conversations in one sandbox do not touch each other's files. */
+                        worktree?: boolean;
                     };
                 };
             };
@@ -4834,6 +5047,1876 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/branches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Local branches, with the conversation that works on each */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branches: components["schemas"]["GitBranch"][];
+                            current: string | null;
+                            defaultBranch: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a branch (and switch to it) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Default: HEAD. */
+                        from?: string;
+                        /** @description A git branch name (checked as git check-ref-format would). */
+                        name: string;
+                        /**
+                         * @description Check it out as well.
+                         * @default true
+                         */
+                        switch?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GitStatus"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Checkpoints of the working tree, newest first
+         * @description One is taken before every agent turn (untracked files included, ignored ones not), kept outside the sandbox's reach.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["GitCheckpoint"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Take a checkpoint now */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GitCheckpoint"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/checkpoints/{chk}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The working tree now against a checkpoint */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    chk: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GitDiff"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/checkpoints/{chk}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put the working tree, index and branch back as a checkpoint recorded them
+         * @description The current state is checkpointed first (`undo`): restoring that one undoes the restore.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    chk: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            restored: components["schemas"]["GitCheckpoint"];
+                            undo: components["schemas"]["GitCheckpoint"];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit every change (or the paths given), untracked files included
+         * @description Committed by the project's git identity, with the caller as `Co-authored-by`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        message: string;
+                        /** @description Commit only these paths; default: every change, untracked files included. */
+                        paths?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branch: string | null;
+                            sha: string;
+                            subject: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A diff: uncommitted changes (untracked files included), the index, or between two revisions
+         * @description Unified text and the same per file with hunks and line numbers. Cut at 8 MiB (`truncated`), at a file boundary.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Lines of context around each change. */
+                    context?: number;
+                    /** @description A branch, tag, commit sha or HEAD~N. */
+                    from?: string;
+                    /** @description worktree: uncommitted changes (untracked files included) against HEAD; staged: the index against HEAD; refs: `from`..`to`. */
+                    mode?: "worktree" | "staged" | "refs";
+                    /** @description Only this file or folder. */
+                    path?: string;
+                    /** @description A branch, tag, commit sha or HEAD~N. */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GitDiff"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fetch from the project's repository (prunes gone branches) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branch: string | null;
+                            /** @description What git said (its stderr), for people. */
+                            output: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Commits, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description A path relative to the repository root. */
+                    path?: string;
+                    /** @description Default: HEAD. */
+                    ref?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            commits: components["schemas"]["GitCommit"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/pull": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pull the current branch, fast-forward only */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branch: string | null;
+                            /** @description What git said (its stderr), for people. */
+                            output: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/pull-request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The pull request's state and checks
+         * @description Read from GitHub now (and kept on the conversation): open, merged or closed, and the head commit's check runs.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The conversation whose pull request to read. Default: the checked-out branch's. */
+                    conversationId?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PullRequest"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Push the branch and open (or update) its pull request
+         * @description Pushes the head branch (the conversation's, else the one checked out), then updates the pull request already open for it (title and body when given) or opens one, drafted from the conversation when title or body are left out. Needs the project's GitHub token credential (GITHUB_TOKEN, or the one projects.git.tokenVariable names); the default branch is never a head (409).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The branch to merge into. Default: the conversation's base branch, else the project's default branch. */
+                        base?: string;
+                        /** @description Default: drafted from the conversation's prompts and the agent's summaries, with a link back. */
+                        body?: string;
+                        /** @description Push this conversation's branch and keep the pull request on it. Default: the branch checked out in the sandbox. */
+                        conversationId?: string;
+                        /** @description Open it as a draft (new pull requests only). */
+                        draft?: boolean;
+                        /** @description Default: drafted from the conversation (its title or first prompt), else the branch name. */
+                        title?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PullRequest"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push a branch to the project's repository (its upstream is set)
+         * @description Credentials are added on the host: a token by the egress proxy (HTTPS), the deploy key by the SSH agent.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Default: the current branch. */
+                        branch?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branch: string | null;
+                            /** @description What git said (its stderr), for people. */
+                            output: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The branch, where it stands against its upstream, and every changed file */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GitStatus"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{id}/git/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch to a branch
+         * @description Refused by git when uncommitted changes would be overwritten (GIT_FAILED with git's message).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description A git branch name (checked as git check-ref-format would). */
+                        branch: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GitStatus"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -7241,11 +9324,37 @@ export interface components {
         };
         Conversation: {
             agent: string;
+            /** @description Where that branch starts, and its pull request's base. */
+            baseBranch: string | null;
+            /** @description The git branch its turns work on. */
+            branch: string | null;
             createdAt: string;
             createdBy: string;
             id: string;
             model: string | null;
             projectId: string;
+            /** @description Its pull request as last seen. */
+            pullRequest: {
+                /** @description The branch it merges into. */
+                base: string;
+                /** @description The head commit's check runs: passed (success, neutral, skipped), failed, still pending. */
+                checks: {
+                    failed: number;
+                    passed: number;
+                    pending: number;
+                    total: number;
+                };
+                draft: boolean;
+                /** @description The branch it merges. */
+                head: string;
+                headSha: string;
+                number: number;
+                /** @enum {string} */
+                state: "open" | "merged" | "closed";
+                updatedAt: string;
+                /** @description The pull request on GitHub. */
+                url: string;
+            } | null;
             sandboxId: string;
             /** @description The agent's own session id: follow-ups resume it. */
             sessionId: string | null;
@@ -7256,14 +9365,42 @@ export interface components {
             status: "idle" | "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
             title: string;
             updatedAt: string;
+            /** @description Its own worktree (a folder in the sandbox), or null: it works in /workspace. */
+            worktree: string | null;
         };
         ConversationDetail: {
             agent: string;
+            /** @description Where that branch starts, and its pull request's base. */
+            baseBranch: string | null;
+            /** @description The git branch its turns work on. */
+            branch: string | null;
             createdAt: string;
             createdBy: string;
             id: string;
             model: string | null;
             projectId: string;
+            /** @description Its pull request as last seen. */
+            pullRequest: {
+                /** @description The branch it merges into. */
+                base: string;
+                /** @description The head commit's check runs: passed (success, neutral, skipped), failed, still pending. */
+                checks: {
+                    failed: number;
+                    passed: number;
+                    pending: number;
+                    total: number;
+                };
+                draft: boolean;
+                /** @description The branch it merges. */
+                head: string;
+                headSha: string;
+                number: number;
+                /** @enum {string} */
+                state: "open" | "merged" | "closed";
+                updatedAt: string;
+                /** @description The pull request on GitHub. */
+                url: string;
+            } | null;
             /** @description Messages waiting for the current turn to end. */
             queued: number;
             runs: components["schemas"]["Run"][];
@@ -7282,14 +9419,42 @@ export interface components {
             status: "idle" | "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
             title: string;
             updatedAt: string;
+            /** @description Its own worktree (a folder in the sandbox), or null: it works in /workspace. */
+            worktree: string | null;
         };
         ConversationDetailInput: {
             agent: string;
+            /** @description Where that branch starts, and its pull request's base. */
+            baseBranch: string | null;
+            /** @description The git branch its turns work on. */
+            branch: string | null;
             createdAt: string;
             createdBy: string;
             id: string;
             model: string | null;
             projectId: string;
+            /** @description Its pull request as last seen. */
+            pullRequest: {
+                /** @description The branch it merges into. */
+                base: string;
+                /** @description The head commit's check runs: passed (success, neutral, skipped), failed, still pending. */
+                checks: {
+                    failed: number;
+                    passed: number;
+                    pending: number;
+                    total: number;
+                };
+                draft: boolean;
+                /** @description The branch it merges. */
+                head: string;
+                headSha: string;
+                number: number;
+                /** @enum {string} */
+                state: "open" | "merged" | "closed";
+                updatedAt: string;
+                /** @description The pull request on GitHub. */
+                url: string;
+            } | null;
             /** @description Messages waiting for the current turn to end. */
             queued: number;
             runs: components["schemas"]["RunInput"][];
@@ -7308,14 +9473,42 @@ export interface components {
             status: "idle" | "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
             title: string;
             updatedAt: string;
+            /** @description Its own worktree (a folder in the sandbox), or null: it works in /workspace. */
+            worktree: string | null;
         };
         ConversationInput: {
             agent: string;
+            /** @description Where that branch starts, and its pull request's base. */
+            baseBranch: string | null;
+            /** @description The git branch its turns work on. */
+            branch: string | null;
             createdAt: string;
             createdBy: string;
             id: string;
             model: string | null;
             projectId: string;
+            /** @description Its pull request as last seen. */
+            pullRequest: {
+                /** @description The branch it merges into. */
+                base: string;
+                /** @description The head commit's check runs: passed (success, neutral, skipped), failed, still pending. */
+                checks: {
+                    failed: number;
+                    passed: number;
+                    pending: number;
+                    total: number;
+                };
+                draft: boolean;
+                /** @description The branch it merges. */
+                head: string;
+                headSha: string;
+                number: number;
+                /** @enum {string} */
+                state: "open" | "merged" | "closed";
+                updatedAt: string;
+                /** @description The pull request on GitHub. */
+                url: string;
+            } | null;
             sandboxId: string;
             /** @description The agent's own session id: follow-ups resume it. */
             sessionId: string | null;
@@ -7326,6 +9519,8 @@ export interface components {
             status: "idle" | "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
             title: string;
             updatedAt: string;
+            /** @description Its own worktree (a folder in the sandbox), or null: it works in /workspace. */
+            worktree: string | null;
         };
         CreatedPreviewShare: {
             createdAt: string;
@@ -7406,6 +9601,30 @@ export interface components {
         CreateUserInput: {
             /** @description Unique; addresses the user like their id does. */
             name: string;
+        };
+        DeployKey: {
+            /** @description When this key was made (a rotation makes a new one). */
+            createdAt: string;
+            /** @description `SHA256:…`, as `ssh-keygen -l` and GitHub show it. */
+            fingerprint: string;
+            /** @description The repository host's keys pinned for the project's sandboxes (known_hosts lines), scanned from the host when the key is made; null: none pinned. */
+            knownHosts: string | null;
+            /** @description OpenSSH public key line (`ssh-ed25519 AAAA… outpost-<project>`): add it to the repository's deploy keys, with write access to push. */
+            publicKey: string;
+            /** @description Something to act on, e.g. the host keys could not be scanned. */
+            warning?: string;
+        };
+        DeployKeyInput: {
+            /** @description When this key was made (a rotation makes a new one). */
+            createdAt: string;
+            /** @description `SHA256:…`, as `ssh-keygen -l` and GitHub show it. */
+            fingerprint: string;
+            /** @description The repository host's keys pinned for the project's sandboxes (known_hosts lines), scanned from the host when the key is made; null: none pinned. */
+            knownHosts: string | null;
+            /** @description OpenSSH public key line (`ssh-ed25519 AAAA… outpost-<project>`): add it to the repository's deploy keys, with write access to push. */
+            publicKey: string;
+            /** @description Something to act on, e.g. the host keys could not be scanned. */
+            warning?: string;
         };
         EgressPolicy: {
             allow: {
@@ -7503,7 +9722,7 @@ export interface components {
                  * @description Stable, UPPER_SNAKE.
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "UNPROCESSABLE" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "PTY_UNAVAILABLE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
                 details: {
                     [key: string]: unknown;
                 };
@@ -7522,7 +9741,7 @@ export interface components {
                  * @description Stable, UPPER_SNAKE.
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "UNPROCESSABLE" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "PTY_UNAVAILABLE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
                 details: {
                     [key: string]: unknown;
                 };
@@ -7666,6 +9885,234 @@ export interface components {
              * @enum {string}
              */
             type: "file" | "dir" | "symlink" | "other";
+        };
+        GitBranch: {
+            /** @description The conversation that works on this branch. */
+            conversationId: string | null;
+            current: boolean;
+            name: string;
+            sha: string;
+            upstream: string | null;
+            /** @description The worktree it is checked out in, other than /workspace. */
+            worktree: string | null;
+        };
+        GitBranchInput: {
+            /** @description The conversation that works on this branch. */
+            conversationId: string | null;
+            current: boolean;
+            name: string;
+            sha: string;
+            upstream: string | null;
+            /** @description The worktree it is checked out in, other than /workspace. */
+            worktree: string | null;
+        };
+        GitCheckpoint: {
+            branch: string | null;
+            commit: string;
+            conversationId: string | null;
+            createdAt: string;
+            headSha: string | null;
+            id: string;
+            /** @enum {string} */
+            reason: "turn" | "before-restore" | "manual";
+            runId: string | null;
+            sandboxId: string;
+        };
+        GitCheckpointInput: {
+            branch: string | null;
+            commit: string;
+            conversationId: string | null;
+            createdAt: string;
+            headSha: string | null;
+            id: string;
+            /** @enum {string} */
+            reason: "turn" | "before-restore" | "manual";
+            runId: string | null;
+            sandboxId: string;
+        };
+        GitCommit: {
+            author: {
+                date: string;
+                email: string;
+                name: string;
+            };
+            body: string;
+            committer: {
+                date: string;
+                email: string;
+                name: string;
+            };
+            parents: string[];
+            sha: string;
+            subject: string;
+        };
+        GitCommitInput: {
+            author: {
+                date: string;
+                email: string;
+                name: string;
+            };
+            body: string;
+            committer: {
+                date: string;
+                email: string;
+                name: string;
+            };
+            parents: string[];
+            sha: string;
+            subject: string;
+        };
+        GitDiff: {
+            files: components["schemas"]["GitDiffFile"][];
+            /** @description The diff was larger than 8 MiB and was cut. */
+            truncated: boolean;
+            /** @description git's unified diff text. */
+            unified: string;
+        };
+        GitDiffFile: {
+            additions: number;
+            binary: boolean;
+            deletions: number;
+            hunks: {
+                header: string;
+                lines: {
+                    newLine: number | null;
+                    oldLine: number | null;
+                    text: string;
+                    /**
+                     * @description note: '\ No newline at end of file'.
+                     * @enum {string}
+                     */
+                    type: "context" | "add" | "del" | "note";
+                }[];
+                newLines: number;
+                newStart: number;
+                oldLines: number;
+                oldStart: number;
+            }[];
+            oldPath: string | null;
+            path: string;
+            /** @enum {string} */
+            status: "modified" | "added" | "deleted" | "renamed";
+        };
+        GitDiffFileInput: {
+            additions: number;
+            binary: boolean;
+            deletions: number;
+            hunks: {
+                header: string;
+                lines: {
+                    newLine: number | null;
+                    oldLine: number | null;
+                    text: string;
+                    /**
+                     * @description note: '\ No newline at end of file'.
+                     * @enum {string}
+                     */
+                    type: "context" | "add" | "del" | "note";
+                }[];
+                newLines: number;
+                newStart: number;
+                oldLines: number;
+                oldStart: number;
+            }[];
+            oldPath: string | null;
+            path: string;
+            /** @enum {string} */
+            status: "modified" | "added" | "deleted" | "renamed";
+        };
+        GitDiffInput: {
+            files: components["schemas"]["GitDiffFileInput"][];
+            /** @description The diff was larger than 8 MiB and was cut. */
+            truncated: boolean;
+            /** @description git's unified diff text. */
+            unified: string;
+        };
+        GitFileStatus: {
+            /** @description For a rename or copy: where it came from. */
+            oldPath: string | null;
+            path: string;
+            /** @description The change is in the index. */
+            staged: boolean;
+            /** @enum {string} */
+            status: "modified" | "added" | "deleted" | "renamed" | "copied" | "typechange" | "untracked" | "conflicted";
+            /** @description The change is in the working tree only. */
+            unstaged: boolean;
+        };
+        GitFileStatusInput: {
+            /** @description For a rename or copy: where it came from. */
+            oldPath: string | null;
+            path: string;
+            /** @description The change is in the index. */
+            staged: boolean;
+            /** @enum {string} */
+            status: "modified" | "added" | "deleted" | "renamed" | "copied" | "typechange" | "untracked" | "conflicted";
+            /** @description The change is in the working tree only. */
+            unstaged: boolean;
+        };
+        GitSettings: {
+            identity: {
+                email: string;
+                name: string;
+            };
+            knownHosts: string | null;
+            tokenVariable: string;
+        };
+        GitSettingsChange: {
+            /** @description Who the agent's commits are by; null: Outpost Agent <agent@outpost.local>. */
+            identity?: {
+                email: string;
+                name: string;
+            } | null;
+            /** @description known_hosts lines for the repository's SSH host; Outpost pins them itself when it makes a deploy key. */
+            knownHosts?: string | null;
+            /** @description The project credential with a token for the repository host and GitHub's API; null: GITHUB_TOKEN. */
+            tokenVariable?: string | null;
+        };
+        GitSettingsChangeInput: {
+            /** @description Who the agent's commits are by; null: Outpost Agent <agent@outpost.local>. */
+            identity?: {
+                email: string;
+                name: string;
+            } | null;
+            /** @description known_hosts lines for the repository's SSH host; Outpost pins them itself when it makes a deploy key. */
+            knownHosts?: string | null;
+            /** @description The project credential with a token for the repository host and GitHub's API; null: GITHUB_TOKEN. */
+            tokenVariable?: string | null;
+        };
+        GitSettingsInput: {
+            identity: {
+                email: string;
+                name: string;
+            };
+            knownHosts: string | null;
+            tokenVariable: string;
+        };
+        GitStatus: {
+            ahead: number;
+            behind: number;
+            /** @description Null when HEAD is detached. */
+            branch: string | null;
+            clean: boolean;
+            files: components["schemas"]["GitFileStatus"][];
+            /** @description The commit HEAD points to; null before the first commit. */
+            head: string | null;
+            /** @description More than 5 000 changed files: the list stops there. */
+            truncated: boolean;
+            upstream: string | null;
+        };
+        GitStatusInput: {
+            ahead: number;
+            behind: number;
+            /** @description Null when HEAD is detached. */
+            branch: string | null;
+            clean: boolean;
+            files: components["schemas"]["GitFileStatusInput"][];
+            /** @description The commit HEAD points to; null before the first commit. */
+            head: string | null;
+            /** @description More than 5 000 changed files: the list stops there. */
+            truncated: boolean;
+            upstream: string | null;
         };
         InjectRule: {
             /**
@@ -7823,6 +10270,7 @@ export interface components {
                 /** @description Present only with ?reveal=true. */
                 value?: string;
             }[];
+            git: components["schemas"]["GitSettings"];
             id: string;
             instructions: string | null;
             name: string;
@@ -7842,6 +10290,7 @@ export interface components {
                 /** @description Present only with ?reveal=true. */
                 value?: string;
             }[];
+            git: components["schemas"]["GitSettingsInput"];
             id: string;
             instructions: string | null;
             name: string;
@@ -7870,6 +10319,52 @@ export interface components {
              */
             role: "viewer" | "editor" | "owner";
             userId: string;
+        };
+        PullRequest: {
+            /** @description The branch it merges into. */
+            base: string;
+            /** @description The head commit's check runs: passed (success, neutral, skipped), failed, still pending. */
+            checks: {
+                failed: number;
+                passed: number;
+                pending: number;
+                total: number;
+            };
+            /** @description The conversation it is kept on (null: none works on this branch). */
+            conversationId: string | null;
+            draft: boolean;
+            /** @description The branch it merges. */
+            head: string;
+            headSha: string;
+            number: number;
+            /** @enum {string} */
+            state: "open" | "merged" | "closed";
+            updatedAt: string;
+            /** @description The pull request on GitHub. */
+            url: string;
+        };
+        PullRequestInput: {
+            /** @description The branch it merges into. */
+            base: string;
+            /** @description The head commit's check runs: passed (success, neutral, skipped), failed, still pending. */
+            checks: {
+                failed: number;
+                passed: number;
+                pending: number;
+                total: number;
+            };
+            /** @description The conversation it is kept on (null: none works on this branch). */
+            conversationId: string | null;
+            draft: boolean;
+            /** @description The branch it merges. */
+            head: string;
+            headSha: string;
+            number: number;
+            /** @enum {string} */
+            state: "open" | "merged" | "closed";
+            updatedAt: string;
+            /** @description The pull request on GitHub. */
+            url: string;
         };
         Run: {
             agent: string;
@@ -8169,6 +10664,8 @@ export interface components {
             env?: {
                 [key: string]: string | null;
             };
+            /** @description Git settings; the fields given replace the stored ones (null resets one). */
+            git?: components["schemas"]["GitSettingsChange"];
             instructions?: string | null;
             repoUrl?: string | null;
             /** @description Model tokens (input, output and cache together) the gateway lets through per calendar month (UTC); null: no budget. */
@@ -8186,6 +10683,8 @@ export interface components {
             env?: {
                 [key: string]: string | null;
             };
+            /** @description Git settings; the fields given replace the stored ones (null resets one). */
+            git?: components["schemas"]["GitSettingsChangeInput"];
             instructions?: string | null;
             repoUrl?: string | null;
             /** @description Model tokens (input, output and cache together) the gateway lets through per calendar month (UTC); null: no budget. */

@@ -1,0 +1,501 @@
+// Checkpoints of a sandbox's repository (issue 18; the commit's shape is in
+// domain/git/checkpoints.ts). Taken inside the sandbox with plumbing that touches neither the
+// real index, HEAD, refs nor files; kept in two places:
+//   - in the sandbox, under refs/outpost/checkpoints/<id>, for fast diffs and restores;
+//   - on the host, in a bare repository the control plane owns
+//     (<data dir>/checkpoints/<sandbox id>.git), because the agent can delete refs and run
+//     `git gc` inside. Objects cross as a bundle (only what is new since the last checkpoint),
+//     and the host checks every object before it keeps it: what comes out of a sandbox is
+//     untrusted. The host's git never has a working tree and runs no hooks or config of the
+//     sandbox's.
+// A row (git_checkpoints) is written once the host has the commit, so every row restores.
+import { spawn } from "node:child_process";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { mkdir, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type pg from "pg";
+import { OutpostError } from "../../domain/errors.ts";
+import {
+  branchFromSymbolicRef,
+  CHECKPOINT_IDENTITY,
+  CHECKPOINT_REF_PREFIX,
+  type CheckpointHead,
+  type CheckpointReason,
+  checkpointCommitArgs,
+  checkpointMessage,
+  checkpointRef,
+  HOST_GIT_OPTIONS,
+  indexCommitArgs,
+  isPlausibleBranch,
+  isSha,
+  type ParsedCheckpoint,
+  parseBundleHeader,
+  parseCheckpointCommit,
+  restoreHeadCommands,
+  SANDBOX_GIT_OPTIONS,
+} from "../../domain/git/checkpoints.ts";
+import { diffFiles } from "../../domain/git/diff.ts";
+import { newId, randomLowerAlnum } from "../../domain/ids.ts";
+import * as store from "../../store/checkpoints.ts";
+import type { SandboxRow } from "../../store/sandboxes.ts";
+import type { GitRunner, GitRunOptions } from "./git-runner.ts";
+
+/**
+ * Where bundles pass through inside the sandbox: a folder of the repository's git dir (on
+ * the same disk as the objects; /tmp may be small), as an absolute path git itself gives.
+ */
+async function bundleFolder(runner: GitRunner, signal?: AbortSignal): Promise<string> {
+  const folder = (await runner.gitOk(["rev-parse", "--path-format=absolute", "--git-path", "outpost-bundles"], { signal })).toString("utf8").trim();
+  if (!folder.startsWith("/") || folder.includes("\n")) throw new OutpostError("CHECKPOINT_REJECTED", "The sandbox's git named no usable folder for bundles.");
+  await runner.run(["mkdir", "-p", "--", folder], { signal });
+  return folder;
+}
+const DEFAULT_MAX_BUNDLE_BYTES = 2 * 1024 ** 3;
+const DEFAULT_HOST_TIMEOUT_MS = 10 * 60_000;
+/** Enough of a bundle to hold its header (a few prerequisites and one ref). */
+const BUNDLE_HEADER_BYTES = 1024 * 1024;
+const MAX_DIFF_BYTES = 8 * 1024 * 1024;
+/** Checkpoint refs kept inside a sandbox (older ones live on the host only). */
+const SANDBOX_REFS_KEPT = 20;
+const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+/** The API's GitCheckpoint (src/schemas/git.ts). */
+export interface CheckpointView {
+  id: string;
+  sandboxId: string;
+  conversationId: string | null;
+  runId: string | null;
+  commit: string;
+  headSha: string | null;
+  branch: string | null;
+  reason: CheckpointReason;
+  createdAt: string;
+}
+
+export interface CheckpointDiff {
+  unified: string;
+  files: ReturnType<typeof diffFiles>;
+  truncated: boolean;
+}
+
+export interface CheckpointServiceOptions {
+  pool: pg.Pool;
+  /** The control plane's data dir; checkpoint repositories live in <dataDir>/checkpoints. */
+  dataDir: string;
+  /** A bundle (what is new since the last checkpoint) larger than this is refused. */
+  maxBundleBytes?: number;
+  /** Bound on each host git command. */
+  hostTimeoutMs?: number;
+}
+
+type SandboxRef = Pick<SandboxRow, "id" | "projectId">;
+
+/** The working tree, index and HEAD as the sandbox has them now. */
+interface Snapshot extends CheckpointHead {
+  worktreeTree: string;
+  indexTree: string;
+  /** The temporary index (a path inside the sandbox) that matches the working tree, when kept. */
+  tempIndex: string | null;
+}
+
+export class CheckpointService {
+  readonly #root: string;
+  /** One checkpoint operation at a time per sandbox: each bundle builds on the previous one. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: CheckpointServiceOptions) {
+    this.#root = join(options.dataDir, "checkpoints");
+  }
+
+  /** The host repository that keeps a sandbox's checkpoint objects. */
+  hostRepository(sandboxId: string): string {
+    return join(this.#root, `${sandboxId}.git`);
+  }
+
+  async create(
+    sandbox: SandboxRef,
+    runner: GitRunner,
+    meta: { reason: CheckpointReason; conversationId?: string | null; runId?: string | null },
+    signal?: AbortSignal,
+  ): Promise<CheckpointView> {
+    return this.#serial(sandbox.id, async () => {
+      const snapshot = await this.#snapshot(runner, false, signal);
+      return view(await this.#keep(sandbox, runner, snapshot, meta, signal));
+    });
+  }
+
+  async list(sandboxId: string, options: { limit?: number; beforeSeq?: number } = {}): Promise<CheckpointView[]> {
+    return (await store.listCheckpoints(this.options.pool, sandboxId, options)).map(view);
+  }
+
+  async get(sandboxId: string, id: string): Promise<CheckpointView> {
+    return view(await this.#row(sandboxId, id));
+  }
+
+  /** The working tree now (untracked files included) against a checkpoint's. */
+  async diff(sandbox: SandboxRef, runner: GitRunner, id: string, signal?: AbortSignal): Promise<CheckpointDiff> {
+    const row = await this.#row(sandbox.id, id);
+    return this.#serial(sandbox.id, async () => {
+      const target = await this.#readHost(sandbox.id, row);
+      await this.#ensureInSandbox(sandbox.id, runner, row, target, null, signal);
+      const now = await this.#snapshot(runner, false, signal);
+      const out = await runner.gitOk([...SANDBOX_GIT_OPTIONS, "diff-tree", "-p", "-r", "--no-color", "--no-ext-diff", target.tree, now.worktreeTree], {
+        signal,
+        maxOutputBytes: MAX_DIFF_BYTES,
+      });
+      const unified = out.toString("utf8");
+      return { unified, files: diffFiles(unified), truncated: false };
+    });
+  }
+
+  /**
+   * Puts the working tree, index and HEAD back as a checkpoint recorded them, after taking a
+   * checkpoint of how they are now ("before-restore"): restoring that one undoes this.
+   */
+  async restore(sandbox: SandboxRef, runner: GitRunner, id: string, signal?: AbortSignal): Promise<{ restored: CheckpointView; undo: CheckpointView }> {
+    const row = await this.#row(sandbox.id, id);
+    return this.#serial(sandbox.id, async () => {
+      const target = await this.#readHost(sandbox.id, row);
+      const snapshot = await this.#snapshot(runner, true, signal);
+      const tempIndex = snapshot.tempIndex as string;
+      try {
+        const undo = await this.#keep(sandbox, runner, snapshot, { reason: "before-restore" }, signal);
+        await this.#ensureInSandbox(sandbox.id, runner, row, target, undo.commitSha, signal);
+        const git = (args: string[], options: GitRunOptions = {}) => runner.gitOk([...SANDBOX_GIT_OPTIONS, ...args], { signal, ...options });
+        // A one-way merge from the index that matches the working tree now (every file not
+        // ignored is in it): files absent from the checkpoint go (and folders left empty),
+        // changed ones are written, unchanged ones are not touched, ignored files stay.
+        await git(["read-tree", "--reset", "-u", target.tree], { env: { GIT_INDEX_FILE: tempIndex } });
+        await git(["read-tree", target.indexTree]);
+        // Stat data for the new index, so the next `git status` does not hash every file.
+        await runner.git([...SANDBOX_GIT_OPTIONS, "update-index", "-q", "--refresh"], { signal });
+        const current = await runner.git(["symbolic-ref", "-q", "HEAD"], { signal });
+        const branch = current.code === 0 ? branchFromSymbolicRef(current.stdout.toString("utf8")) : null;
+        for (const command of restoreHeadCommands(target, branch)) await git(command);
+        return { restored: view(row), undo: view(undo) };
+      } finally {
+        await removeInSandbox(runner, [tempIndex, `${tempIndex}.lock`]);
+      }
+    });
+  }
+
+  /** Drops a deleted sandbox's host repository (its rows go with the sandbox's). */
+  async forget(sandboxId: string): Promise<void> {
+    await rm(this.hostRepository(sandboxId), { recursive: true, force: true });
+  }
+
+  // ---- taking ---------------------------------------------------------------------------
+
+  /**
+   * Records the working tree through a copy of the index (its stat data spares hashing files
+   * that did not change) and `git add -A`; the real index and everything else stay as they are.
+   */
+  async #snapshot(runner: GitRunner, keepIndex: boolean, signal?: AbortSignal): Promise<Snapshot> {
+    const git = (args: string[], options: GitRunOptions = {}) => runner.git([...SANDBOX_GIT_OPTIONS, ...args], { signal, ...options });
+    const inside = await git(["rev-parse", "--is-inside-work-tree"]);
+    if (inside.code !== 0 || inside.stdout.toString("utf8").trim() !== "true") {
+      throw new OutpostError("NOT_A_GIT_REPOSITORY", "The workspace is not a git repository, so it cannot be checkpointed.");
+    }
+    const indexPath = (await runner.gitOk(["rev-parse", "--path-format=absolute", "--git-path", "index"], { signal })).toString("utf8").trim();
+    const tempIndex = `${indexPath}.outpost-${randomLowerAlnum(10)}`;
+    const headOut = await git(["rev-parse", "-q", "--verify", "HEAD^{commit}"]);
+    const head = headOut.code === 0 ? headOut.stdout.toString("utf8").trim() : null;
+    const symbolic = await git(["symbolic-ref", "-q", "HEAD"]);
+    const branch = symbolic.code === 0 ? branchFromSymbolicRef(symbolic.stdout.toString("utf8")) : null;
+    let worktreeTree: string;
+    let indexTree: string;
+    try {
+      // Every write goes to the copy: even `write-tree` on the real index would rewrite it
+      // (its cache-tree) and take its lock under a git command someone runs in a terminal.
+      // No index yet (nothing ever staged) is fine: `add -A` builds one from scratch.
+      await runner.run(["cp", "-p", "--", indexPath, tempIndex], { signal });
+      const env = { GIT_INDEX_FILE: tempIndex };
+      // An index in the middle of a merge conflict has no tree: HEAD's stands in for it.
+      const indexOut = await git(["write-tree"], { env });
+      indexTree =
+        indexOut.code === 0
+          ? indexOut.stdout.toString("utf8").trim()
+          : head
+            ? await sha(runner.gitOk(["rev-parse", `${head}^{tree}`], { signal }))
+            : EMPTY_TREE;
+      await runner.gitOk([...SANDBOX_GIT_OPTIONS, "add", "-A"], { signal, env });
+      worktreeTree = await sha(runner.gitOk([...SANDBOX_GIT_OPTIONS, "write-tree"], { signal, env }));
+    } catch (error) {
+      await removeInSandbox(runner, [tempIndex, `${tempIndex}.lock`]);
+      throw error;
+    }
+    if (!keepIndex) await removeInSandbox(runner, [tempIndex, `${tempIndex}.lock`]);
+    if (!isSha(worktreeTree) || !isSha(indexTree) || (head !== null && !isSha(head)) || (branch !== null && !isPlausibleBranch(branch))) {
+      throw new OutpostError("CHECKPOINT_REJECTED", "The sandbox's git gave an answer that is not a tree, a commit or a branch name.");
+    }
+    return { worktreeTree, indexTree, head, branch, tempIndex: keepIndex ? tempIndex : null };
+  }
+
+  /** Makes the checkpoint commit and ref inside, copies it to the host, and records the row. */
+  async #keep(
+    sandbox: SandboxRef,
+    runner: GitRunner,
+    snapshot: Snapshot,
+    meta: { reason: CheckpointReason; conversationId?: string | null; runId?: string | null },
+    signal?: AbortSignal,
+  ): Promise<store.CheckpointRow> {
+    const id = newId("checkpoint");
+    const options = { signal, env: { ...CHECKPOINT_IDENTITY } };
+    const indexCommit = await sha(runner.gitOk([...SANDBOX_GIT_OPTIONS, ...indexCommitArgs(snapshot.indexTree, snapshot.head)], options));
+    const message = checkpointMessage({ id, reason: meta.reason, branch: snapshot.branch, head: snapshot.head });
+    const commit = await sha(
+      runner.gitOk([...SANDBOX_GIT_OPTIONS, ...checkpointCommitArgs(snapshot.worktreeTree, snapshot.head, indexCommit, message)], options),
+    );
+    const ref = checkpointRef(id);
+    await runner.gitOk([...SANDBOX_GIT_OPTIONS, "update-ref", "-m", "outpost checkpoint", ref, commit], { signal });
+    await this.#copyToHost(sandbox.id, runner, ref, commit, signal);
+    const recent = await store.listCheckpoints(this.options.pool, sandbox.id, { limit: SANDBOX_REFS_KEPT - 1 });
+    await trimSandboxRefs(runner, new Set([ref, ...recent.map((row) => checkpointRef(row.id))]), signal);
+    return store.insertCheckpoint(this.options.pool, {
+      id,
+      sandboxId: sandbox.id,
+      projectId: sandbox.projectId,
+      conversationId: meta.conversationId ?? null,
+      runId: meta.runId ?? null,
+      commitSha: commit,
+      headSha: snapshot.head,
+      branch: snapshot.branch,
+      reason: meta.reason,
+    });
+  }
+
+  /** Bundles what is new since the previous checkpoint in the sandbox and unpacks it on the host. */
+  async #copyToHost(sandboxId: string, runner: GitRunner, ref: string, commit: string, signal?: AbortSignal): Promise<void> {
+    const repo = await this.#hostRepo(sandboxId);
+    const previous = await store.lastCheckpoint(this.options.pool, sandboxId);
+    const inside = `${await bundleFolder(runner, signal)}/${ref.split("/").pop()}.bundle`;
+    const bundle = (exclude: string | null) =>
+      runner.git([...SANDBOX_GIT_OPTIONS, "bundle", "create", "-q", inside, ref, ...(exclude ? [`^${exclude}`] : [])], { signal });
+    const local = join(this.#root, `.incoming-${randomLowerAlnum(10)}.bundle`);
+    try {
+      // The previous checkpoint's objects may be gone from the sandbox (deleted ref, gc):
+      // then the whole history goes, once.
+      let made = previous ? await bundle(previous.commitSha) : null;
+      if (made?.code !== 0) made = await bundle(null);
+      if (made.code !== 0) throw new OutpostError("GIT_FAILED", `git bundle failed in the sandbox: ${made.stderr.trim().split("\n").slice(-3).join("\n")}`);
+      await this.#receive(runner, inside, local, signal);
+      await this.#unbundle(repo, local, ref, commit, signal);
+    } finally {
+      await rm(local, { force: true });
+      await removeInSandbox(runner, [inside]);
+    }
+  }
+
+  /** Streams a file out of the sandbox into `local`, refusing more than the bound. */
+  async #receive(runner: GitRunner, inside: string, local: string, signal?: AbortSignal): Promise<void> {
+    const max = this.options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
+    const body = await runner.readFile(inside, signal);
+    let size = 0;
+    const bounded = async function* () {
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > max) {
+          throw new OutpostError("CHECKPOINT_TOO_LARGE", `The checkpoint's new objects are larger than ${Math.round(max / 1024 ** 2)} MiB.`);
+        }
+        yield chunk;
+      }
+    };
+    await pipeline(Readable.from(bounded()), createWriteStream(local, { mode: 0o600 }), { signal });
+  }
+
+  /**
+   * Puts a bundle's objects into the host repository and points `ref` at `commit`. Not
+   * `git fetch <bundle>`: git 2.39 does not fsck bundled objects. Instead the pack goes
+   * through `index-pack --strict` (every object checked, every link present), then a
+   * connectivity check, then the ref.
+   */
+  async #unbundle(repo: string, local: string, ref: string, commit: string, signal?: AbortSignal): Promise<void> {
+    const handle = await open(local, "r");
+    let head: Buffer;
+    try {
+      const buffer = Buffer.alloc(BUNDLE_HEADER_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+    const header = parseBundleHeader(head);
+    if (!header || header.refs.length !== 1 || header.refs[0]?.name !== ref || header.refs[0].sha !== commit) {
+      throw new OutpostError("CHECKPOINT_REJECTED", "The sandbox's checkpoint bundle is not what was asked for.");
+    }
+    const indexed = await this.#hostGit(
+      repo,
+      ["index-pack", "--stdin", "--fix-thin", "--strict"],
+      signal,
+      createReadStream(local, { start: header.packOffset }),
+    );
+    if (indexed.code !== 0) {
+      throw new OutpostError("CHECKPOINT_REJECTED", `The sandbox's checkpoint objects failed git's checks: ${lastLines(indexed.stderr)}`);
+    }
+    const connected = await this.#hostGit(repo, ["rev-list", "--objects", "--quiet", commit, "--not", "--all"], signal);
+    if (connected.code !== 0) throw new OutpostError("CHECKPOINT_REJECTED", `The sandbox's checkpoint is missing objects: ${lastLines(connected.stderr)}`);
+    await this.#hostGitOk(repo, ["update-ref", ref, commit], signal);
+    // One pack per checkpoint otherwise; `--auto` repacks only past git's thresholds.
+    await this.#hostGit(repo, ["gc", "--auto", "--quiet"], signal);
+  }
+
+  // ---- reading back ---------------------------------------------------------------------
+
+  async #row(sandboxId: string, id: string): Promise<store.CheckpointRow> {
+    const row = await store.checkpointById(this.options.pool, sandboxId, id);
+    if (!row) throw new OutpostError("CHECKPOINT_NOT_FOUND", `Sandbox ${sandboxId} has no checkpoint '${id}'.`, { details: { checkpoint: id } });
+    return row;
+  }
+
+  /** The checkpoint as the host keeps it: trusted, unlike the sandbox's copy. */
+  async #readHost(sandboxId: string, row: store.CheckpointRow): Promise<ParsedCheckpoint & { indexTree: string }> {
+    const repo = this.hostRepository(sandboxId);
+    const raw = existsSync(repo) ? await this.#hostGit(repo, ["cat-file", "commit", row.commitSha]) : null;
+    const parsed = raw?.code === 0 ? parseCheckpointCommit(raw.stdout.toString("utf8")) : null;
+    if (!parsed)
+      throw new OutpostError("CHECKPOINT_NOT_FOUND", `Checkpoint ${row.id}'s objects are missing from the host's store.`, { details: { checkpoint: row.id } });
+    const indexTree = await sha(this.#hostGitOk(repo, ["rev-parse", "--verify", `${parsed.indexCommit}^{tree}`]));
+    // The row is the record; the message is the sandbox's words (they agree unless tampered with).
+    return { ...parsed, head: row.headSha, branch: row.branch, indexTree };
+  }
+
+  /**
+   * Makes sure the sandbox has every object of a checkpoint; when the agent deleted the ref
+   * and collected the garbage, the host sends them back in (only what `have`, a commit both
+   * sides hold, does not already bring).
+   */
+  async #ensureInSandbox(
+    sandboxId: string,
+    runner: GitRunner,
+    row: store.CheckpointRow,
+    target: ParsedCheckpoint,
+    have: string | null,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const ref = checkpointRef(row.id);
+    // Both trees complete (a missing blob fails too); the history behind them is not needed.
+    const check = await runner.git([...SANDBOX_GIT_OPTIONS, "rev-list", "--objects", "--quiet", "--no-walk", row.commitSha, target.indexCommit], { signal });
+    if (check.code === 0) {
+      // Objects there; put the ref back if it went, so gc keeps them from now on.
+      await runner.gitOk([...SANDBOX_GIT_OPTIONS, "update-ref", ref, row.commitSha], { signal });
+      return;
+    }
+    const repo = this.hostRepository(sandboxId);
+    const local = join(this.#root, `.outgoing-${randomLowerAlnum(10)}.bundle`);
+    const inside = `${await bundleFolder(runner, signal)}/restore-${row.id}.bundle`;
+    try {
+      await this.#hostGitOk(repo, ["bundle", "create", "-q", local, ref, ...(have ? [`^${have}`] : [])], signal);
+      await runner.writeFile(inside, createReadStream(local), signal);
+      await runner.gitOk([...SANDBOX_GIT_OPTIONS, "fetch", "-q", "--no-write-fetch-head", inside, `+${ref}:${ref}`], { signal });
+    } finally {
+      await rm(local, { force: true });
+      await removeInSandbox(runner, [inside]);
+    }
+  }
+
+  // ---- the host's git -------------------------------------------------------------------
+
+  async #hostRepo(sandboxId: string): Promise<string> {
+    const repo = this.hostRepository(sandboxId);
+    if (!existsSync(join(repo, "HEAD"))) {
+      await mkdir(this.#root, { recursive: true, mode: 0o700 });
+      await this.#hostGitOk(null, ["init", "-q", "--bare", repo]);
+    }
+    return repo;
+  }
+
+  async #hostGitOk(repo: string | null, args: string[], signal?: AbortSignal): Promise<Buffer> {
+    const out = await this.#hostGit(repo, args, signal);
+    if (out.code !== 0) throw new OutpostError("INTERNAL", `host git ${args[0]} failed: ${lastLines(out.stderr)}`);
+    return out.stdout;
+  }
+
+  /** Host git: no inherited GIT_* variables, no user or system config, no hooks, bounded in time. */
+  #hostGit(repo: string | null, args: string[], signal?: AbortSignal, stdin?: Readable): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("GIT_") && value !== undefined) env[key] = value;
+    Object.assign(env, { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_TERMINAL_PROMPT: "0" });
+    const timeout = AbortSignal.timeout(this.options.hostTimeoutMs ?? DEFAULT_HOST_TIMEOUT_MS);
+    const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    return new Promise((resolve, reject) => {
+      const child = spawn("git", [...(repo ? ["--git-dir", repo] : []), ...HOST_GIT_OPTIONS, ...args], {
+        env,
+        cwd: this.options.dataDir,
+        stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
+        signal: abort,
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+      child.stderr?.on("data", (chunk: Buffer) => err.push(chunk));
+      child.on("error", (error) => reject(abort.aborted && timeout.aborted ? new OutpostError("INTERNAL", `host git ${args[0]} timed out`) : error));
+      child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8").slice(-8192) }));
+      if (stdin && child.stdin) {
+        // index-pack may stop reading early (a broken pack): its exit code tells why.
+        child.stdin.on("error", () => {});
+        stdin.on("error", (error) => {
+          child.kill("SIGKILL");
+          reject(error);
+        });
+        stdin.pipe(child.stdin);
+      }
+    });
+  }
+
+  #serial<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(sandboxId) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    const settled = next.catch(() => {});
+    this.#queues.set(sandboxId, settled);
+    void settled.then(() => {
+      if (this.#queues.get(sandboxId) === settled) this.#queues.delete(sandboxId);
+    });
+    return next;
+  }
+}
+
+function view(row: store.CheckpointRow): CheckpointView {
+  return {
+    id: row.id,
+    sandboxId: row.sandboxId,
+    conversationId: row.conversationId,
+    runId: row.runId,
+    commit: row.commitSha,
+    headSha: row.headSha,
+    branch: row.branch,
+    reason: row.reason,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+async function sha(output: Promise<Buffer>): Promise<string> {
+  const value = (await output).toString("utf8").trim();
+  if (!isSha(value)) throw new OutpostError("CHECKPOINT_REJECTED", "The sandbox's git answered something that is not an object name.");
+  return value;
+}
+
+/**
+ * Keeps the newest checkpoints' refs in the sandbox, drops older ones: the host has them
+ * all, and every ref kept inside pins its objects (untracked build output, say) in the
+ * sandbox's repository for good.
+ */
+async function trimSandboxRefs(runner: GitRunner, keep: Set<string>, signal?: AbortSignal): Promise<void> {
+  const listed = await runner.git(["for-each-ref", "--format=%(refname)", CHECKPOINT_REF_PREFIX], { signal });
+  if (listed.code !== 0) return;
+  const old = listed.stdout
+    .toString("utf8")
+    .split("\n")
+    .filter((name) => name.startsWith(CHECKPOINT_REF_PREFIX) && !keep.has(name));
+  if (old.length === 0) return;
+  await runner.git([...SANDBOX_GIT_OPTIONS, "update-ref", "--stdin"], { signal, stdin: old.map((name) => `delete ${name}\n`).join("") });
+}
+
+async function removeInSandbox(runner: GitRunner, paths: string[]): Promise<void> {
+  await runner.run(["rm", "-f", "--", ...paths]).catch(() => {});
+}
+
+function lastLines(text: string): string {
+  return text.trim().split("\n").slice(-4).join("\n").slice(0, 1000);
+}
