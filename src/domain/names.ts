@@ -27,6 +27,9 @@ export function branchNameProblem(name: string): string | null {
   return null;
 }
 
+/** A DNS name or IPv4 address: letters, digits, dots and inner hyphens (never a leading '-'). */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i;
+
 /** Repository URLs: only network transports. `ext::` runs commands, `file://` and bare
  *  paths read the host's disk, and credentials in the URL would be stored in plain text. */
 export function repoUrlProblem(url: string): string | null {
@@ -34,7 +37,11 @@ export function repoUrlProblem(url: string): string | null {
   if (/[\x00-\x20\x7f]/.test(url)) return "must not contain spaces or control characters";
   if (url.startsWith("-")) return "must not start with '-'";
   const scpLike = /^([a-zA-Z0-9._-]+)@([a-zA-Z0-9.-]+):(?!\/\/)([^\s]+)$/.exec(url);
-  if (scpLike) return scpLike[3]?.startsWith("-") ? "path must not start with '-'" : null;
+  if (scpLike) {
+    // ssh would read a user, host or path that starts with '-' as one of its options.
+    if (scpLike[1]?.startsWith("-") || !HOST_NAME.test(scpLike[2] ?? "")) return "user and host must not start with '-' and the host must be a DNS name";
+    return scpLike[3]?.startsWith("-") ? "path must not start with '-'" : null;
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -45,6 +52,8 @@ export function repoUrlProblem(url: string): string | null {
     return `transport '${parsed.protocol.replace(/:$/, "")}' is not allowed; use https://, http:// or ssh://`;
   }
   if (!parsed.hostname) return "must name a host";
+  if (!HOST_NAME.test(parsed.hostname) && !/^\[[0-9a-f:.]+\]$/.test(parsed.hostname)) return "the host must be a DNS name or an IP address";
+  if (decodeURIComponent(parsed.username).startsWith("-")) return "the user must not start with '-'";
   if (parsed.password) return "must not embed a password or token; store credentials as project env or git credentials instead";
   if (parsed.pathname === "/" || parsed.pathname === "") return "must name a repository path";
   return null;

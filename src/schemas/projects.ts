@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { INJECT_FORMATS, injectRuleProblem } from "../domain/credentials.ts";
 import { EGRESS_LEVELS, type EgressRule, egressRuleProblem, MAX_EGRESS_RULES, parseEgressRule } from "../domain/egress-policy.ts";
+import { knownHostsProblem } from "../domain/git/ssh-keys.ts";
 import { branchNameProblem, envNameProblem, projectNameProblem, repoUrlProblem } from "../domain/names.ts";
 import { MAX_ENV_VALUE_CHARS, projectEnvProblem } from "../domain/project-env.ts";
 import { text } from "./common.ts";
@@ -105,6 +106,10 @@ export const gitSettingsChange = z
     identity: gitIdentity.nullable().optional().describe("Who the agent's commits are by; null: Outpost Agent <agent@outpost.local>."),
     tokenVariable: envName.nullable().optional().describe("The project credential with a token for the repository host and GitHub's API; null: GITHUB_TOKEN."),
     knownHosts: text(16 * 1024)
+      .superRefine((value, ctx) => {
+        const problem = knownHostsProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
       .nullable()
       .optional()
       .describe("known_hosts lines for the repository's SSH host; Outpost pins them itself when it makes a deploy key."),

@@ -127,6 +127,10 @@ export class ProjectService {
       }
       const fields: Partial<store.ProjectFields> = egress ? { ...rest, egress: { ...current.egress, ...egress } } : { ...rest };
       if (git) fields.git = mergeGit(current.git, git);
+      // Host keys belong to the repository's host: a new URL gets them pinned afresh at the next start.
+      if (rest.repoUrl !== undefined && rest.repoUrl !== current.repoUrl && git?.knownHosts === undefined && (fields.git ?? current.git).knownHosts) {
+        fields.git = mergeGit(fields.git ?? current.git, { knownHosts: null });
+      }
       if (agent) fields.agent = { ...current.agent, ...agent, limits: { ...agentSettings(current.agent).limits, ...agent.limits } };
       const row = await store.updateProject(tx, current.id, fields);
       for (const [name, value] of Object.entries(env ?? {})) {

@@ -6,6 +6,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { gitRoutes } from "../api/routes/git.ts";
 import { pullRequestRoutes } from "../api/routes/pull-requests.ts";
+import { repoEndpoint } from "../domain/git/repo-url.ts";
 import { gitSandboxEnv } from "../domain/git/sandbox-env.ts";
 import { gitSettings } from "../domain/git/settings.ts";
 import type { SandboxPreparer } from "../reconciler/sandbox-kind.ts";
@@ -44,13 +45,25 @@ export interface GitRuntime {
  * The repository stage, bound late: the reconciler is built before the git service (which
  * needs the sandbox runtime's commands), and runs the stage only once started.
  */
-export function lateRepositoryStage(get: () => GitRuntime | undefined, pool: pg.Pool): SandboxPreparer {
+export function lateRepositoryStage(
+  get: () => GitRuntime | undefined,
+  pool: pg.Pool,
+  /** Pins the SSH host keys of a repository that has none pinned yet (DeployKeyService.pinHostKeys). */
+  pinHostKeys?: (projectId: string, repoUrl: string) => Promise<unknown>,
+): SandboxPreparer {
   return {
     stage: REPOSITORY_STAGE,
     async run(sandbox, progress, signal) {
       const git = get();
       if (!git) return "skipped: git is not set up";
       const project = await findProjectById(pool, sandbox.projectId);
+      // A repository URL set (or changed) after its deploy key was made has no host keys yet:
+      // pinned now, before anything in the sandbox speaks to it. A failed scan leaves ssh to
+      // refuse the unknown host, with its own message.
+      if (project?.repoUrl && pinHostKeys && !gitSettings(project.git).knownHosts && repoEndpoint(project.repoUrl)?.transport === "ssh") {
+        progress("pinning the repository's SSH host keys");
+        await pinHostKeys(project.id, project.repoUrl).catch((error: Error) => progress(error.message.slice(0, 200)));
+      }
       const runner = await git.service.runnerFor(sandbox);
       return git.service.serialize(sandbox.id, () =>
         prepareRepository(runner, { repoUrl: project?.repoUrl ?? null, defaultBranch: project?.defaultBranch ?? null }, progress, signal),

@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { launchChromium } from "../helpers/chromium.ts";
+import { type GitHttpServer, startGitHttpServer } from "../helpers/git-http-server.ts";
 
 const SANDBOX_TIMEOUT_MS = 90_000;
 
@@ -21,9 +22,14 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const pageErrors: string[] = [];
+/** A public repository on this machine: the sandbox clones it as it starts. */
+let remote: GitHttpServer;
+let repoUrl: string;
 
 before(async () => {
-  [server, browser] = await Promise.all([startOutpost(), launchChromium()]);
+  [server, browser, remote] = await Promise.all([startOutpost(), launchChromium(), startGitHttpServer({ open: true })]);
+  await remote.createRepo("shop", { "README.md": "# shop\n" });
+  repoUrl = remote.url("shop");
   context = await browser.newContext({ viewport: { width: 1366, height: 768 }, colorScheme: "light" });
   page = await context.newPage();
   page.setDefaultTimeout(20_000);
@@ -32,6 +38,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  await remote?.stop();
   // Whatever a failed test left running: the server's sandboxes go with its data dir.
   if (server) {
     const { body } = await apiJson<{ items: { id: string }[] }>(server, "GET", "/api/v1/sandboxes").catch(() => ({ body: { items: [] } }));
@@ -202,7 +209,7 @@ describe("the web UI", () => {
 
     await dialog.getByLabel("Repository URL").fill("file:///etc");
     await dialog.getByText(/transport 'file' is not allowed/).waitFor();
-    await dialog.getByLabel("Repository URL").fill("https://github.com/acme/shop.git");
+    await dialog.getByLabel("Repository URL").fill(repoUrl);
 
     await dialog.getByRole("button", { name: "Add variable" }).click();
     await dialog.getByLabel("Variable 1 name").fill("GREETING");
@@ -222,7 +229,7 @@ describe("the web UI", () => {
     const stored = await apiJson<ProjectBody>(server, "GET", `/api/v1/projects/${id}?reveal=true`);
     assert.equal(stored.status, 200);
     project = stored.body;
-    assert.equal(project.repoUrl, "https://github.com/acme/shop.git");
+    assert.equal(project.repoUrl, repoUrl);
     assert.deepEqual(project.env, [{ name: "GREETING", value: "hello from the ui" }]);
     assert.equal(project.egress.level, "custom");
     assert.deepEqual(
@@ -257,7 +264,7 @@ describe("the web UI", () => {
     await page.getByRole("link", { name: "← Projects" }).click();
     const row = page.getByRole("row", { name: /shop-ui/ });
     await row.locator("[data-phase='running']").waitFor();
-    assert.match(await row.innerText(), /github\.com\/acme\/shop\.git/);
+    assert.ok((await row.innerText()).includes(repoUrl.replace(/^http:\/\//, "")), await row.innerText());
     assert.match(await row.innerText(), /now|seconds? ago/);
     await page.getByRole("searchbox", { name: "Search projects" }).fill("nothing-like-it");
     await page.getByText("No project matches").waitFor();

@@ -188,6 +188,55 @@ describe("the project's repository in its sandbox (smart-HTTP remote, token adde
     assert.equal(status.behind, 1, JSON.stringify(status));
   });
 
+  test("repository URLs and paths that would run commands, read the host or act as options are refused; nothing changes", async () => {
+    for (const repoUrl of [
+      "ext::sh -c touch% /tmp/pwned",
+      "file:///etc",
+      "/srv/git/app.git",
+      "../app.git",
+      "-u/tmp/x",
+      "--upload-pack=touch /tmp/pwned",
+      "git@host:-oProxyCommand=x",
+      "https://user:secret@example.com/a.git",
+      "ssh://-oProxyCommand=x/a.git",
+    ]) {
+      const bad = await api(s, "PATCH", "/api/v1/projects/app", { body: { repoUrl } });
+      assert.equal(bad.status, 400, `${repoUrl}: ${JSON.stringify(bad.body)}`);
+      assert.equal(bad.body.error.code, "VALIDATION_FAILED");
+      assert.ok(bad.body.error.hint);
+    }
+    assert.equal((await api(s, "GET", "/api/v1/projects/app")).body.repoUrl, remote.url("app"));
+    for (const paths of [["../outside"], ["/etc/passwd"], ["--all"], [".git/config"]]) {
+      const bad = await api(s, "POST", `/api/v1/sandboxes/${box.id}/git/commit`, { body: { message: "x", paths } });
+      assert.equal(bad.status, 400, `${paths}: ${JSON.stringify(bad.body)}`);
+    }
+    const unknown = await api(s, "POST", `/api/v1/sandboxes/${box.id}/git/commit`, { body: { message: "x", amend: true } });
+    assert.equal(unknown.status, 400);
+    const huge = await api(s, "POST", `/api/v1/sandboxes/${box.id}/git/commit`, { body: { message: "x".repeat(70 * 1024) } });
+    assert.equal(huge.status, 400);
+  });
+
+  test("a clone that fails (no token yet) fails the start with what to do; with the token the next start clones", async () => {
+    assert.equal((await api(s, "POST", "/api/v1/projects", { body: { name: "private", repoUrl: remote.url("lib") } })).status, 201);
+    const created = await api(s, "POST", "/api/v1/projects/private/sandboxes");
+    const failed = await waitForPhase(s, created.body.id, ["failed", "running"]);
+    assert.equal(failed.phase, "failed");
+    assert.equal(failed.error.code, "GIT_FAILED");
+    assert.match(failed.error.message, /^Cloning http:\/\/host\.outpost\.internal:\d+\/lib\.git failed/);
+    assert.match(failed.error.hint, /GITHUB_TOKEN --kind credential/);
+    assert.equal(failed.stages.find((st: { name: string }) => st.name === "repository")?.state, "failed");
+
+    const set = await api(s, "POST", "/api/v1/projects/private/secrets", {
+      body: { name: "GITHUB_TOKEN", value: TOKEN, kind: "credential", inject: [{ host: "api.github.com", header: "authorization", format: "bearer" }] },
+    });
+    assert.equal(set.status, 200);
+    assert.equal((await api(s, "POST", `/api/v1/sandboxes/${created.body.id}/start`)).status, 202);
+    // Still `failed` until the reconciler takes the new start up: wait for it to run.
+    await waitForPhase(s, created.body.id, ["running"]);
+    const listed = await exec(s, created.body.id, ["sh", "-c", "cat lib.txt && git rev-parse --abbrev-ref HEAD"]);
+    assert.equal(listed.stdout, "library\nmain\n");
+  });
+
   test("the token is nowhere in the sandbox: files, git config, environments and arguments", async () => {
     const pattern = `[${TOKEN[0]}]${TOKEN.slice(1)}`;
     const found = await exec(s, box.id, [

@@ -123,7 +123,8 @@ export function parseCgiHead(data: Buffer): { status: number; headers: [string, 
   return { status, headers, bodyStart: end + skip };
 }
 
-export async function startGitHttpServer(options: { token?: string } = {}): Promise<GitHttpServer> {
+/** `open: true` serves without asking for the token (a public repository). */
+export async function startGitHttpServer(options: { token?: string; open?: boolean } = {}): Promise<GitHttpServer> {
   const token = options.token ?? "test-token";
   const authHeader = basicAuth(token);
   const root = mkdtempSync(join(tmpdir(), "outpost-git-remote-"));
@@ -150,7 +151,7 @@ export async function startGitHttpServer(options: { token?: string } = {}): Prom
     res.once("finish", () => {
       record.status = res.statusCode;
     });
-    if (!record.authorized) {
+    if (!record.authorized && !options.open) {
       req.resume();
       res.writeHead(401, { "www-authenticate": 'Basic realm="outpost test git"', "content-type": "text/plain" }).end("authentication required\n");
       return;

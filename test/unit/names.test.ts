@@ -43,6 +43,19 @@ describe("repository URLs", () => {
 
   test("an scp-like path that looks like an option is refused", () => {
     assert.notEqual(repoUrlProblem("git@github.com:-oProxyCommand=x"), null);
+    // Hosts and users ssh would read as options.
+    for (const url of [
+      "ssh://-oProxyCommand=x/a.git",
+      "ssh://-oProxyCommand=x@host/a.git",
+      "git@-oProxyCommand=x:a.git",
+      "-oX@host:a.git",
+      "https://-evil.example/a.git",
+    ]) {
+      assert.notEqual(repoUrlProblem(url), null, url);
+    }
+    for (const url of ["ssh://git@[::1]:2222/a.git", "https://git.example.co.uk/a/b.git", "ssh://root@host.outpost.internal:2222/srv/a.git"]) {
+      assert.equal(repoUrlProblem(url), null, url);
+    }
   });
 });
 

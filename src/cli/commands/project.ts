@@ -1,4 +1,5 @@
 // `outpost project create|list|get|update|delete`, and `outpost project member …`.
+
 import { readFileSync } from "node:fs";
 import type { Project } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
@@ -7,6 +8,7 @@ import { keyValues, printJson, table } from "../output.ts";
 import { AGENT_OPTIONS, agentChange, agentFlagsHelp, agentText } from "./project-agent.ts";
 import { deployKeyHelp, projectDeployKey } from "./project-deploy-key.ts";
 import { EGRESS_OPTIONS, editsRuleLists, egressFields, egressText, hasEgressFlags, parseEgressFlags, tokenBudgetText } from "./project-egress.ts";
+import { GIT_OPTIONS, gitChange, gitFlagsHelp } from "./project-git.ts";
 import { memberHelp, projectMember } from "./project-member.ts";
 
 export const projectHelp = `outpost project create <name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--database postgres]
@@ -21,6 +23,8 @@ outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-fi
     machine is host.outpost.internal:PORT. --token-budget: model tokens a month through the gateway.
 outpost project update <id|name> [--permission-mode bypass|approve] [--approval-rule RULE]... [--max-run-seconds N] …
 ${agentFlagsHelp}
+outpost project update <id|name> [--git-name NAME --git-email EMAIL] [--git-token-variable NAME] [--known-hosts-file FILE]
+${gitFlagsHelp}
 outpost project delete <id|name>
 ${memberHelp}
 ${deployKeyHelp}`;
@@ -33,6 +37,7 @@ const FIELD_OPTIONS = {
   "unset-env": { type: "string", multiple: true },
   ...EGRESS_OPTIONS,
   ...AGENT_OPTIONS,
+  ...GIT_OPTIONS,
   database: { type: "string" },
   reveal: { type: "boolean", default: false },
   role: { type: "string" },
@@ -59,6 +64,8 @@ export async function project(argv: string[]): Promise<number> {
       const flags = parseEgressFlags(values);
       if (flags.remove.length) throw new UsageError("--remove-rule goes with `outpost project update`");
       if (agentChange(values)) throw new UsageError("the agent flags (--permission-mode, --approval-rule, --max-…) go with `outpost project update`");
+      if (gitChange(values))
+        throw new UsageError("the git flags (--git-name, --git-email, --git-token-variable, --known-hosts-file) go with `outpost project update`");
       const body = { name: ref, ...fieldsFrom(values), ...egressFields(flags, NO_RULES, ref) };
       return show(await api.create<Project>("/api/v1/projects", body), values.json);
     }
@@ -70,6 +77,8 @@ export async function project(argv: string[]): Promise<number> {
       const flags = parseEgressFlags(values);
       const agent = agentChange(values);
       if (agent) Object.assign(body, { agent });
+      const git = gitChange(values);
+      if (git) Object.assign(body, { git });
       if (Object.keys(body).length === 0 && !hasEgressFlags(flags)) {
         throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, …");
       }

@@ -6,10 +6,12 @@
 //                                       workspace with files keeps them: git refuses to
 //                                       overwrite an untracked file, and the stage says so)
 //   no repository, no repoUrl         → `git init` (diffs and checkpoints need one)
-//   a repository already              → fetch only: local work is never touched
+//   a repository already              → fetch only: local work is never touched (one with no
+//                                       commit yet, a first clone cut short, is finished)
 // A fetch that fails on a later start (offline, key revoked) does not stop the sandbox.
 import { OutpostError } from "../../domain/errors.ts";
-import type { GitRunner } from "./git-runner.ts";
+import { repoEndpoint } from "../../domain/git/repo-url.ts";
+import type { GitOutput, GitRunner } from "./git-runner.ts";
 import { hasRepository, headSha } from "./operations.ts";
 import { gitFailed } from "./sandbox-git.ts";
 
@@ -25,7 +27,11 @@ export type Progress = (message: string) => void;
 
 /** Returns a one-line summary for the stage ("cloned main at 1a2b3c4", "fetched", …). */
 export async function prepareRepository(runner: GitRunner, project: RepositoryProject, progress: Progress, signal: AbortSignal): Promise<string> {
-  if (await hasRepository(runner, signal)) {
+  const existing = await hasRepository(runner, signal);
+  // A repository without a commit yet, for a project with a URL: a first clone that did not
+  // finish (it failed, or the control plane was killed mid-way) is finished now.
+  const unfinished = existing && project.repoUrl !== null && (await headSha(runner, signal)) === null;
+  if (existing && !unfinished) {
     if (!project.repoUrl) return "kept the workspace's repository";
     await ensureOrigin(runner, project.repoUrl, signal);
     const fetched = await runner.git(["fetch", "--prune", "--progress", "origin"], { signal, timeoutMs: NETWORK_TIMEOUT_MS, onStderr: throttled(progress) });
@@ -33,12 +39,12 @@ export async function prepareRepository(runner: GitRunner, project: RepositoryPr
     return "fetched; the working tree is as it was";
   }
   const initial = project.defaultBranch ?? "main";
-  await runner.gitOk(["init", "--quiet", `--initial-branch=${initial}`], { signal });
+  if (!existing) await runner.gitOk(["init", "--quiet", `--initial-branch=${initial}`], { signal });
   if (!project.repoUrl) return `initialized an empty repository on ${initial}`;
   await ensureOrigin(runner, project.repoUrl, signal);
   progress("fetching");
   const fetched = await runner.git(["fetch", "--progress", "origin"], { signal, timeoutMs: NETWORK_TIMEOUT_MS, onStderr: throttled(progress) });
-  if (fetched.code !== 0) throw gitFailed(["fetch"], fetched);
+  if (fetched.code !== 0) throw cloneFailed(project.repoUrl, fetched);
   const branch = project.defaultBranch ?? (await remoteDefaultBranch(runner, signal));
   if (!branch) return "cloned an empty repository";
   await runner.git(["remote", "set-head", "origin", branch], { signal });
@@ -55,6 +61,22 @@ export async function prepareRepository(runner: GitRunner, project: RepositoryPr
   });
   if (submodules.code !== 0) throw gitFailed(["submodule"], submodules);
   return `cloned ${branch} at ${(await headSha(runner, signal))?.slice(0, 12) ?? "?"}`;
+}
+
+/** A first clone's failure, with what to do about the usual causes (access, host keys). */
+function cloneFailed(url: string, out: GitOutput): OutpostError {
+  const failed = gitFailed(["fetch"], out);
+  const ssh = repoEndpoint(url)?.transport === "ssh";
+  let fix = "Check the project's repoUrl, then start the sandbox again: the clone picks up where it stopped.";
+  if (ssh && /Permission denied|publickey/i.test(out.stderr)) {
+    fix = "Add the project's deploy key (outpost project deploy-key PROJECT) to the repository with write access, then start the sandbox again.";
+  } else if (ssh && /Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(out.stderr)) {
+    fix = "The repository host's key is not the pinned one: check it, and set the project's git knownHosts, then start the sandbox again.";
+  } else if (/\b401\b|\b403\b|Authentication failed|could not read Username|terminal prompts disabled/i.test(out.stderr)) {
+    fix =
+      "Store a token with read and write access as the project's credential (outpost secret set PROJECT GITHUB_TOKEN --kind credential), then start it again.";
+  }
+  return new OutpostError("GIT_FAILED", `Cloning ${url} failed: ${failed.message.replace(/^git fetch failed: /, "")}`, { fix });
 }
 
 /** origin is the project's repoUrl (a changed repoUrl is taken up at the next start). */

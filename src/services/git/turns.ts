@@ -10,6 +10,8 @@ import type pg from "pg";
 import { turnGitEnv, turnTrailers } from "../../domain/git/sandbox-env.ts";
 import { conversationBranch } from "../../domain/git/settings.ts";
 import { findUser } from "../../store/auth.ts";
+import { withTransaction } from "../../store/database.ts";
+import { appendEvent } from "../../store/events.ts";
 import { findProjectById } from "../../store/projects.ts";
 import { conversationById, type RunRow, setConversationBranch } from "../../store/runs.ts";
 import type { SupervisorClient } from "../../supervisor/client.ts";
@@ -73,6 +75,16 @@ export function gitTurnHooks(deps: GitTurnDeps): TurnHooks {
           await ops.commit(runner, { message: subject, trailers: turnTrailers({ conversationId: run.conversationId }) });
         }
         await ops.push(runner, branch);
+        const sha = await ops.headSha(runner);
+        // For people (the activity timeline) and for whoever waits on the pull request to follow.
+        await withTransaction(deps.pool, (tx) =>
+          appendEvent(tx, {
+            type: "git.pushed",
+            ownerId: run.createdBy,
+            projectId: run.projectId,
+            data: { sandboxId: run.sandboxId, conversationId: run.conversationId, runId: run.id, branch, sha, committed: changed },
+          }),
+        );
       });
     },
   };

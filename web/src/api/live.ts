@@ -22,6 +22,9 @@ export function staleKeys(event: OutpostEvent): QueryKey[] {
   if (noun === "project") return [["projects"], ["project"], ...(verb === "deleted" ? [["sandboxes"]] : [])];
   // A run starting, ending or waiting changes its conversation's status in every list.
   const conversationId = typeof event.data.conversationId === "string" ? event.data.conversationId : undefined;
+  // A run (the agent edits files, a checkpoint is taken) and git's own events change the sandbox's repository.
+  if (noun === "run" && sandboxId) return [["conversations"], ["git", sandboxId], ...(conversationId ? [["conversation", conversationId]] : [])];
+  if (noun === "git" && sandboxId) return [["git", sandboxId]];
   if (noun === "run" || noun === "conversation") return [["conversations"], ...(conversationId ? [["conversation", conversationId]] : [])];
   return [];
 }

@@ -1,7 +1,7 @@
 // One sandbox: its state and the tabs to work in it (Chat with an agent, Terminal, Files,
-// Preview). Each tab is its own chunk, loaded when first opened, and kept mounted after that.
+// Changes, Preview). Each tab is its own chunk, loaded when first opened, and kept mounted after that.
 import { Anchor, Group, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
-import { IconFolder, IconMessages, IconTerminal2, IconWorld } from "@tabler/icons-react";
+import { IconFolder, IconGitCompare, IconMessages, IconTerminal2, IconWorld } from "@tabler/icons-react";
 import { type ComponentType, type LazyExoticComponent, lazy, Suspense, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useProject, useSandbox } from "../api/queries.ts";
@@ -16,6 +16,7 @@ const TABS: { value: string; label: string; icon: typeof IconTerminal2; componen
   { value: "chat", label: "Chat", icon: IconMessages, component: lazy(() => import("../sandbox-tabs/ChatTab.tsx")) },
   { value: "terminal", label: "Terminal", icon: IconTerminal2, component: lazy(() => import("../sandbox-tabs/TerminalTab.tsx")) },
   { value: "files", label: "Files", icon: IconFolder, component: lazy(() => import("../sandbox-tabs/FilesTab.tsx")) },
+  { value: "changes", label: "Changes", icon: IconGitCompare, component: lazy(() => import("../sandbox-tabs/ChangesTab.tsx")) },
   { value: "preview", label: "Preview", icon: IconWorld, component: lazy(() => import("../sandbox-tabs/PreviewTab.tsx")) },
 ];
 
