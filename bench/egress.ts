@@ -15,6 +15,7 @@
 // The sandbox is deleted through the API before the control plane is stopped; on failure
 // or Ctrl-C a cleanup deletes it, then SIGKILLs whatever of it survived (found by its
 // bwrap marker and cgroup), and the host servers are closed.
+
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { HOST_MACHINE, startHostServers } from "./egress/host-server.ts";
@@ -23,6 +24,7 @@ import type { EgressBenchOptions } from "./egress/options.ts";
 import { emptyThroughput, measureThroughput, type ThroughputResults } from "./egress/throughput.ts";
 import { OutpostApi } from "./lib/api.ts";
 import { deferCleanup, sleep } from "./lib/cleanup.ts";
+import { finishRun } from "./lib/finish-run.ts";
 import { benchDataDir, postmasterPid, REPO_ROOT, startTimed, stopGracefully } from "./lib/outpost.ts";
 import { commandOutput } from "./lib/peers.ts";
 import { killSandboxes, leftoverPids, sandboxProcesses } from "./lib/sandbox-processes.ts";
@@ -107,19 +109,7 @@ export async function benchEgress(options: EgressBenchOptions, log: Log = () => 
   } finally {
     // Interrupted: the cleanups delete the sandbox, then kill the control plane.
     if (!run.stopping) {
-      if (run.live().length) {
-        await Promise.all(run.live().map((id) => deleteDeleted(api, run, id))).catch((error) => results.failures.push(`final delete: ${describe(error)}`));
-      }
-      await stopGracefully(plane).then(
-        () => {
-          results.graceful = true;
-        },
-        (error) => results.failures.push(`graceful stop: ${describe(error)}`),
-      );
-      results.leftovers = leftoverPids(run.created).length;
-      cleanupDone();
-      await killSandboxes(run.created);
-      api.close();
+      await finishRun(api, run, plane, results, cleanupDone);
       servers.close();
     }
   }

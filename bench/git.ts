@@ -14,6 +14,7 @@
 // header on the command line and the report says so. By concern, under bench/git/:
 // files.ts (the repository's contents), commands.ts (the timed scripts), options.ts,
 // report.ts. Everything started is stopped, also on failure or Ctrl-C.
+
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +25,7 @@ import { benchFiles } from "./git/files.ts";
 import type { GitBenchOptions } from "./git/options.ts";
 import { OutpostApi } from "./lib/api.ts";
 import { deferCleanup, sleep } from "./lib/cleanup.ts";
+import { finishRun } from "./lib/finish-run.ts";
 import { benchDataDir, REPO_ROOT, startTimed, stopGracefully } from "./lib/outpost.ts";
 import { killSandboxes, leftoverPids } from "./lib/sandbox-processes.ts";
 import { deleteDeleted, describe, failedText, type Log, type Sandbox, Tracker } from "./sandboxes/tracker.ts";
@@ -262,19 +264,7 @@ export async function benchGit(options: GitBenchOptions, log: Log = () => {}): P
     log(`git bench failed: ${describe(error)}`);
   } finally {
     if (!run.stopping) {
-      if (run.live().length) {
-        await Promise.all(run.live().map((id) => deleteDeleted(api, run, id))).catch((error) => results.failures.push(`final delete: ${describe(error)}`));
-      }
-      await stopGracefully(plane).then(
-        () => {
-          results.graceful = true;
-        },
-        (error) => results.failures.push(`graceful stop: ${describe(error)}`),
-      );
-      results.leftovers = leftoverPids(run.created).length;
-      cleanupDone();
-      await killSandboxes(run.created);
-      api.close();
+      await finishRun(api, run, plane, results, cleanupDone);
       await server.stop();
       serverDone();
       rmSync(hostDir, { recursive: true, force: true });

@@ -14,6 +14,7 @@
 // supervisor spend is read around each way's requests. The sandbox is deleted through the
 // API before the control plane is stopped; on failure or Ctrl-C a cleanup does it, then
 // kills whatever of it survived; the host app is stopped.
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -24,6 +25,7 @@ import { signedMs } from "./egress/report.ts";
 import { OutpostApi } from "./lib/api.ts";
 import { deferCleanup, sleep } from "./lib/cleanup.ts";
 import { envInt } from "./lib/env.ts";
+import { finishRun } from "./lib/finish-run.ts";
 import { table } from "./lib/format.ts";
 import { benchDataDir, postmasterPid, REPO_ROOT, startTimed, stopGracefully } from "./lib/outpost.ts";
 import { killSandboxes, leftoverPids, sandboxProcesses } from "./lib/sandbox-processes.ts";
@@ -150,17 +152,7 @@ export async function benchPreview(options: PreviewBenchOptions, log: Log = () =
     log(`preview bench failed: ${describe(error)}`);
   } finally {
     if (!run.stopping) {
-      for (const id of run.live()) await deleteDeleted(api, run, id).catch((error) => results.failures.push(`final delete: ${describe(error)}`));
-      await stopGracefully(plane).then(
-        () => {
-          results.graceful = true;
-        },
-        (error) => results.failures.push(`graceful stop: ${describe(error)}`),
-      );
-      results.leftovers = leftoverPids(run.created).length;
-      cleanupDone();
-      await killSandboxes(run.created);
-      api.close();
+      await finishRun(api, run, plane, results, cleanupDone);
     }
     hostApp.stop();
   }

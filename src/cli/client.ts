@@ -76,13 +76,14 @@ export class ApiClient {
     return this.connection.url;
   }
 
-  /** A JSON request and its whole answer, within REQUEST_TIMEOUT_MS (a server that never answers must not hang the CLI). */
-  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const deadline = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  /** A JSON request and its whole answer, within REQUEST_TIMEOUT_MS (a server that never answers must not hang the CLI);
+   *  `timeoutMs` for the few that wait on the network beyond Outpost (a git push). */
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+    const deadline = AbortSignal.timeout(timeoutMs);
     try {
       return await this.#request<T>(method, path, body, headers, deadline);
     } catch (error) {
-      if (deadline.aborted) throw new ApiError(0, "TIMEOUT", `Outpost at ${this.connection.url} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+      if (deadline.aborted) throw new ApiError(0, "TIMEOUT", `Outpost at ${this.connection.url} did not answer within ${timeoutMs / 1000} s`);
       throw error;
     }
   }

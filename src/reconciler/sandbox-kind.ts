@@ -64,6 +64,8 @@ export interface SandboxPreparer {
   stage: string;
   /** Resolves with a one-line summary for the stage; throws to fail the start. */
   run(sandbox: { id: string; projectId: string }, progress: (message: string) => void, signal: AbortSignal): Promise<string>;
+  /** After a sandbox's compute and storage are gone: what the control plane kept for it goes too. */
+  removed?(sandbox: { id: string; keepWorkspace: boolean }): Promise<void>;
 }
 
 export class SandboxKind implements ResourceKind<Row> {
@@ -304,6 +306,7 @@ export class SandboxKind implements ResourceKind<Row> {
     if (row.phase !== "deleting" && !(await this.#write(row, holder, { phase: "deleting" }, "sandbox.phase"))) return {};
     try {
       await this.options.driver.remove(row.id, { keepWorkspace: row.keepWorkspace, signal, graceMs: this.options.stopGraceMs });
+      await this.options.prepare?.removed?.(row).catch((error) => this.options.log.warn({ sandboxId: row.id, err: error }, "could not tidy what was kept for a deleted sandbox"));
       await this.#write(row, holder, { phase: "deleted", acted: true, retry: null }, "sandbox.phase");
       return {};
     } catch (error) {

@@ -69,6 +69,10 @@ export function lateRepositoryStage(
         prepareRepository(runner, { repoUrl: project?.repoUrl ?? null, defaultBranch: project?.defaultBranch ?? null }, progress, signal),
       );
     },
+    // A kept workspace keeps its checkpoints' objects for now (its rows stay with the old sandbox).
+    async removed(sandbox) {
+      if (!sandbox.keepWorkspace) await get()?.checkpoints.forget(sandbox.id);
+    },
   };
 }
 

@@ -5,8 +5,7 @@ import { spawn } from "node:child_process";
 import { createReadStream, mkdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { DEFAULT_MAX_GIT_OUTPUT, type GitOutput, type GitRunner, type GitRunOptions, StderrTail } from "../../src/services/git/git-runner.ts";
-import { gitFailed } from "../../src/services/git/sandbox-git.ts";
+import { DEFAULT_MAX_GIT_OUTPUT, type GitOutput, type GitRunner, type GitRunOptions, runnerOf, StderrTail } from "../../src/services/git/git-runner.ts";
 
 export const SANDBOX_WORKSPACE = "/workspace";
 
@@ -41,25 +40,19 @@ export function hostGitRunner(workspace: string, home: string, baseEnv: Record<s
       child.stdin.on("error", () => {});
       child.stdin.end(options.stdin ?? "");
     });
-  const git = (args: string[], options?: GitRunOptions) => run(["git", ...args], options);
   return {
     hostPath,
-    run,
-    git,
-    async gitOk(args, options) {
-      const out = await git(args, options);
-      if (out.code !== 0) throw gitFailed(args, out);
-      return out.stdout;
-    },
-    async readFile(path) {
-      return createReadStream(hostPath(path));
-    },
-    async writeFile(path, body) {
-      const target = hostPath(path);
-      mkdirSync(dirname(target), { recursive: true });
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(Buffer.from(chunk));
-      await writeFile(target, Buffer.concat(chunks));
-    },
+    ...runnerOf(run, {
+      async readFile(path) {
+        return createReadStream(hostPath(path));
+      },
+      async writeFile(path, body) {
+        const target = hostPath(path);
+        mkdirSync(dirname(target), { recursive: true });
+        const chunks: Buffer[] = [];
+        for await (const chunk of body) chunks.push(Buffer.from(chunk));
+        await writeFile(target, Buffer.concat(chunks));
+      },
+    }),
   };
 }

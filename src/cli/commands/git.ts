@@ -9,6 +9,8 @@ import { ApiClient, resolveConnection } from "../client.ts";
 import { printJson } from "../output.ts";
 import { branchesText, checkpointsText, logText, short, statText, statusText } from "./git-format.ts";
 
+/** push, fetch and pull wait on the repository host: longer than the server gives git. */
+const NETWORK_TIMEOUT_MS = 11 * 60_000;
 export const gitHelp = `outpost git status <sandbox>                  the branch, ahead/behind its upstream, then XY path per changed file
 outpost git diff <sandbox> [--staged | --from REV [--to REV]] [--path P] [--stat]
     Uncommitted changes (untracked files included) against HEAD; --staged: the index; --from/--to: between
@@ -127,7 +129,8 @@ export async function git(argv: string[]): Promise<number> {
     case "fetch":
     case "pull": {
       const body = verb === "push" && values.branch !== undefined ? { branch: values.branch } : {};
-      const result = await api.request<z.infer<typeof gitOutputResult>>("POST", `${base}/${verb}`, body);
+      // Git's own network time (the server gives it 10 minutes), not only Outpost's.
+      const result = await api.request<z.infer<typeof gitOutputResult>>("POST", `${base}/${verb}`, body, {}, NETWORK_TIMEOUT_MS);
       // git's own words go to stderr, as git prints them; stdout says what happened.
       if (!values.json && result.output) console.error(result.output);
       const done = { push: "pushed", fetch: "fetched", pull: "pulled" }[verb];

@@ -42,7 +42,8 @@ export async function pr(argv: string[]): Promise<number> {
       ...(values.draft ? { draft: true } : {}),
       ...(values.conversation !== undefined ? { conversationId: values.conversation } : {}),
     };
-    result = await api.request<PullRequest>("POST", path, body);
+    // It pushes first: git's network time, not only Outpost's.
+    result = await api.request<PullRequest>("POST", path, body, {}, 11 * 60_000);
   }
   if (values.json) printJson(result);
   else if (values.status)

@@ -9,6 +9,7 @@
 //     untrusted. The host's git never has a working tree and runs no hooks or config of the
 //     sandbox's.
 // A row (git_checkpoints) is written once the host has the commit, so every row restores.
+
 import { spawn } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdir, open, rm } from "node:fs/promises";
@@ -40,6 +41,7 @@ import { diffFiles } from "../../domain/git/diff.ts";
 import { newId, randomLowerAlnum } from "../../domain/ids.ts";
 import * as store from "../../store/checkpoints.ts";
 import type { SandboxRow } from "../../store/sandboxes.ts";
+import { KeyedQueue } from "../keyed-queue.ts";
 import type { GitRunner, GitRunOptions } from "./git-runner.ts";
 
 /**
@@ -103,7 +105,7 @@ interface Snapshot extends CheckpointHead {
 export class CheckpointService {
   readonly #root: string;
   /** One checkpoint operation at a time per sandbox: each bundle builds on the previous one. */
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
 
   constructor(private readonly options: CheckpointServiceOptions) {
     this.#root = join(options.dataDir, "checkpoints");
@@ -445,14 +447,7 @@ export class CheckpointService {
   }
 
   #serial<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(sandboxId) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(work);
-    const settled = next.catch(() => {});
-    this.#queues.set(sandboxId, settled);
-    void settled.then(() => {
-      if (this.#queues.get(sandboxId) === settled) this.#queues.delete(sandboxId);
-    });
-    return next;
+    return this.#queue.run(sandboxId, work);
   }
 }
 

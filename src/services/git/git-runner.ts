@@ -4,6 +4,8 @@
 // write, and host git would run them). The interface is small so the same use cases run
 // against a plain folder in tests (test/helpers/host-git.ts).
 
+import { OutpostError } from "../../domain/errors.ts";
+
 export interface GitOutput {
   /** Null when a signal (or the timeout) ended git. */
   code: number | null;
@@ -62,6 +64,28 @@ export class StderrTail {
     const all = Buffer.concat(this.#chunks);
     return all.subarray(Math.max(0, all.length - MAX_STDERR)).toString("utf8");
   }
+}
+
+/** A GitRunner from a way to run commands and to move files: git() and gitOk() on top. */
+export function runnerOf(run: GitRunner["run"], files: Pick<GitRunner, "readFile" | "writeFile">): GitRunner {
+  const git = (args: string[], options?: GitRunOptions) => run(["git", ...args], options);
+  return {
+    run,
+    git,
+    async gitOk(args, options) {
+      const out = await git(args, options);
+      if (out.code !== 0) throw gitFailed(args, out);
+      return out.stdout;
+    },
+    ...files,
+  };
+}
+
+/** A non-zero exit as an error people read: which git command, and git's own last words. */
+export function gitFailed(args: string[], out: GitOutput): OutpostError {
+  const what = `git ${args.find((a) => !a.startsWith("-") && !a.includes("=")) ?? args[0] ?? ""}`;
+  const why = out.timedOut ? "timed out" : lastWords(out.stderr) || `exited with ${out.code}`;
+  return new OutpostError("GIT_FAILED", `${what} failed: ${why}`);
 }
 
 /** The last few lines of git's stderr, for an error a person reads. */

@@ -8,6 +8,7 @@ import type { Principal } from "../../domain/authorization.ts";
 import type { Driver } from "../../drivers/driver.ts";
 import { findUser } from "../../store/auth.ts";
 import { conversationBranches } from "../../store/runs.ts";
+import { KeyedQueue } from "../keyed-queue.ts";
 import type { SandboxCommands, SupervisorAction } from "../sandbox-commands.ts";
 import type { SandboxRow } from "../sandboxes.ts";
 import type { CommandVariables } from "../variables.ts";
@@ -28,8 +29,8 @@ type Read = "sandbox.files.read";
 type Write = "sandbox.files.write";
 
 export class GitService {
-  /** Per sandbox: the tail of its queue of changing operations. */
-  readonly #queues = new Map<string, Promise<unknown>>();
+  /** Per sandbox: its changing operations, one at a time. */
+  readonly #queue = new KeyedQueue();
 
   constructor(private readonly deps: GitServiceDeps) {}
 
@@ -42,14 +43,7 @@ export class GitService {
 
   /** Runs `fn` after every changing operation queued before it in this sandbox. */
   serialize<T>(sandboxId: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.#queues.get(sandboxId) ?? Promise.resolve();
-    const result = before.catch(() => {}).then(fn);
-    const tail = result.catch(() => {});
-    this.#queues.set(sandboxId, tail);
-    void tail.then(() => {
-      if (this.#queues.get(sandboxId) === tail) this.#queues.delete(sandboxId);
-    });
-    return result;
+    return this.#queue.run(sandboxId, fn);
   }
 
   async #open(principal: Principal, ref: string, action: SupervisorAction): Promise<{ runner: GitRunner; sandbox: SandboxRow }> {

@@ -7,7 +7,7 @@ import { OutpostError } from "../../domain/errors.ts";
 import { diffFiles, type GitDiffFile } from "../../domain/git/diff.ts";
 import { type GitStatus, parseStatus } from "../../domain/git/status.ts";
 import type { GitRunner } from "./git-runner.ts";
-import { gitFailed } from "./sandbox-git.ts";
+import { gitFailed } from "./git-runner.ts";
 
 /** git's empty tree: what an unborn branch is compared with. */
 export const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";

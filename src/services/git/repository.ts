@@ -12,8 +12,8 @@
 import { OutpostError } from "../../domain/errors.ts";
 import { repoEndpoint } from "../../domain/git/repo-url.ts";
 import type { GitOutput, GitRunner } from "./git-runner.ts";
+import { gitFailed } from "./git-runner.ts";
 import { hasRepository, headSha } from "./operations.ts";
-import { gitFailed } from "./sandbox-git.ts";
 
 const NETWORK_TIMEOUT_MS = 30 * 60_000;
 const PROGRESS_EVERY_MS = 1000;

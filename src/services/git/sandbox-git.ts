@@ -3,7 +3,7 @@
 // make the control plane hold more than maxOutputBytes of one command's answer.
 import { OutpostError } from "../../domain/errors.ts";
 import type { SupervisorClient } from "../../supervisor/client.ts";
-import { DEFAULT_GIT_TIMEOUT_MS, DEFAULT_MAX_GIT_OUTPUT, type GitOutput, type GitRunner, type GitRunOptions, lastWords, StderrTail } from "./git-runner.ts";
+import { DEFAULT_GIT_TIMEOUT_MS, DEFAULT_MAX_GIT_OUTPUT, type GitOutput, type GitRunner, type GitRunOptions, runnerOf, StderrTail } from "./git-runner.ts";
 
 /** `cwd`: where commands run unless they say otherwise (a conversation's worktree; default /workspace). */
 export function sandboxGitRunner(client: SupervisorClient, baseEnv: Record<string, string>, cwd = "/workspace"): GitRunner {
@@ -44,26 +44,12 @@ export function sandboxGitRunner(client: SupervisorClient, baseEnv: Record<strin
     }
     throw new OutpostError("SUPERVISOR_BAD_RESPONSE", "The sandbox's answer to a git command ended without an exit.");
   };
-  const git = (args: string[], options?: GitRunOptions) => run(["git", ...args], options);
-  return {
-    run,
-    git,
-    async gitOk(args, options) {
-      const out = await git(args, options);
-      if (out.code !== 0) throw gitFailed(args, out);
-      return out.stdout;
-    },
+  return runnerOf(run, {
     async readFile(path, signal) {
       return (await client.readFile(path, { signal })).body;
     },
     async writeFile(path, body, signal) {
       await client.writeFile(path, body, { parents: true, overwrite: true, signal });
     },
-  };
-}
-
-export function gitFailed(args: string[], out: GitOutput): OutpostError {
-  const what = `git ${args.find((a) => !a.startsWith("-") && !a.includes("=")) ?? args[0] ?? ""}`;
-  const why = out.timedOut ? "timed out" : lastWords(out.stderr) || `exited with ${out.code}`;
-  return new OutpostError("GIT_FAILED", `${what} failed: ${why}`);
+  });
 }
