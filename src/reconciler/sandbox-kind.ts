@@ -306,7 +306,9 @@ export class SandboxKind implements ResourceKind<Row> {
     if (row.phase !== "deleting" && !(await this.#write(row, holder, { phase: "deleting" }, "sandbox.phase"))) return {};
     try {
       await this.options.driver.remove(row.id, { keepWorkspace: row.keepWorkspace, signal, graceMs: this.options.stopGraceMs });
-      await this.options.prepare?.removed?.(row).catch((error) => this.options.log.warn({ sandboxId: row.id, err: error }, "could not tidy what was kept for a deleted sandbox"));
+      await this.options.prepare
+        ?.removed?.(row)
+        .catch((error) => this.options.log.warn({ sandboxId: row.id, err: error }, "could not tidy what was kept for a deleted sandbox"));
       await this.#write(row, holder, { phase: "deleted", acted: true, retry: null }, "sandbox.phase");
       return {};
     } catch (error) {
