@@ -38,6 +38,8 @@ describe("files", () => {
     await api(s, "POST", "/api/v1/projects", { body: { name: "fs" } });
     box = await runningSandbox(s, "fs");
     other = await runningSandbox(s, "fs");
+    // These tests list whole folders: the repository the sandbox started with is not theirs.
+    for (const id of [box.id, other.id]) await sh("rm -rf /workspace/.git", id);
   });
   after(async () => {
     await s?.close();

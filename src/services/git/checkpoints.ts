@@ -3,19 +3,13 @@
 // real index, HEAD, refs nor files; kept in two places:
 //   - in the sandbox, under refs/outpost/checkpoints/<id>, for fast diffs and restores;
 //   - on the host, in a bare repository the control plane owns
-//     (<data dir>/checkpoints/<sandbox id>.git), because the agent can delete refs and run
-//     `git gc` inside. Objects cross as a bundle (only what is new since the last checkpoint),
-//     and the host checks every object before it keeps it: what comes out of a sandbox is
-//     untrusted. The host's git never has a working tree and runs no hooks or config of the
-//     sandbox's.
+//     (<data dir>/checkpoints/<sandbox id>.git, see checkpoint-store.ts), because the agent
+//     can delete refs and run `git gc` inside. Objects cross as a bundle (only what is new
+//     since the last checkpoint), and the host checks every object before it keeps it: what
+//     comes out of a sandbox is untrusted. The host's git never has a working tree and runs
+//     no hooks or config of the sandbox's.
 // A row (git_checkpoints) is written once the host has the commit, so every row restores.
 
-import { spawn } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdir, open, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { OutpostError } from "../../domain/errors.ts";
 import {
@@ -27,13 +21,10 @@ import {
   checkpointCommitArgs,
   checkpointMessage,
   checkpointRef,
-  HOST_GIT_OPTIONS,
   indexCommitArgs,
   isPlausibleBranch,
   isSha,
   type ParsedCheckpoint,
-  parseBundleHeader,
-  parseCheckpointCommit,
   restoreHeadCommands,
   SANDBOX_GIT_OPTIONS,
 } from "../../domain/git/checkpoints.ts";
@@ -42,6 +33,7 @@ import { newId, randomLowerAlnum } from "../../domain/ids.ts";
 import * as store from "../../store/checkpoints.ts";
 import type { SandboxRow } from "../../store/sandboxes.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
+import { CheckpointStore, type CheckpointStoreOptions, type StoredCheckpoint } from "./checkpoint-store.ts";
 import type { GitRunner, GitRunOptions } from "./git-runner.ts";
 
 /**
@@ -54,10 +46,6 @@ async function bundleFolder(runner: GitRunner, signal?: AbortSignal): Promise<st
   await runner.run(["mkdir", "-p", "--", folder], { signal });
   return folder;
 }
-const DEFAULT_MAX_BUNDLE_BYTES = 2 * 1024 ** 3;
-const DEFAULT_HOST_TIMEOUT_MS = 10 * 60_000;
-/** Enough of a bundle to hold its header (a few prerequisites and one ref). */
-const BUNDLE_HEADER_BYTES = 1024 * 1024;
 const MAX_DIFF_BYTES = 8 * 1024 * 1024;
 /** Checkpoint refs kept inside a sandbox (older ones live on the host only). */
 const SANDBOX_REFS_KEPT = 20;
@@ -82,14 +70,8 @@ export interface CheckpointDiff {
   truncated: boolean;
 }
 
-export interface CheckpointServiceOptions {
+export interface CheckpointServiceOptions extends CheckpointStoreOptions {
   pool: pg.Pool;
-  /** The control plane's data dir; checkpoint repositories live in <dataDir>/checkpoints. */
-  dataDir: string;
-  /** A bundle (what is new since the last checkpoint) larger than this is refused. */
-  maxBundleBytes?: number;
-  /** Bound on each host git command. */
-  hostTimeoutMs?: number;
 }
 
 type SandboxRef = Pick<SandboxRow, "id" | "projectId">;
@@ -103,17 +85,17 @@ interface Snapshot extends CheckpointHead {
 }
 
 export class CheckpointService {
-  readonly #root: string;
+  readonly #store: CheckpointStore;
   /** One checkpoint operation at a time per sandbox: each bundle builds on the previous one. */
   readonly #queue = new KeyedQueue();
 
   constructor(private readonly options: CheckpointServiceOptions) {
-    this.#root = join(options.dataDir, "checkpoints");
+    this.#store = new CheckpointStore(options);
   }
 
   /** The host repository that keeps a sandbox's checkpoint objects. */
   hostRepository(sandboxId: string): string {
-    return join(this.#root, `${sandboxId}.git`);
+    return this.#store.repository(sandboxId);
   }
 
   async create(
@@ -185,7 +167,7 @@ export class CheckpointService {
 
   /** Drops a deleted sandbox's host repository (its rows go with the sandbox's). */
   async forget(sandboxId: string): Promise<void> {
-    await rm(this.hostRepository(sandboxId), { recursive: true, force: true });
+    await this.#store.forget(sandboxId);
   }
 
   // ---- taking ---------------------------------------------------------------------------
@@ -270,77 +252,20 @@ export class CheckpointService {
 
   /** Bundles what is new since the previous checkpoint in the sandbox and unpacks it on the host. */
   async #copyToHost(sandboxId: string, runner: GitRunner, ref: string, commit: string, signal?: AbortSignal): Promise<void> {
-    const repo = await this.#hostRepo(sandboxId);
     const previous = await store.lastCheckpoint(this.options.pool, sandboxId);
     const inside = `${await bundleFolder(runner, signal)}/${ref.split("/").pop()}.bundle`;
     const bundle = (exclude: string | null) =>
       runner.git([...SANDBOX_GIT_OPTIONS, "bundle", "create", "-q", inside, ref, ...(exclude ? [`^${exclude}`] : [])], { signal });
-    const local = join(this.#root, `.incoming-${randomLowerAlnum(10)}.bundle`);
     try {
       // The previous checkpoint's objects may be gone from the sandbox (deleted ref, gc):
       // then the whole history goes, once.
       let made = previous ? await bundle(previous.commitSha) : null;
       if (made?.code !== 0) made = await bundle(null);
       if (made.code !== 0) throw new OutpostError("GIT_FAILED", `git bundle failed in the sandbox: ${made.stderr.trim().split("\n").slice(-3).join("\n")}`);
-      await this.#receive(runner, inside, local, signal);
-      await this.#unbundle(repo, local, ref, commit, signal);
+      await this.#store.import(sandboxId, await runner.readFile(inside, signal), { ref, commit }, signal);
     } finally {
-      await rm(local, { force: true });
       await removeInSandbox(runner, [inside]);
     }
-  }
-
-  /** Streams a file out of the sandbox into `local`, refusing more than the bound. */
-  async #receive(runner: GitRunner, inside: string, local: string, signal?: AbortSignal): Promise<void> {
-    const max = this.options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
-    const body = await runner.readFile(inside, signal);
-    let size = 0;
-    const bounded = async function* () {
-      for await (const chunk of body) {
-        size += chunk.length;
-        if (size > max) {
-          throw new OutpostError("CHECKPOINT_TOO_LARGE", `The checkpoint's new objects are larger than ${Math.round(max / 1024 ** 2)} MiB.`);
-        }
-        yield chunk;
-      }
-    };
-    await pipeline(Readable.from(bounded()), createWriteStream(local, { mode: 0o600 }), { signal });
-  }
-
-  /**
-   * Puts a bundle's objects into the host repository and points `ref` at `commit`. Not
-   * `git fetch <bundle>`: git 2.39 does not fsck bundled objects. Instead the pack goes
-   * through `index-pack --strict` (every object checked, every link present), then a
-   * connectivity check, then the ref.
-   */
-  async #unbundle(repo: string, local: string, ref: string, commit: string, signal?: AbortSignal): Promise<void> {
-    const handle = await open(local, "r");
-    let head: Buffer;
-    try {
-      const buffer = Buffer.alloc(BUNDLE_HEADER_BYTES);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      head = buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-    const header = parseBundleHeader(head);
-    if (!header || header.refs.length !== 1 || header.refs[0]?.name !== ref || header.refs[0].sha !== commit) {
-      throw new OutpostError("CHECKPOINT_REJECTED", "The sandbox's checkpoint bundle is not what was asked for.");
-    }
-    const indexed = await this.#hostGit(
-      repo,
-      ["index-pack", "--stdin", "--fix-thin", "--strict"],
-      signal,
-      createReadStream(local, { start: header.packOffset }),
-    );
-    if (indexed.code !== 0) {
-      throw new OutpostError("CHECKPOINT_REJECTED", `The sandbox's checkpoint objects failed git's checks: ${lastLines(indexed.stderr)}`);
-    }
-    const connected = await this.#hostGit(repo, ["rev-list", "--objects", "--quiet", commit, "--not", "--all"], signal);
-    if (connected.code !== 0) throw new OutpostError("CHECKPOINT_REJECTED", `The sandbox's checkpoint is missing objects: ${lastLines(connected.stderr)}`);
-    await this.#hostGitOk(repo, ["update-ref", ref, commit], signal);
-    // One pack per checkpoint otherwise; `--auto` repacks only past git's thresholds.
-    await this.#hostGit(repo, ["gc", "--auto", "--quiet"], signal);
   }
 
   // ---- reading back ---------------------------------------------------------------------
@@ -352,15 +277,10 @@ export class CheckpointService {
   }
 
   /** The checkpoint as the host keeps it: trusted, unlike the sandbox's copy. */
-  async #readHost(sandboxId: string, row: store.CheckpointRow): Promise<ParsedCheckpoint & { indexTree: string }> {
-    const repo = this.hostRepository(sandboxId);
-    const raw = existsSync(repo) ? await this.#hostGit(repo, ["cat-file", "commit", row.commitSha]) : null;
-    const parsed = raw?.code === 0 ? parseCheckpointCommit(raw.stdout.toString("utf8")) : null;
-    if (!parsed)
-      throw new OutpostError("CHECKPOINT_NOT_FOUND", `Checkpoint ${row.id}'s objects are missing from the host's store.`, { details: { checkpoint: row.id } });
-    const indexTree = await sha(this.#hostGitOk(repo, ["rev-parse", "--verify", `${parsed.indexCommit}^{tree}`]));
+  async #readHost(sandboxId: string, row: store.CheckpointRow): Promise<StoredCheckpoint> {
+    const stored = await this.#store.read(sandboxId, row);
     // The row is the record; the message is the sandbox's words (they agree unless tampered with).
-    return { ...parsed, head: row.headSha, branch: row.branch, indexTree };
+    return { ...stored, head: row.headSha, branch: row.branch };
   }
 
   /**
@@ -384,66 +304,21 @@ export class CheckpointService {
       await runner.gitOk([...SANDBOX_GIT_OPTIONS, "update-ref", ref, row.commitSha], { signal });
       return;
     }
-    const repo = this.hostRepository(sandboxId);
-    const local = join(this.#root, `.outgoing-${randomLowerAlnum(10)}.bundle`);
     const inside = `${await bundleFolder(runner, signal)}/restore-${row.id}.bundle`;
     try {
-      await this.#hostGitOk(repo, ["bundle", "create", "-q", local, ref, ...(have ? [`^${have}`] : [])], signal);
-      await runner.writeFile(inside, createReadStream(local), signal);
-      await runner.gitOk([...SANDBOX_GIT_OPTIONS, "fetch", "-q", "--no-write-fetch-head", inside, `+${ref}:${ref}`], { signal });
+      await this.#store.export(
+        sandboxId,
+        ref,
+        have,
+        async (bundle) => {
+          await runner.writeFile(inside, bundle, signal);
+          await runner.gitOk([...SANDBOX_GIT_OPTIONS, "fetch", "-q", "--no-write-fetch-head", inside, `+${ref}:${ref}`], { signal });
+        },
+        signal,
+      );
     } finally {
-      await rm(local, { force: true });
       await removeInSandbox(runner, [inside]);
     }
-  }
-
-  // ---- the host's git -------------------------------------------------------------------
-
-  async #hostRepo(sandboxId: string): Promise<string> {
-    const repo = this.hostRepository(sandboxId);
-    if (!existsSync(join(repo, "HEAD"))) {
-      await mkdir(this.#root, { recursive: true, mode: 0o700 });
-      await this.#hostGitOk(null, ["init", "-q", "--bare", repo]);
-    }
-    return repo;
-  }
-
-  async #hostGitOk(repo: string | null, args: string[], signal?: AbortSignal): Promise<Buffer> {
-    const out = await this.#hostGit(repo, args, signal);
-    if (out.code !== 0) throw new OutpostError("INTERNAL", `host git ${args[0]} failed: ${lastLines(out.stderr)}`);
-    return out.stdout;
-  }
-
-  /** Host git: no inherited GIT_* variables, no user or system config, no hooks, bounded in time. */
-  #hostGit(repo: string | null, args: string[], signal?: AbortSignal, stdin?: Readable): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("GIT_") && value !== undefined) env[key] = value;
-    Object.assign(env, { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_TERMINAL_PROMPT: "0" });
-    const timeout = AbortSignal.timeout(this.options.hostTimeoutMs ?? DEFAULT_HOST_TIMEOUT_MS);
-    const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    return new Promise((resolve, reject) => {
-      const child = spawn("git", [...(repo ? ["--git-dir", repo] : []), ...HOST_GIT_OPTIONS, ...args], {
-        env,
-        cwd: this.options.dataDir,
-        stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
-        signal: abort,
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
-      child.stderr?.on("data", (chunk: Buffer) => err.push(chunk));
-      child.on("error", (error) => reject(abort.aborted && timeout.aborted ? new OutpostError("INTERNAL", `host git ${args[0]} timed out`) : error));
-      child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8").slice(-8192) }));
-      if (stdin && child.stdin) {
-        // index-pack may stop reading early (a broken pack): its exit code tells why.
-        child.stdin.on("error", () => {});
-        stdin.on("error", (error) => {
-          child.kill("SIGKILL");
-          reject(error);
-        });
-        stdin.pipe(child.stdin);
-      }
-    });
   }
 
   #serial<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
@@ -489,8 +364,4 @@ async function trimSandboxRefs(runner: GitRunner, keep: Set<string>, signal?: Ab
 
 async function removeInSandbox(runner: GitRunner, paths: string[]): Promise<void> {
   await runner.run(["rm", "-f", "--", ...paths]).catch(() => {});
-}
-
-function lastLines(text: string): string {
-  return text.trim().split("\n").slice(-4).join("\n").slice(0, 1000);
 }

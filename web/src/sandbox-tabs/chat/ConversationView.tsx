@@ -1,10 +1,12 @@
-// One conversation: its header, the transcript of its runs (the resource for what each run
-// is, the live stream for what happened in it), and the composer. It keeps to the bottom
-// while the answer streams in, unless the person scrolled up to read.
+// One conversation: its header (with its git branch and pull request), the transcript of its
+// runs (the resource for what each run is, the live stream for what happened in it), and the
+// composer. It keeps to the bottom while the answer streams in, unless the person scrolled
+// up to read.
 import { Badge, Group, ScrollArea, Skeleton, Stack, Text, Title, Tooltip } from "@mantine/core";
 import { useLayoutEffect, useMemo, useRef } from "react";
 import { ErrorAlert } from "../../components/ErrorAlert.tsx";
 import { Composer } from "./Composer.tsx";
+import { ConversationGit } from "./ConversationGit.tsx";
 import { useCancelRun, useConversation, useSendMessage } from "./queries.ts";
 import { RunStatusBadge } from "./RunStatusBadge.tsx";
 import { RunView } from "./RunView.tsx";
@@ -52,6 +54,7 @@ export function ConversationView({
   const current = runs.find((run) => statusOf(run) === "running" || statusOf(run) === "waiting");
   const busy = runs.some((run) => isActive(statusOf(run)));
   const latest = current ?? runs.at(-1);
+  const lastEndedRunId = runs.findLast((run) => !isActive(statusOf(run)))?.id ?? null;
 
   return (
     <Stack gap="sm" h={height} data-testid="conversation" data-conversation-id={conversation.id}>
@@ -65,6 +68,7 @@ export function ConversationView({
             {conversation.model ? ` · ${conversation.model}` : ""} · {runs.length} {runs.length === 1 ? "turn" : "turns"}
             {conversation.queued > 0 ? ` · ${conversation.queued} queued` : ""}
           </Text>
+          <ConversationGit conversation={conversation} lastEndedRunId={lastEndedRunId} busy={busy} canEdit={canEdit} closedReason={closedReason} />
         </Stack>
         <Group gap="xs" wrap="nowrap">
           <Tooltip label={live ? "Live: new events show as they happen" : "Reconnecting to the conversation's events…"}>

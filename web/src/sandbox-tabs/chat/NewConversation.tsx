@@ -1,8 +1,11 @@
 // A conversation not yet made: the agent (Claude Code unless chosen otherwise), an optional
-// model, a command for the custom agent, and the first message. Sending creates the
-// conversation and sends the message; the tab then shows the new conversation.
-import { Alert, Group, Select, Stack, Text, TextInput, Title } from "@mantine/core";
+// model, a command for the custom agent, the branch its own branch starts from and whether
+// it gets a worktree of its own, and the first message. Sending creates the conversation
+// and sends the message; the tab then shows the new conversation.
+import { Alert, Autocomplete, Group, Select, Stack, Switch, Text, TextInput, Title } from "@mantine/core";
 import { useState } from "react";
+import { branchNameProblem } from "../../../../src/domain/names.ts";
+import { useBranches } from "../changes/queries.ts";
 import { Composer } from "./Composer.tsx";
 import { type NewConversation as NewConversationBody, useAgents, useStartConversation } from "./queries.ts";
 import { AGENT_LABELS } from "./types.ts";
@@ -31,6 +34,11 @@ export function NewConversation({
   const [agent, setAgent] = useState<Agent>("claude-code");
   const [model, setModel] = useState("");
   const [command, setCommand] = useState("");
+  const [base, setBase] = useState("");
+  const [worktree, setWorktree] = useState(false);
+  // The sandbox's branches to pick from, while it runs (a sandbox without a repository has none).
+  const branches = useBranches(sandboxId, closedReason === null);
+  const baseProblem = base.trim() === "" ? null : branchNameProblem(base.trim());
   const start = useStartConversation(sandboxId);
   const version = (name: string) => agents.data?.find((a) => a.agent === name)?.version;
   const options = AGENTS.map((value) => ({ value, label: version(value) ? `${AGENT_LABELS[value]} ${version(value)}` : (AGENT_LABELS[value] ?? value) }));
@@ -61,6 +69,25 @@ export function NewConversation({
           ff="monospace"
         />
       ) : null}
+      <Group align="flex-start" gap="sm" grow>
+        <Autocomplete
+          label="Base branch"
+          placeholder="What is checked out"
+          description="Its own branch (outpost/…) starts here, and its pull request merges into it"
+          data={(branches.data?.branches ?? []).map((b) => b.name).filter((name) => !name.startsWith("outpost/"))}
+          value={base}
+          onChange={setBase}
+          error={baseProblem ? `Branch ${baseProblem}` : null}
+          spellCheck={false}
+        />
+        <Switch
+          mt={28}
+          label="Work in its own worktree"
+          description="Its files apart from /workspace, so agents can work side by side"
+          checked={worktree}
+          onChange={(event) => setWorktree(event.currentTarget.checked)}
+        />
+      </Group>
       <Alert color="gray" variant="light" style={{ flex: 1 }}>
         <Text size="sm">
           The agent works in this sandbox's workspace with the project's variables. Its answer streams here; each message is one turn, and a follow-up continues
@@ -75,6 +102,8 @@ export function NewConversation({
               title: titleOf(text),
               ...(model.trim() ? { model: model.trim() } : {}),
               ...(agent === "custom" ? { command } : {}),
+              ...(base.trim() ? { branch: base.trim() } : {}),
+              ...(worktree ? { worktree: true } : {}),
             },
             text,
           });
@@ -83,7 +112,7 @@ export function NewConversation({
         sending={start.isPending}
         sendError={start.error}
         busy={false}
-        disabledReason={closedReason ?? (needsCommand ? "The custom agent needs a command." : null)}
+        disabledReason={closedReason ?? (needsCommand ? "The custom agent needs a command." : baseProblem ? "The base branch's name is not valid." : null)}
         placeholder="What should the agent do?"
       />
     </Stack>

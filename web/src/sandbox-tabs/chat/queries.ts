@@ -36,6 +36,10 @@ export interface NewConversation {
   model?: string;
   title?: string;
   command?: string;
+  /** The branch its own branch starts from; default: what is checked out at its first turn. */
+  branch?: string;
+  /** A git worktree of its own, so it does not touch other conversations' files. */
+  worktree?: boolean;
 }
 
 /** Creates a conversation in the sandbox and sends its first message. */
