@@ -7,7 +7,7 @@
 // is untrusted) before any ref points at them.
 
 import { spawn } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -44,6 +44,10 @@ export class CheckpointStore {
 
   constructor(private readonly options: CheckpointStoreOptions) {
     this.#root = join(options.dataDir, "checkpoints");
+    // Bundles on their way in or out when the last control plane was killed: nobody reads them now.
+    if (existsSync(this.#root)) {
+      for (const name of readdirSync(this.#root)) if (/^\.(incoming|outgoing)-/.test(name)) rmSync(join(this.#root, name), { force: true });
+    }
   }
 
   /** The host repository that keeps a sandbox's checkpoint objects. */

@@ -43,7 +43,9 @@ import type { GitRunner, GitRunOptions } from "./git-runner.ts";
 async function bundleFolder(runner: GitRunner, signal?: AbortSignal): Promise<string> {
   const folder = (await runner.gitOk(["rev-parse", "--path-format=absolute", "--git-path", "outpost-bundles"], { signal })).toString("utf8").trim();
   if (!folder.startsWith("/") || folder.includes("\n")) throw new OutpostError("CHECKPOINT_REJECTED", "The sandbox's git named no usable folder for bundles.");
-  await runner.run(["mkdir", "-p", "--", folder], { signal });
+  // Checkpoint work is one at a time per sandbox: whatever is in the folder now was left by
+  // one cut short (a control plane killed mid-way), and goes.
+  await runner.run(["sh", "-c", 'rm -rf -- "$1" && mkdir -p -- "$1"', "sh", folder], { signal });
   return folder;
 }
 const MAX_DIFF_BYTES = 8 * 1024 * 1024;
@@ -184,6 +186,8 @@ export class CheckpointService {
     }
     const indexPath = (await runner.gitOk(["rev-parse", "--path-format=absolute", "--git-path", "index"], { signal })).toString("utf8").trim();
     const tempIndex = `${indexPath}.outpost-${randomLowerAlnum(10)}`;
+    // Temporary indexes of a checkpoint cut short (one at a time per sandbox, so none is in use).
+    await runner.run(["sh", "-c", 'rm -f -- "$1".outpost-*', "sh", indexPath], { signal });
     const headOut = await git(["rev-parse", "-q", "--verify", "HEAD^{commit}"]);
     const head = headOut.code === 0 ? headOut.stdout.toString("utf8").trim() : null;
     const symbolic = await git(["symbolic-ref", "-q", "HEAD"]);

@@ -17,6 +17,8 @@ import { hasRepository, headSha } from "./operations.ts";
 
 const NETWORK_TIMEOUT_MS = 30 * 60_000;
 const PROGRESS_EVERY_MS = 1000;
+/** In the git dir while the first checkout fills the working tree (see prepareRepository). */
+const CHECKOUT_MARKER = "outpost-first-checkout";
 
 export interface RepositoryProject {
   repoUrl: string | null;
@@ -52,8 +54,19 @@ export async function prepareRepository(runner: GitRunner, project: RepositoryPr
   if (exists.code !== 0) throw new OutpostError("GIT_REF_NOT_FOUND", `The repository has no branch '${branch}' (the project's defaultBranch).`);
   progress(`checking out ${branch}`);
   // `checkout -B` points the unborn branch at origin's and fills the working tree; an
-  // untracked file in the way makes git refuse rather than overwrite it.
-  await runner.gitOk(["checkout", "--quiet", "-B", branch, "--track", `origin/${branch}`], { signal, timeoutMs: NETWORK_TIMEOUT_MS });
+  // untracked file in the way makes git refuse rather than overwrite it. A marker in the git
+  // dir says a checkout is under way: found at a start, the last one was cut short (the
+  // control plane killed): its index.lock and the files it wrote are its own leftovers, which
+  // git checks for before writing any, so they are cleared and overwritten.
+  const marker = await gitPath(runner, CHECKOUT_MARKER, signal);
+  const cutShort = unfinished && (await runner.run(["test", "-e", marker], { signal })).code === 0;
+  if (cutShort) await runner.run(["rm", "-f", "--", await gitPath(runner, "index.lock", signal)], { signal });
+  else await runner.run(["touch", "--", marker], { signal });
+  const checkout = ["checkout", "--quiet", ...(cutShort ? ["--force"] : []), "-B", branch, "--track", `origin/${branch}`];
+  const checkedOut = await runner.git(checkout, { signal, timeoutMs: NETWORK_TIMEOUT_MS });
+  // git ended by itself (done, or refusing): no leftovers of its own. Killed: the marker stays.
+  if (checkedOut.code !== null) await runner.run(["rm", "-f", "--", marker], { signal });
+  if (checkedOut.code !== 0) throw gitFailed(checkout, checkedOut);
   const submodules = await runner.git(["submodule", "update", "--init", "--recursive", "--progress"], {
     signal,
     timeoutMs: NETWORK_TIMEOUT_MS,
@@ -61,6 +74,13 @@ export async function prepareRepository(runner: GitRunner, project: RepositoryPr
   });
   if (submodules.code !== 0) throw gitFailed(["submodule"], submodules);
   return `cloned ${branch} at ${(await headSha(runner, signal))?.slice(0, 12) ?? "?"}`;
+}
+
+/** An absolute path in the repository's git dir (`.git/<name>`), as git names it. */
+async function gitPath(runner: GitRunner, name: string, signal: AbortSignal): Promise<string> {
+  const path = (await runner.gitOk(["rev-parse", "--path-format=absolute", "--git-path", name], { signal })).toString("utf8").trim();
+  if (!path.startsWith("/") || path.includes("\n")) throw new OutpostError("GIT_FAILED", `git named no usable path for ${name}.`);
+  return path;
 }
 
 /** A first clone's failure, with what to do about the usual causes (access, host keys). */
