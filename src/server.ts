@@ -188,11 +188,13 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     const sandboxes = createSandboxRuntime({
       pool,
       projectVariables: commandVariables,
-      prepare: lateRepositoryStage(
-        () => git,
-        pool,
-        (projectId, repoUrl) => egress.deployKeys.pinHostKeys(projectId, repoUrl),
-      ),
+      preparers: [
+        lateRepositoryStage(
+          () => git,
+          pool,
+          (projectId, repoUrl) => egress.deployKeys.pinHostKeys(projectId, repoUrl),
+        ),
+      ],
       egress: egress.endpoint,
       agentsDir,
       dataDir: settings.dataDir,

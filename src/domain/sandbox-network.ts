@@ -10,6 +10,8 @@ export const GATEWAY_PORT = 3129;
 export const NETWORK_PATHS = {
   proxySocket: "/run/outpost/egress.sock",
   gatewaySocket: "/run/outpost/gateway.sock",
+  /** The project's PostgreSQL database (bridged to 127.0.0.1:5432 inside). */
+  databaseSocket: "/run/outpost/database.sock",
   /** The system's CA bundle plus the installation CA (for intercepted credential hosts). */
   caBundle: "/run/outpost/ca-bundle.pem",
   /** The installation CA alone (NODE_EXTRA_CA_CERTS adds to Node's own roots). */

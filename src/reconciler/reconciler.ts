@@ -44,8 +44,8 @@ export interface ReconcilerOptions {
   orphanGraceMs?: number;
   /** The installation-wide cap on running sandboxes. */
   capacity?: Capacity;
-  /** The control plane's own stage after the driver's (the repository). */
-  prepare?: SandboxPreparer;
+  /** The control plane's own stages around the driver's (the database, the repository). */
+  preparers?: SandboxPreparer[];
 }
 
 const REFUSAL_EVENT_INTERVAL_MS = 60_000;
@@ -80,7 +80,7 @@ export class Reconciler {
       backoff: options.backoff,
       orphanGraceMs: options.orphanGraceMs,
       capacity: options.capacity,
-      prepare: options.prepare,
+      preparers: options.preparers,
     });
     this.#loop = new ReconcileLoop(this.#kind, {
       holder: options.holder ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,

@@ -55,13 +55,14 @@ export interface SandboxKindOptions {
   orphanGraceMs?: number;
   /** The installation-wide cap; none when absent. */
   capacity?: Capacity;
-  /** What happens once the supervisor answers and before the sandbox is ready (its repository). */
-  prepare?: SandboxPreparer;
+  /** The control plane's own stages: before the driver's (the database) or once the supervisor answers (the repository). */
+  preparers?: SandboxPreparer[];
 }
 
-/** A stage of the control plane's own after the driver's (the git service's `repository`). */
+/** A stage of the control plane's own, before the driver's or after them (before `ready`). */
 export interface SandboxPreparer {
   stage: string;
+  when: "before" | "after";
   /** Resolves with a one-line summary for the stage; throws to fail the start. */
   run(sandbox: { id: string; projectId: string }, progress: (message: string) => void, signal: AbortSignal): Promise<string>;
   /** After a sandbox's compute and storage are gone: what the control plane kept for it goes too. */
@@ -78,9 +79,25 @@ export class SandboxKind implements ResourceKind<Row> {
     this.#startedAt = options.clock.now();
   }
 
-  /** The driver's stages, then the control plane's own. */
+  /** The control plane's stages before the driver's, the driver's, then the control plane's after them. */
   get stageNames(): string[] {
-    return [...this.options.driver.stages, ...(this.options.prepare ? [this.options.prepare.stage] : [])];
+    const own = (when: SandboxPreparer["when"]) => (this.options.preparers ?? []).filter((p) => p.when === when).map((p) => p.stage);
+    return [...own("before"), ...this.options.driver.stages, ...own("after")];
+  }
+
+  /** Runs the control plane's own stages of one kind, in order, reporting each. */
+  async #prepare(
+    when: SandboxPreparer["when"],
+    row: Row,
+    report: (name: string, state: StageState, message?: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    for (const preparer of this.options.preparers ?? []) {
+      if (preparer.when !== when) continue;
+      report(preparer.stage, "running");
+      const summary = await preparer.run(row, (message) => report(preparer.stage, "running", message), signal);
+      report(preparer.stage, "done", summary);
+    }
   }
 
   liveIds(): Promise<string[]> {
@@ -186,13 +203,9 @@ export class SandboxKind implements ResourceKind<Row> {
       if (queued.length === 1) writing = writing.then(flush);
     };
     try {
+      await this.#prepare("before", row, report, signal);
       const handle = await this.options.driver.ensure(this.#spec(row), { signal, onStage: report });
-      const prepare = this.options.prepare;
-      if (prepare) {
-        report(prepare.stage, "running");
-        const summary = await prepare.run(row, (message) => report(prepare.stage, "running", message), signal);
-        report(prepare.stage, "done", summary);
-      }
+      await this.#prepare("after", row, report, signal);
       await writing;
       // Ready and running in one write: the last stage and the phase users wait for.
       const ready: StageReport = {
@@ -306,9 +319,11 @@ export class SandboxKind implements ResourceKind<Row> {
     if (row.phase !== "deleting" && !(await this.#write(row, holder, { phase: "deleting" }, "sandbox.phase"))) return {};
     try {
       await this.options.driver.remove(row.id, { keepWorkspace: row.keepWorkspace, signal, graceMs: this.options.stopGraceMs });
-      await this.options.prepare
-        ?.removed?.(row)
-        .catch((error) => this.options.log.warn({ sandboxId: row.id, err: error }, "could not tidy what was kept for a deleted sandbox"));
+      for (const preparer of this.options.preparers ?? []) {
+        await preparer
+          .removed?.(row)
+          .catch((error) => this.options.log.warn({ sandboxId: row.id, err: error }, "could not tidy what was kept for a deleted sandbox"));
+      }
       await this.#write(row, holder, { phase: "deleted", acted: true, retry: null }, "sandbox.phase");
       return {};
     } catch (error) {

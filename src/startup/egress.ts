@@ -16,9 +16,11 @@ import type { SecretBox } from "../crypto/secrets.ts";
 import { StartupError } from "../domain/errors.ts";
 import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
 import { CertificateAuthority, trustBundle } from "../egress/certificates.ts";
+import { DatabaseBridge } from "../egress/database-bridge.ts";
 import { GATEWAY_PROVIDERS, ModelGateway } from "../egress/gateway.ts";
 import { EgressProxy } from "../egress/proxy.ts";
 import { SshAgentServer } from "../egress/ssh-agent.ts";
+import type { ServerEndpoint } from "../services/databases/provisioner.ts";
 import { EgressService } from "../services/egress.ts";
 import { EgressRecorder } from "../services/egress-recorder.ts";
 import { DeployKeyService } from "../services/git/deploy-keys.ts";
@@ -49,6 +51,8 @@ export interface EgressRuntimeOptions {
   /** Tests: how often decisions are written, and the allowed-summary window. */
   flushMs?: number;
   allowedEventWindowMs?: number;
+  /** Where a project's database lives, for the sandboxes' 127.0.0.1:5432 (absent: no databases). */
+  databaseEndpoint?: (projectId: string) => Promise<ServerEndpoint | null>;
 }
 
 /** The registry /metrics shows; made here because prom-client is only loaded with the rest of the server. */
@@ -69,6 +73,11 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
   const proxy = new EgressProxy({ context, recorder, ca, upstreamCa, log: say });
   const deployKeys = new DeployKeyService(options.pool, options.secrets, options.changes, { log: say });
   const sshAgent = new SshAgentServer({ context, identity: (projectId) => deployKeys.agentIdentity(projectId), log: say });
+  const databaseBridge = new DatabaseBridge({
+    projectOf: async (sandboxId) => (await context(sandboxId))?.projectId ?? null,
+    endpointOf: async (projectId) => (await options.databaseEndpoint?.(projectId)) ?? null,
+    log: say,
+  });
 
   const tokens = new Counter({
     name: "outpost_model_tokens_total",
@@ -98,8 +107,12 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
     recorder,
     deployKeys,
     endpoint: {
-      accept: (kind, sandboxId, socket) =>
-        kind === "proxy" ? proxy.accept(sandboxId, socket) : kind === "ssh-agent" ? sshAgent.accept(sandboxId, socket) : gateway.accept(sandboxId, socket),
+      accept: (kind, sandboxId, socket) => {
+        if (kind === "proxy") proxy.accept(sandboxId, socket);
+        else if (kind === "ssh-agent") sshAgent.accept(sandboxId, socket);
+        else if (kind === "database") databaseBridge.accept(sandboxId, socket);
+        else gateway.accept(sandboxId, socket);
+      },
       caPem: ca.certificatePem,
       caBundlePem: trustBundle(ca.certificatePem),
     },
@@ -113,6 +126,7 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
       proxy.close();
       gateway.close();
       sshAgent.close();
+      databaseBridge.close();
       await recorder.close();
     },
   };

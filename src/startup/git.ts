@@ -53,6 +53,7 @@ export function lateRepositoryStage(
 ): SandboxPreparer {
   return {
     stage: REPOSITORY_STAGE,
+    when: "after",
     async run(sandbox, progress, signal) {
       const git = get();
       if (!git) return "skipped: git is not set up";

@@ -42,8 +42,8 @@ export interface SandboxRuntimeOptions {
   egress?: EgressEndpoint;
   /** Installed agent CLIs, bound read-only into every sandbox at /opt/agents. */
   agentsDir?: string;
-  /** The stage after the driver's that makes the workspace the project's repository. */
-  prepare?: SandboxPreparer;
+  /** The control plane's own stages around the driver's (the database, the repository). */
+  preparers?: SandboxPreparer[];
 }
 
 export interface SandboxRuntime {
@@ -83,7 +83,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     stopGraceMs: options.stopGraceMs,
     limits: options.limits,
     capacity: options.capacity,
-    prepare: options.prepare,
+    preparers: options.preparers,
   });
 
   // A host without bubblewrap still runs Outpost; creating a sandbox then says what to

@@ -19,6 +19,7 @@
 //     bwrap's device tmpfs, made read-only too (otherwise an uncapped writable tmpfs).
 // Deliberately absent: --die-with-parent (sandboxes must outlive the control plane), any
 // --share-net, /root, /home of the host, the data dir, other sandboxes, /sys.
+import { DATABASE_PORT } from "../../domain/databases.ts";
 import { GATEWAY_PORT, NETWORK_PATHS, PROXY_PORT, sandboxNetworkEnv } from "../../domain/sandbox-network.ts";
 import { SANDBOX_GID, SANDBOX_HOME, SANDBOX_UID, SANDBOX_USER } from "./etc-files.ts";
 import type { HostFs } from "./host-fs.ts";
@@ -155,6 +156,11 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--state", INSIDE.state,
     "--workspace", INSIDE.workspace,
   );
-  if (input.egress) add("--bridge", `${PROXY_PORT}=${NETWORK_PATHS.proxySocket},${GATEWAY_PORT}=${NETWORK_PATHS.gatewaySocket}`);
+  if (input.egress) {
+    add(
+      "--bridge",
+      `${PROXY_PORT}=${NETWORK_PATHS.proxySocket},${GATEWAY_PORT}=${NETWORK_PATHS.gatewaySocket},${DATABASE_PORT}=${NETWORK_PATHS.databaseSocket}`,
+    );
+  }
   return args;
 }

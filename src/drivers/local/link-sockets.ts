@@ -21,6 +21,10 @@ const MAX_EGRESS_CONNECTIONS_PER_SANDBOX = 256;
 const MAX_AGENT_CONNECTIONS_PER_SANDBOX = 32;
 /** The agent's socket in the link folder (the sandbox's SSH_AUTH_SOCK points at it). */
 const SSH_AGENT_SOCKET = "ssh-agent.sock";
+/** The project database's socket (the supervisor bridges 127.0.0.1:5432 to it). */
+const DATABASE_SOCKET = "database.sock";
+/** Connections a sandbox may hold open to its database at once (the role's own limit is lower). */
+const MAX_DATABASE_CONNECTIONS_PER_SANDBOX = 64;
 
 export interface LinkSocketPaths {
   linkSocket: string;
@@ -38,7 +42,7 @@ export interface LinkSocketPaths {
  */
 export interface EgressEndpoint {
   /** ssh-agent: the host-side agent holding the project's deploy key (ssh-agent.sock, /run/outpost/ssh-agent.sock inside). */
-  accept(kind: "proxy" | "gateway" | "ssh-agent", sandboxId: string, socket: Socket): void;
+  accept(kind: "proxy" | "gateway" | "ssh-agent" | "database", sandboxId: string, socket: Socket): void;
   /** The installation CA (for intercepted credential hosts). */
   caPem: string;
   /** The host's CA bundle plus the installation CA. */
@@ -129,10 +133,16 @@ export class LinkSockets {
       ["proxy", paths.egressSocket],
       ["gateway", paths.gatewaySocket],
       ["ssh-agent", join(paths.link, SSH_AGENT_SOCKET)],
+      ["database", join(paths.link, DATABASE_SOCKET)],
     ] as const) {
       // Half-open allowed: a client that is done sending (FIN) still gets its answer.
       const server = createServer({ allowHalfOpen: true }, (socket) => egress.accept(kind, sandboxId, socket));
-      server.maxConnections = kind === "ssh-agent" ? MAX_AGENT_CONNECTIONS_PER_SANDBOX : MAX_EGRESS_CONNECTIONS_PER_SANDBOX;
+      server.maxConnections =
+        kind === "ssh-agent"
+          ? MAX_AGENT_CONNECTIONS_PER_SANDBOX
+          : kind === "database"
+            ? MAX_DATABASE_CONNECTIONS_PER_SANDBOX
+            : MAX_EGRESS_CONNECTIONS_PER_SANDBOX;
       server.on("error", (error) => this.log(`${kind} socket of ${sandboxId}: ${error.message}`));
       forceRemove(path);
       await new Promise<void>((resolve, reject) => {
