@@ -28,6 +28,10 @@
 //                  from a local git http-backend: host git clone next to a clone in a sandbox
 //                  through the egress proxy and a sandbox created with it; checkpoint time for
 //                  it, host vs sandbox vs the API; OUTPOST_BENCH_GIT_* (bench/git/options.ts)
+//   databases      a project's PostgreSQL database on the managed provisioner: POST …/database
+//                  until ready per project, next to a bare CREATE DATABASE on the same server;
+//                  the server's PSS per idle project (and with one idle connection each);
+//                  OUTPOST_BENCH_DATABASES (default 20 projects; bench/databases.ts)
 // e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
 // stderr, each group's summary to stdout; the exit code is 1 when a group failed or its
 // summary lists problems. Writes nothing outside temp dirs, and stops every process it
@@ -36,6 +40,7 @@ import { loadavg } from "node:os";
 import { benchCliStart, cliStartReport } from "./cli-start.ts";
 import { benchControlPlaneMemory } from "./control-plane-memory.ts";
 import { benchControlPlaneStart, startGoalsReport } from "./control-plane-start.ts";
+import { benchDatabases, DATABASES_OPTION_ENV, databasesBenchOptions, databasesReport } from "./databases.ts";
 import { egressProblems, egressReport } from "./egress/report.ts";
 import { benchEgress, EGRESS_OPTION_ENV, egressBenchOptions } from "./egress.ts";
 import { gitProblems, gitReport } from "./git/report.ts";
@@ -144,10 +149,19 @@ async function git(): Promise<void> {
   if (gitProblems(results).length) process.exitCode = 1;
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal, runs, git };
+async function databases(): Promise<void> {
+  const began = performance.now();
+  const options = databasesBenchOptions();
+  process.stderr.write(`project databases (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchDatabases(options, progress);
+  process.stdout.write(databasesReport(results, (performance.now() - began) / 1000));
+  if (results.failures.length) process.exitCode = 1;
+}
+
+const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal, runs, git, databases };
 
 function usage(): string {
-  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n  git sizes: ${GIT_OPTION_ENV.join(", ")}\n`;
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n  git sizes: ${GIT_OPTION_ENV.join(", ")}\n  databases sizes: ${DATABASES_OPTION_ENV.join(", ")}\n`;
 }
 
 const requested = process.argv.slice(2);

@@ -67,6 +67,8 @@ async function importTheRest() {
     { createPreviewRuntime },
     { createRunRuntime, prepareAgentsDir },
     { createGitRuntime, lateRepositoryStage, withGitEnvironment },
+    { createDatabaseRuntime },
+    { databaseEndpointOf, lateDatabaseStage, withDatabaseEnvironment },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -79,6 +81,8 @@ async function importTheRest() {
     import("./startup/previews.ts"),
     import("./startup/runs.ts"),
     import("./startup/git.ts"),
+    import("./startup/databases.ts"),
+    import("./startup/database-stage.ts"),
   ]);
   return {
     buildApp,
@@ -96,6 +100,10 @@ async function importTheRest() {
     createGitRuntime,
     lateRepositoryStage,
     withGitEnvironment,
+    createDatabaseRuntime,
+    databaseEndpointOf,
+    lateDatabaseStage,
+    withDatabaseEnvironment,
   };
 }
 
@@ -151,6 +159,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       createGitRuntime,
       lateRepositoryStage,
       withGitEnvironment,
+      createDatabaseRuntime,
+      databaseEndpointOf,
+      lateDatabaseStage,
+      withDatabaseEnvironment,
     } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
@@ -166,8 +178,11 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     stopIfCancelled();
 
     const changes = new ProjectChanges();
-    const projects = new ProjectService(pool, secrets, changes);
+    const projects = new ProjectService(pool, secrets, changes, { defaultDatabase: settings.databaseProvisioner === "none" ? "none" : "postgres" });
     const variables = new VariableService(pool, secrets, changes);
+    // Project databases: made before the sandboxes (a sandbox's start makes its database first).
+    const databases = createDatabaseRuntime({ pool, settings, secrets, logger, projects });
+    cleanups.push(() => databases.stop());
     const metrics = createMetricsRegistry();
     const egress = createEgressRuntime({
       pool,
@@ -176,6 +191,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       variables,
       changes,
       onEvents: (listener) => hub.subscribe(listener),
+      databaseEndpoint: databaseEndpointOf(() => databases.service),
       metrics,
       logger,
       ...options.egress,
@@ -183,12 +199,17 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     cleanups.push(() => egress.stop());
     // Made before any sandbox starts: every sandbox binds it at /opt/agents.
     const agentsDir = prepareAgentsDir(settings);
-    const commandVariables = withGitEnvironment(pool, (projectId) => variables.forCommands(projectId));
+    // What commands in a sandbox get: git's environment, the database's login, then the project's own variables.
+    const commandVariables = withDatabaseEnvironment(
+      () => databases.service,
+      withGitEnvironment(pool, (projectId) => variables.forCommands(projectId)),
+    );
     let git: GitRuntime | undefined;
     const sandboxes = createSandboxRuntime({
       pool,
       projectVariables: commandVariables,
       preparers: [
+        ...(databases.provisioner ? [lateDatabaseStage(() => databases.service)] : []),
         lateRepositoryStage(
           () => git,
           pool,
@@ -255,6 +276,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         previews.routes(instance);
         runs.routes(instance);
         git?.routes(instance);
+        databases.routes(instance);
       },
       isReady: () => readiness(pool),
     });
@@ -264,6 +286,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     url = await listen(app, settings);
     writePrivateFile(paths.serverInfo, `${JSON.stringify({ url: publicUrl(), pid: process.pid, version: VERSION })}\n`);
 
+    // The project databases' server first: sandboxes adopted now may connect at once.
+    await databases.start();
     await sandboxes.start();
     await runs.start();
     const sandboxAvailability = await sandboxCheck;

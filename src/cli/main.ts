@@ -80,6 +80,10 @@ const COMMANDS: Record<string, LoadCommand> = {
     const { git, gitHelp } = await import("./commands/git.ts");
     return { run: git, help: gitHelp };
   },
+  db: async () => {
+    const { db, dbHelp } = await import("./commands/db.ts");
+    return { run: db, help: dbHelp };
+  },
   user: async () => {
     const { user, userHelp } = await import("./commands/user.ts");
     return { run: user, help: userHelp };

@@ -5,6 +5,7 @@
 //     secret.key              0600  32 random bytes (base64) encrypting secrets at rest
 //     server.json             0600  where the running server listens, for the CLI
 //     postgres/               owned by the database account: data/, run/ (socket), password, server.log
+//     projects-postgres/      the same for the server holding projects' databases (managed provisioner)
 //     sandboxes/              0711  one folder per sandbox (local driver)
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -18,6 +19,7 @@ export const dataPaths = (dataDir: string) => ({
   secretKey: join(dataDir, "secret.key"),
   serverInfo: join(dataDir, "server.json"),
   postgres: join(dataDir, "postgres"),
+  projectsPostgres: join(dataDir, "projects-postgres"),
   sandboxes: join(dataDir, "sandboxes"),
 });
 

@@ -77,6 +77,24 @@ export const settingsSchema = z
       .regex(/^([a-z-]+=[0-9A-Za-z.+-]+)?(,[a-z-]+=[0-9A-Za-z.+-]+)*$/, "must look like claude-code=2.1.332,codex=0.171.0")
       .optional()
       .describe("Agent CLI versions other than the pinned ones (OUTPOST_AGENT_VERSIONS), e.g. claude-code=2.1.340."),
+    databaseProvisioner: z
+      .enum(["managed", "server", "none"])
+      .describe(
+        "Where projects' PostgreSQL databases live (OUTPOST_DATABASE_PROVISIONER): managed (a PostgreSQL 15 server Outpost runs for project data, default), server (OUTPOST_DATABASE_ADMIN_URL's), none.",
+      ),
+    databaseAdminUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+      .optional()
+      .describe("An existing PostgreSQL's admin URL (superuser or CREATEROLE+CREATEDB) for the server provisioner (OUTPOST_DATABASE_ADMIN_URL)."),
+    projectPgBin: z
+      .string()
+      .optional()
+      .describe("A PostgreSQL installation's bin/ for the managed project server instead of the npm-installed 15 (OUTPOST_PROJECT_PG_BIN)."),
+    pgClientBin: z
+      .string()
+      .optional()
+      .describe("The bin/ folder of the pg_dump and psql that dump and restore project databases (OUTPOST_PG_CLIENT_BIN); default: found on the host."),
   })
   .strict()
   .superRefine((settings, context) => {
@@ -84,6 +102,9 @@ export const settingsSchema = z
     // a cookie the UI reads) and could even shadow the UI's own host name.
     const uiHost = settings.publicUrl && URL.canParse(settings.publicUrl) ? new URL(settings.publicUrl).hostname.toLowerCase() : undefined;
     const domain = settings.previewDomain?.replace(/:\d+$/, "");
+    if (settings.databaseProvisioner === "server" && !settings.databaseAdminUrl) {
+      context.addIssue({ code: "custom", path: ["databaseAdminUrl"], message: "is required when OUTPOST_DATABASE_PROVISIONER=server" });
+    }
     if (uiHost && domain && (uiHost === domain || uiHost.endsWith(`.${domain}`))) {
       context.addIssue({
         code: "custom",
@@ -121,6 +142,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     agentsDir: env.OUTPOST_AGENTS_DIR || undefined,
     agentVersions: env.OUTPOST_AGENT_VERSIONS || undefined,
     githubApiUrl: env.OUTPOST_GITHUB_API_URL || "https://api.github.com",
+    databaseProvisioner: env.OUTPOST_DATABASE_PROVISIONER || "managed",
+    databaseAdminUrl: env.OUTPOST_DATABASE_ADMIN_URL || undefined,
+    projectPgBin: env.OUTPOST_PROJECT_PG_BIN || undefined,
+    pgClientBin: env.OUTPOST_PG_CLIENT_BIN || undefined,
     ...overrides,
   };
   const parsed = settingsSchema.safeParse(candidate);
@@ -157,4 +182,8 @@ const ENV_NAMES: Record<string, string> = {
   agentsDir: "OUTPOST_AGENTS_DIR",
   agentVersions: "OUTPOST_AGENT_VERSIONS",
   githubApiUrl: "OUTPOST_GITHUB_API_URL",
+  databaseProvisioner: "OUTPOST_DATABASE_PROVISIONER",
+  databaseAdminUrl: "OUTPOST_DATABASE_ADMIN_URL",
+  projectPgBin: "OUTPOST_PROJECT_PG_BIN",
+  pgClientBin: "OUTPOST_PG_CLIENT_BIN",
 };

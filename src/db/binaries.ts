@@ -45,3 +45,42 @@ function npmBinDir(): string {
     );
   }
 }
+
+/** The managed project server's major: Debian 12's pg_dump/psql are 15 and refuse a newer server. */
+export const PROJECT_PG_MAJOR = 15;
+
+/** The npm alias (package.json optionalDependencies) that carries the project server's binaries. */
+export function projectPlatformPackage(): string {
+  return `@outpost/pg${PROJECT_PG_MAJOR}-${process.platform}-${process.arch}`;
+}
+
+/** The binaries of the second server, the one holding projects' databases (managed provisioner):
+ *  OUTPOST_PROJECT_PG_BIN, else the PostgreSQL 15 npm package installed under an alias. */
+export function locateProjectPgBinaries(projectPgBin: string | undefined): PgBinaries {
+  const binDir = projectPgBin ?? projectNpmBinDir();
+  const binaries = { binDir, initdb: join(binDir, "initdb"), pgCtl: join(binDir, "pg_ctl"), postgres: join(binDir, "postgres") };
+  for (const path of [binaries.initdb, binaries.pgCtl, binaries.postgres]) {
+    if (!existsSync(path)) {
+      throw new StartupError(
+        `the project databases' PostgreSQL binary ${path} is missing`,
+        projectPgBin
+          ? "point OUTPOST_PROJECT_PG_BIN at a PostgreSQL 15 bin/ folder that has initdb, pg_ctl and postgres"
+          : "run `npm install` again, or set OUTPOST_DATABASE_PROVISIONER=server|none",
+      );
+    }
+  }
+  return binaries;
+}
+
+function projectNpmBinDir(): string {
+  const pkg = projectPlatformPackage();
+  try {
+    const entry = createRequire(import.meta.url).resolve(pkg);
+    return join(dirname(entry), "..", "native", "bin");
+  } catch {
+    throw new StartupError(
+      `the PostgreSQL ${PROJECT_PG_MAJOR} binaries for project databases (${pkg}) are not installed on ${process.platform}-${process.arch}`,
+      `run \`npm install\`; or set OUTPOST_PROJECT_PG_BIN to a PostgreSQL ${PROJECT_PG_MAJOR} bin/, or OUTPOST_DATABASE_PROVISIONER=server|none`,
+    );
+  }
+}

@@ -27,6 +27,8 @@ export interface EmbeddedPostgresOptions {
   /** Run the server as this account (when Outpost runs as root). */
   account?: Account;
   log?: (message: string) => void;
+  /** Names this server in log lines (the project databases' server is a second one). */
+  label?: string;
 }
 
 export type StartOutcome = "started" | "adopted";
@@ -37,6 +39,7 @@ export class EmbeddedPostgres {
   readonly socketDir: string;
   readonly #account?: Account;
   readonly #log: (message: string) => void;
+  readonly #label: string;
   #binaries: PgBinaries;
 
   constructor(options: EmbeddedPostgresOptions) {
@@ -46,6 +49,7 @@ export class EmbeddedPostgres {
     this.#binaries = options.binaries;
     this.#account = options.account;
     this.#log = options.log ?? (() => {});
+    this.#label = options.label ?? "embedded PostgreSQL";
     const socketPath = join(this.socketDir, `.s.PGSQL.${PORT}`);
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
       throw new StartupError(`the database socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes`, "choose a shorter OUTPOST_DATA_DIR");
@@ -66,7 +70,7 @@ export class EmbeddedPostgres {
     if (this.initialized) return;
     if (existsSync(this.dataDir)) rmSync(this.dataDir, { recursive: true, force: true });
     if (!existsSync(this.passwordFile)) this.#writeOwned(this.passwordFile, randomBytes(24).toString("base64url"));
-    this.#log("initializing the embedded PostgreSQL database");
+    this.#log(`initializing the ${this.#label} database`);
     await this.#run(this.#binaries.initdb, [
       "-D",
       this.dataDir,
@@ -87,12 +91,12 @@ export class EmbeddedPostgres {
     if (!this.initialized) await this.init();
     this.#prepareFolders();
     if (await this.isRunning()) {
-      this.#log("adopting the running embedded PostgreSQL server");
+      this.#log(`adopting the running ${this.#label} server`);
       return "adopted";
     }
     this.#writeOwned(join(this.dataDir, "outpost.conf"), this.#serverConfig());
     await this.#run(this.#binaries.pgCtl, ["start", "-D", this.dataDir, "-l", join(this.dir, "server.log"), "-w", "-t", "60", "-s"], { detached: true });
-    this.#log("started the embedded PostgreSQL server");
+    this.#log(`started the ${this.#label} server`);
     return "started";
   }
 

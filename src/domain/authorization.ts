@@ -48,7 +48,7 @@ const OWNER_ACTIONS = [...EDITOR_ACTIONS, "project.delete", "project.members.man
 /** Actions on a project or on something in it: the caller's role there decides. */
 export type ProjectAction = (typeof OWNER_ACTIONS)[number];
 /** Actions on the installation itself: only admins. */
-export const ADMIN_ACTIONS = ["user.manage"] as const;
+export const ADMIN_ACTIONS = ["user.manage", "database.manage"] as const;
 export type Action = ProjectAction | (typeof ADMIN_ACTIONS)[number];
 
 /** The single source of who may do what on a project. */
@@ -98,6 +98,7 @@ const DOING: Record<Action, string> = {
   "run.create": "start agent runs",
   "run.approve": "approve agent actions",
   "user.manage": "manage users",
+  "database.manage": "manage databases kept after their project",
 };
 
 /** What the caller is acting on: the kind and reference they named, and its project. */

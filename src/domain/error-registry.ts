@@ -89,6 +89,11 @@ export const ERRORS = {
   RUN_NOT_FOUND: { status: 404, hint: "Use a run id that `outpost runs <project>` shows.", retryable: false },
   APPROVAL_NOT_FOUND: { status: 404, hint: "Use an approval id from the run's `approval` events (GET /api/v1/runs/<id>).", retryable: false },
   PREVIEW_SHARE_NOT_FOUND: { status: 404, hint: "Use a share id that GET /api/v1/sandboxes/<id>/previews/<port>/share lists.", retryable: false },
+  DATABASE_NOT_FOUND: {
+    status: 404,
+    hint: "Create the project's database with `outpost db <project> create` (POST …/database); kept ones are listed at GET /api/v1/databases.",
+    retryable: false,
+  },
   // 405/408: the HTTP exchange, before any route
   METHOD_NOT_ALLOWED: { status: 405, hint: "Use one of the methods the API reference at /docs lists for this path.", retryable: false },
   REQUEST_TIMEOUT: { status: 408, hint: "Send the request's headers promptly; check the network or proxy between you and Outpost.", retryable: true },
@@ -129,6 +134,26 @@ export const ERRORS = {
     retryable: false,
   },
   PROJECT_HAS_SANDBOXES: { status: 409, hint: "Delete the project's sandboxes first (`outpost sandbox list --project <project>`).", retryable: false },
+  DATABASE_CHOICE_REQUIRED: {
+    status: 409,
+    hint: "Say what happens to its database: ?database=keep (listed at GET /api/v1/databases) or ?database=drop (its data is lost).",
+    retryable: false,
+  },
+  DATABASE_MISSING: {
+    status: 409,
+    hint: "The database is gone from its server: recreate it empty with `outpost db <project> create` (POST …/database), or restore it there.",
+    retryable: false,
+  },
+  DATABASE_NOT_READY: {
+    status: 409,
+    hint: "Wait until `outpost db <project> info` shows it ready, or make it again with `outpost db <project> create`.",
+    retryable: false,
+  },
+  DATABASE_EXISTS: {
+    status: 409,
+    hint: "The project has a database already: delete it first (`outpost db <project> delete`), or attach to another project.",
+    retryable: false,
+  },
   SANDBOX_WRONG_PHASE: {
     status: 409,
     hint: "Wait until `outpost sandbox get <sandbox>` shows it running, or start it with `outpost sandbox start`.",
@@ -166,6 +191,21 @@ export const ERRORS = {
   // 422: valid JSON that cannot be acted on
   GIT_FAILED: { status: 422, hint: "Read git's message above: it says what to change (a conflict, a rejected push, a missing remote).", retryable: false },
   UNPROCESSABLE: { status: 422, hint: "Change what the message names; the same request will be refused again.", retryable: false },
+  CONFIRMATION_MISMATCH: {
+    status: 422,
+    hint: "Pass the exact name the message asks for as `confirm`: it guards against acting on the wrong one.",
+    retryable: false,
+  },
+  DATABASE_QUERY_FAILED: {
+    status: 422,
+    hint: "Fix the SQL as PostgreSQL's message says; the query box runs one read-only statement, 5 s at most.",
+    retryable: false,
+  },
+  DATABASE_RESTORE_FAILED: {
+    status: 422,
+    hint: "Fix the SQL at the line psql names (or load a plain pg_dump); nothing of a failed restore is kept.",
+    retryable: false,
+  },
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     hint: "Send a new Idempotency-Key for a new request; a key names one request for 24 hours.",
@@ -228,7 +268,18 @@ export const ERRORS = {
     retryable: false,
   },
   AGENT_INSTALL_FAILED: { status: 503, hint: "Check that this host reaches the npm registry (`npm ping`), then send the message again.", retryable: true },
+  DATABASE_PROVISION_FAILED: {
+    status: 500,
+    hint: "Read the server's message above, fix what it names, then try again (`outpost db <project> create`).",
+    retryable: false,
+  },
+  DATABASE_DUMP_FAILED: { status: 500, hint: "Read pg_dump's message above; check the project databases' server (its log says why).", retryable: false },
   // 501
+  DATABASE_DUMP_UNAVAILABLE: {
+    status: 501,
+    hint: "Install PostgreSQL client tools as new as the server on the Outpost host: apt-get install -y postgresql-client-15.",
+    retryable: false,
+  },
   PTY_UNAVAILABLE: {
     status: 501,
     hint: "Run the command without a terminal, or run `npm run build` on the server host and restart the sandbox.",
@@ -263,6 +314,16 @@ export const ERRORS = {
     retryable: true,
   },
   DATABASE_UNAVAILABLE: { status: 503, hint: "Retry shortly; if it persists, check that PostgreSQL runs (`outpost doctor`).", retryable: true },
+  DATABASES_DISABLED: {
+    status: 503,
+    hint: "Start Outpost with OUTPOST_DATABASE_PROVISIONER=managed, or =server with OUTPOST_DATABASE_ADMIN_URL.",
+    retryable: false,
+  },
+  DATABASE_SERVER_UNAVAILABLE: {
+    status: 503,
+    hint: "Retry shortly; if it persists, check the project databases' PostgreSQL server (the server log says why it failed).",
+    retryable: true,
+  },
   NOT_READY: { status: 503, hint: "Retry shortly: Outpost is still starting (GET /readyz says what it waits for).", retryable: true },
   SANDBOX_RUNTIME_UNAVAILABLE: { status: 503, hint: "Run `outpost doctor` on the server host and apply the fix it prints.", retryable: false },
   SUPERVISOR_UNAVAILABLE: { status: 503, hint: `Retry shortly; if it persists, restart the sandbox (${RESTART}).`, retryable: true },

@@ -12,7 +12,7 @@ import { fingerprint } from "../domain/idempotency.ts";
 import { newId } from "../domain/ids.ts";
 import { decodeCursor, encodeCursor, type Page } from "../domain/pagination.ts";
 import { projectEnvProblem } from "../domain/project-env.ts";
-import { withTransaction } from "../store/database.ts";
+import { type Queryable, withTransaction } from "../store/database.ts";
 import { appendEvent } from "../store/events.ts";
 import { setMember } from "../store/members.ts";
 import * as store from "../store/projects.ts";
@@ -49,6 +49,14 @@ export interface ProjectPatch extends Partial<Omit<store.ProjectFields, "egress"
   env?: Record<string, string | null>;
 }
 
+/**
+ * What a project's delete asks of its databases (services/databases/databases.ts), in the
+ * delete's transaction: a project with one goes only once the caller chose to keep or drop it.
+ */
+export interface ProjectDeleteGuard {
+  beforeProjectDelete(tx: Queryable, principal: Principal, project: { id: string; name: string }, choice: "keep" | "drop" | undefined): Promise<void>;
+}
+
 /** One environment variable; its value is there only when the caller asked to reveal it. */
 export interface ProjectEnvVariable {
   name: string;
@@ -59,10 +67,14 @@ export interface ProjectEnvVariable {
 export type ProjectWithEnv = store.ProjectRow & { env: ProjectEnvVariable[] };
 
 export class ProjectService {
+  #databases?: ProjectDeleteGuard;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly secrets: SecretBox,
     private readonly changes?: ProjectChanges,
+    /** `postgres` when this server can make databases: a new project gets one unless it says none. */
+    private readonly options: { defaultDatabase?: store.ProjectRow["database"] } = {},
   ) {}
 
   /**
@@ -85,7 +97,7 @@ export class ProjectService {
         defaultBranch: input.defaultBranch ?? null,
         instructions: input.instructions ?? null,
         egress: { ...DEFAULT_EGRESS_POLICY, ...input.egress },
-        database: input.database ?? "none",
+        database: input.database ?? this.options.defaultDatabase ?? "none",
         tokenBudget: input.tokenBudget ?? null,
       });
       await setMember(tx, row.id, ownerId, "owner");
@@ -145,7 +157,12 @@ export class ProjectService {
     return updated;
   }
 
-  async delete(principal: Principal, ref: string): Promise<void> {
+  /** The project databases' say in a project's delete (bound once the database runtime exists). */
+  useDatabases(guard: ProjectDeleteGuard): void {
+    this.#databases = guard;
+  }
+
+  async delete(principal: Principal, ref: string, options: { database?: "keep" | "drop" } = {}): Promise<void> {
     await withTransaction(this.pool, async (tx) => {
       const row = await resolveProject(tx, principal, ref, "project.delete", true);
       const live = await countLiveSandboxes(tx, row.id);
@@ -154,6 +171,7 @@ export class ProjectService {
           details: { sandboxes: live },
         });
       }
+      await this.#databases?.beforeProjectDelete(tx, principal, row, options.database);
       // Deleted sandboxes go with their project; kept workspaces on disk stay until purged.
       await tx.query("update sandboxes set workspace_from = null where project_id = $1", [row.id]);
       await tx.query("delete from sandboxes where project_id = $1 and phase = 'deleted'", [row.id]);

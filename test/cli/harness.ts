@@ -188,7 +188,10 @@ export async function startOutpost(options: { env?: Record<string, string | unde
   const dataDir = tempDir("outpost-serve-test-");
   const port = await freePort();
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const child = spawnOutpost(["serve"], childEnv({ OUTPOST_DATA_DIR: dataDir, OUTPOST_PORT: String(port), OUTPOST_LOG_LEVEL: "warn", ...options.env }));
+  const child = spawnOutpost(
+    ["serve"],
+    childEnv({ OUTPOST_DATA_DIR: dataDir, OUTPOST_PORT: String(port), OUTPOST_LOG_LEVEL: "warn", OUTPOST_DATABASE_PROVISIONER: "none", ...options.env }),
+  );
   const stdout = new OutputWatcher(child.stdout);
   const stderr = new OutputWatcher(child.stderr);
   const exited = exitOf(child);

@@ -53,7 +53,9 @@ export async function freshMachineDatabase(): Promise<{ url: string; drop: () =>
 export async function startTestServer(backend: Backend, overrides: Partial<Settings> = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir();
   const database = backend === "external" && !overrides.databaseUrl ? await freshMachineDatabase() : undefined;
-  const settings = loadSettings({}, { dataDir, port: 0, logLevel: "silent", databaseUrl: database?.url, ...overrides });
+  // No project databases unless a test asks (each server would run a second PostgreSQL): the
+  // tests of databases choose their provisioner.
+  const settings = loadSettings({}, { dataDir, port: 0, logLevel: "silent", databaseUrl: database?.url, databaseProvisioner: "none", ...overrides });
   // Events must reach open streams through NOTIFY alone: the safety re-read is pushed out of
   // any test's lifetime, so a broken LISTEN/NOTIFY shows up as a test that never finishes.
   const server = await startServer(settings, { logger: createLogger(process.env.OUTPOST_TEST_LOG ?? "silent"), eventsSafetyPollMs: 3_600_000 });

@@ -64,7 +64,7 @@ describe("authorization on every route", () => {
   const sleeper = async () => (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/processes`, { command: ["sleep", "600"] })).id as string;
 
   before(async () => {
-    s = await startTestServer("embedded");
+    s = await startTestServer("embedded", { databaseProvisioner: "managed" });
     tokens.admin = s.token;
     ids.admin = (await api(s, "GET", "/api/v1/users")).body.items.find((u: { isAdmin: boolean }) => u.isAdmin).id;
     for (const who of ["alice", "bob", "carol", "dave"] as const) {
@@ -85,6 +85,7 @@ describe("authorization on every route", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     sleepyId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/conversations`, { agent: "custom", command: "sleep 30" })).id;
+    await ok("alice", "POST", `/api/v1/projects/${project.id}/database`);
   });
   after(async () => s?.close());
 
@@ -297,6 +298,30 @@ describe("authorization on every route", () => {
     // The role is checked before the repository: an allowed person learns only that the project has no GitHub repository.
     "POST /api/v1/sandboxes/{id}/git/pull-request": [{ needs: "editor", ok: 409, body: { title: "pwned" } }],
     "GET /api/v1/sandboxes/{id}/git/pull-request": [{ needs: "viewer", ok: 409 }],
+    // The project's database (made in before()). Allowed resets and deletes learn that the typed name is wrong; nothing is dropped.
+    "GET /api/v1/projects/{id}/database": [
+      { needs: "viewer", ok: 200 },
+      { needs: "editor", ok: 200, query: "?reveal=true" },
+    ],
+    "POST /api/v1/projects/{id}/database": [{ needs: "editor", ok: 200 }],
+    "POST /api/v1/projects/{id}/database/reset-password": [{ needs: "editor", ok: 200 }],
+    "POST /api/v1/projects/{id}/database/reset": [{ needs: "editor", ok: 422, body: { confirm: "not-the-name" } }],
+    "DELETE /api/v1/projects/{id}/database": [{ needs: "owner", ok: 422, query: "?confirm=not-the-name" }],
+    // Its data: reading it is a viewer's where no secret shows, everything else an editor's.
+    "GET /api/v1/projects/{id}/database/dump": [{ needs: "editor", ok: 200 }],
+    "GET /api/v1/projects/{id}/database/tables": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/projects/{id}/database/query": [{ needs: "editor", ok: 200, body: { sql: "select 1" } }],
+    // Allowed restores send a body psql refuses (a JSON string is not SQL): nothing is loaded.
+    "POST /api/v1/projects/{id}/database/restore": [{ needs: "editor", ok: 422, body: "pwned" }],
+    "GET /api/v1/projects/{id}/database/branches": [{ needs: "viewer", ok: 200 }],
+    "POST /api/v1/projects/{id}/database/branches": [{ needs: "editor", ok: 201, body: {} }],
+    // The typed name is checked first: allowed attempts learn it is wrong; nothing is promoted.
+    "POST /api/v1/projects/{id}/database/branches/{dbid}/promote": [{ needs: "editor", ok: 422, body: { confirm: "x" } }],
+    "DELETE /api/v1/projects/{id}/database/branches/{dbid}": [{ needs: "editor", ok: 404 }],
+    // Kept databases are an admin's; allowed attempts learn that there is no such kept database.
+    "GET /api/v1/databases": [{ needs: "admin", ok: 200 }],
+    "POST /api/v1/databases/{dbid}/attach": [{ needs: "admin", ok: 404, body: { project: "proj1" } }],
+    "DELETE /api/v1/databases/{dbid}": [{ needs: "admin", ok: 404, query: "?confirm=x" }],
     "GET /api/v1/users": [{ needs: "admin", ok: 200 }],
     "POST /api/v1/users": [{ needs: "admin", ok: 201, body: { name: "mallory" }, fresh: async () => ({ body: { name: `user${++counter}` } }) }],
     // Refused attempts try to mint a token for alice.
@@ -332,6 +357,7 @@ describe("authorization on every route", () => {
       rid: runId,
       aid: "apr_nothing000000000",
       chk: "chk_nothing000000000",
+      dbid: "db_nothing000000000",
     };
     for (const route of routes) {
       const [method, template] = route.split(" ") as [string, string];
@@ -384,6 +410,7 @@ describe("authorization on every route", () => {
       ],
     );
     assert.equal((await as("alice", "GET", `/api/v1/sandboxes/${box.id}`)).body.phase, "running");
+    assert.equal((await as("alice", "GET", `/api/v1/projects/${project.id}/database`)).body.status, "ready", "refused resets and deletes left the database");
     assert.equal((await as("alice", "GET", `/api/v1/sandboxes/${box.id}/terminals/${terminalId}`)).status, 200, "refused deletes left the terminal running");
     const check = await as("alice", "POST", `/api/v1/sandboxes/${box.id}/exec`, { command: "test -e /workspace/pwned; echo $?" });
     assert.equal(check.body.stdout, "1\n", "no refused command ran");

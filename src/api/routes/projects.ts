@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses, listQuery, page, projectRef } from "../../schemas/common.ts";
+import { projectDeleteQuery } from "../../schemas/databases.ts";
 import { createProjectBody, project, revealQuery, updateProjectBody } from "../../schemas/projects.ts";
 import type { ProjectService } from "../../services/projects.ts";
 import { currentPrincipal } from "../auth.ts";
@@ -54,9 +55,18 @@ export function projectRoutes(app: FastifyInstance, projects: ProjectService): v
 
   r.delete(
     "/api/v1/projects/:id",
-    { schema: { tags, summary: "Delete a project", params: projectRef, response: { 204: z.null().describe("Deleted"), ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: "Delete a project",
+        description: "A project with a database needs ?database=keep or ?database=drop (409 DATABASE_CHOICE_REQUIRED otherwise).",
+        params: projectRef,
+        querystring: projectDeleteQuery,
+        response: { 204: z.null().describe("Deleted"), ...errorResponses },
+      },
+    },
     async (request, reply) => {
-      await projects.delete(currentPrincipal(request), request.params.id);
+      await projects.delete(currentPrincipal(request), request.params.id, { database: request.query.database });
       reply.code(204);
       return null;
     },

@@ -25,7 +25,8 @@ outpost project update <id|name> [--permission-mode bypass|approve] [--approval-
 ${agentFlagsHelp}
 outpost project update <id|name> [--git-name NAME --git-email EMAIL] [--git-token-variable NAME] [--known-hosts-file FILE]
 ${gitFlagsHelp}
-outpost project delete <id|name>
+outpost project delete <id|name> [--database keep|drop]
+    A project with a database needs --database: keep it (an admin can attach it later) or drop its data.
 ${memberHelp}
 ${deployKeyHelp}`;
 
@@ -102,7 +103,8 @@ export async function project(argv: string[]): Promise<number> {
       return 0;
     }
     case "delete":
-      await api.request("DELETE", `/api/v1/projects/${needRef()}`);
+      if (values.database !== undefined && !["keep", "drop"].includes(values.database)) throw new UsageError("--database takes keep or drop");
+      await api.request("DELETE", `/api/v1/projects/${needRef()}${values.database ? `?database=${values.database}` : ""}`);
       if (!values.json) console.log(`deleted project ${ref}`);
       return 0;
     default:

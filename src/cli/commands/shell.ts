@@ -67,7 +67,15 @@ export async function shell(argv: string[]): Promise<number> {
   return attach(connection, `${base}/${encodeURIComponent(values.terminal ?? "new")}`, ref);
 }
 
-async function attach(connection: Connection, path: string, ref: string): Promise<number> {
+/**
+ * A new terminal in the sandbox whose shell is replaced by `command` (typed into it as
+ * `exec …`, as a user would): `outpost db <project> psql`. Detaching leaves it running.
+ */
+export function shellCommand(connection: Connection, sandbox: string, command: string): Promise<number> {
+  return attach(connection, `/api/v1/sandboxes/${encodeURIComponent(sandbox)}/terminals/new`, sandbox, `exec ${command}\r`);
+}
+
+async function attach(connection: Connection, path: string, ref: string, typed?: string): Promise<number> {
   const { stdin, stdout, stderr } = process;
   const size = stdout.isTTY ? { cols: stdout.columns, rows: stdout.rows } : null;
   const { socket, opened } = connect(connection, size ? `${path}?cols=${size.cols}&rows=${size.rows}` : path);
@@ -96,6 +104,7 @@ async function attach(connection: Connection, path: string, ref: string): Promis
   // Only now: the first messages may come in the same read as the handshake's answer, and
   // ws hands them out before an `await` on the open event would return.
   await opened;
+  if (typed) socket.send(Buffer.from(typed), { binary: true });
 
   // Input: raw keystrokes from a TTY (with the detach escape), or the bytes of a pipe.
   const raw = stdin.isTTY === true;

@@ -536,6 +536,357 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/databases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Databases kept after their project was deleted (admins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description `nextCursor` of the previous page. */
+                    cursor?: string;
+                    /** @description Items per page (1–500). */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Database"][];
+                            /** @description Pass as `cursor` for the next page; null on the last. */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/databases/{dbid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Drop a kept database and its data for good (admins)
+         * @description `confirm` must be the database's name.
+         */
+        delete: {
+            parameters: {
+                query: {
+                    /** @description The database's name (`name`), typed out: it and its data are dropped for good. */
+                    confirm: string;
+                };
+                header?: never;
+                path: {
+                    dbid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Dropped */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/databases/{dbid}/attach": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a kept database to a project that has none (admins)
+         * @description The admin must be an editor or owner of that project. Its sandboxes get the database from their next command.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dbid: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The project (id or name) that gets the kept database; it must have none. */
+                        project: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Database"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -1187,10 +1538,16 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Delete a project */
+        /**
+         * Delete a project
+         * @description A project with a database needs ?database=keep or ?database=drop (409 DATABASE_CHOICE_REQUIRED otherwise).
+         */
         delete: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Required when the project has a database: keep it (admins list it at GET /api/v1/databases) or drop it and its data. */
+                    database?: "keep" | "drop";
+                };
                 header?: never;
                 path: {
                     /** @description Project id or name. */
@@ -1415,6 +1772,1500 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: components["schemas"]["Conversation"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A project's database: status, size, version, extensions, connection string
+         * @description Asks the server each time: a database removed outside Outpost shows `missing`. The password is in connectionString only with ?reveal=true (editors).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description true shows the password in connectionString (needs editor). */
+                    reveal?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Database"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create the project's database, or make a missing one again
+         * @description 201 when it was made now; 200 when it existed (a missing one is made again, empty, with the same name and password). The project's sandboxes get it from their next command.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never> | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Database"];
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Database"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /**
+         * Drop the project's database and its data for good
+         * @description Its branches go too, and the project's `database` becomes none. `confirm` must be the project's name. Owners only.
+         */
+        delete: {
+            parameters: {
+                query: {
+                    /** @description The project's name, typed out: the database and its data are dropped for good. */
+                    confirm: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Dropped */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/branches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The branches of the project's database */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description true shows the password in connectionString (needs editor). */
+                    reveal?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["DatabaseBranch"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Branch the project's database: a copy, optionally for a conversation
+         * @description CREATE DATABASE … TEMPLATE on its server: the database's open connections are ended for the moment the copy takes. The copy has a role and password of its own (GET …/branches?reveal=true). Editors.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description A conversation of the project the copy is for. */
+                        conversationId?: string;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DatabaseBranch"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/branches/{dbid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Drop a branch of the project's database */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dbid: string;
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Dropped */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/branches/{dbid}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a branch the project's database (the current one is dropped)
+         * @description `confirm` must be the project's name. The project's sandboxes get the branch's login from their next command; connections to the old database end. The other branches stay, as branches of the promoted one.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dbid: string;
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The project's name, typed out: the branch becomes the project's database and the current one is dropped. */
+                        confirm: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DatabaseBranch"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/dump": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A plain SQL dump of the project's database (streamed)
+         * @description pg_dump --format=plain --no-owner --no-privileges, as the project's role, as an attachment `<database>.sql`; load it with POST …/database/restore or psql. Needs PostgreSQL client tools on the Outpost host at least as new as the server (else 501 with the package to install). A dump that fails midway ends the connection early. Editors (it is all the data).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run one read-only SQL statement in the project's database
+         * @description As the project's role, in a READ ONLY transaction that is never committed, with statement_timeout 5 s; one statement only. At most 500 rows and 1 MiB come back (`truncated`). A write is refused (422 DATABASE_QUERY_FAILED). Editors.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description One statement (no second one after `;`). Runs read-only, as the project's role, for 5 s at most. */
+                        sql: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DatabaseQueryAnswer"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drop the project's database and make it again, empty
+         * @description Same name, role and password. `confirm` must be the project's name.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The project's name, typed out: the database is dropped and made again empty. */
+                        confirm: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Database"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give the project's database role a new password
+         * @description New commands in the project's sandboxes get it at once; connections already open stay open.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never> | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Database"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load SQL into the project's database (a plain dump)
+         * @description The body (any content type, e.g. a file from GET …/database/dump) is streamed into psql as the project's role, in one transaction that stops at the first error: all of it or nothing. psql's backslash commands are refused (restricted mode); pg_dump's own \restrict lines are understood. Load into an empty database (POST …/database/reset first) to avoid clashes. Editors.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DatabaseRestore"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{id}/database/tables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tables in the project's database, with row counts
+         * @description Small tables (up to 8 MiB) are counted (`exact: true`); bigger ones show the planner's estimate. Read as the project's role.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Project id or name. */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Tables, partitioned, foreign tables and materialised views; at most 1000. */
+                            items: components["schemas"]["DatabaseTable"][];
                         };
                     };
                 };
@@ -9602,6 +11453,182 @@ export interface components {
             /** @description Unique; addresses the user like their id does. */
             name: string;
         };
+        Database: {
+            /** @description DATABASE_URL as the sandbox gets it; the password is `****` unless ?reveal=true (editors). */
+            connectionString: string;
+            createdAt: string;
+            /** @description Why it is failed or missing, when it is. */
+            error: string | null;
+            /** @description Extensions the server can install (CREATE EXTENSION), e.g. vector where it has pgvector. */
+            extensions: {
+                name: string;
+                version: string | null;
+            }[];
+            /** @description As the project's sandboxes see it: 127.0.0.1. */
+            host: string;
+            /** @description `db_…` */
+            id: string;
+            /** @description The database's name on its server (`p_<project>_<suffix>`). */
+            name: string;
+            /** @description Set on a branch: the database it was copied from. */
+            parentId: string | null;
+            /** @description As the project's sandboxes see it: 5432. */
+            port: number;
+            /** @description Null once its project was deleted and the database kept. */
+            projectId: string | null;
+            /** @description The project's name when the database was made (or attached). */
+            projectName: string;
+            /** @description What holds it: managed (a PostgreSQL server Outpost runs) or server (an existing one). */
+            provisioner: string;
+            /** @description The role that owns it, which sandboxes log in as. */
+            role: string;
+            /** @description The server's PostgreSQL version, e.g. 15.18. */
+            serverVersion: string | null;
+            /** @description pg_database_size; null when it is not on its server. */
+            sizeBytes: number | null;
+            /**
+             * @description pending: being made; ready: there and usable; missing: gone from its server (recreate it with POST …/database); failed: making it failed (see error).
+             * @enum {string}
+             */
+            status: "pending" | "ready" | "missing" | "failed";
+        };
+        DatabaseBranch: {
+            /** @description How a sandbox of the project reaches it (127.0.0.1:5432 inside); the password is `****` unless ?reveal=true (editors). */
+            connectionString: string;
+            /** @description The conversation it was made for, if any. */
+            conversationId: string | null;
+            createdAt: string;
+            error: string | null;
+            /** @description `db_…` */
+            id: string;
+            /** @description The copy's name on the server (`<database>_b_<suffix>`), also its role's. */
+            name: string;
+            /** @description The database it is a branch of (the project's). */
+            parentId: string;
+            role: string;
+            /**
+             * @description pending: being copied (or a copy cut short: drop it); failed: see error.
+             * @enum {string}
+             */
+            status: "pending" | "ready" | "missing" | "failed";
+        };
+        DatabaseBranchInput: {
+            /** @description How a sandbox of the project reaches it (127.0.0.1:5432 inside); the password is `****` unless ?reveal=true (editors). */
+            connectionString: string;
+            /** @description The conversation it was made for, if any. */
+            conversationId: string | null;
+            createdAt: string;
+            error: string | null;
+            /** @description `db_…` */
+            id: string;
+            /** @description The copy's name on the server (`<database>_b_<suffix>`), also its role's. */
+            name: string;
+            /** @description The database it is a branch of (the project's). */
+            parentId: string;
+            role: string;
+            /**
+             * @description pending: being copied (or a copy cut short: drop it); failed: see error.
+             * @enum {string}
+             */
+            status: "pending" | "ready" | "missing" | "failed";
+        };
+        DatabaseInput: {
+            /** @description DATABASE_URL as the sandbox gets it; the password is `****` unless ?reveal=true (editors). */
+            connectionString: string;
+            createdAt: string;
+            /** @description Why it is failed or missing, when it is. */
+            error: string | null;
+            /** @description Extensions the server can install (CREATE EXTENSION), e.g. vector where it has pgvector. */
+            extensions: {
+                name: string;
+                version: string | null;
+            }[];
+            /** @description As the project's sandboxes see it: 127.0.0.1. */
+            host: string;
+            /** @description `db_…` */
+            id: string;
+            /** @description The database's name on its server (`p_<project>_<suffix>`). */
+            name: string;
+            /** @description Set on a branch: the database it was copied from. */
+            parentId: string | null;
+            /** @description As the project's sandboxes see it: 5432. */
+            port: number;
+            /** @description Null once its project was deleted and the database kept. */
+            projectId: string | null;
+            /** @description The project's name when the database was made (or attached). */
+            projectName: string;
+            /** @description What holds it: managed (a PostgreSQL server Outpost runs) or server (an existing one). */
+            provisioner: string;
+            /** @description The role that owns it, which sandboxes log in as. */
+            role: string;
+            /** @description The server's PostgreSQL version, e.g. 15.18. */
+            serverVersion: string | null;
+            /** @description pg_database_size; null when it is not on its server. */
+            sizeBytes: number | null;
+            /**
+             * @description pending: being made; ready: there and usable; missing: gone from its server (recreate it with POST …/database); failed: making it failed (see error).
+             * @enum {string}
+             */
+            status: "pending" | "ready" | "missing" | "failed";
+        };
+        DatabaseQueryAnswer: {
+            columns: {
+                name: string;
+                /** @description The type's name, e.g. int4, text, timestamptz. */
+                type: string;
+            }[];
+            /** @description The statement's tag, e.g. SELECT; null when the answer was cut short. */
+            command: string | null;
+            durationMs: number;
+            /** @description Each value as PostgreSQL prints it (text), or null; in column order. */
+            rows: (string | null)[][];
+            /** @description True when rows (past 500, or 1 MiB in all) or the end of a value (past 64 KiB) were left out. */
+            truncated: boolean;
+        };
+        DatabaseQueryAnswerInput: {
+            columns: {
+                name: string;
+                /** @description The type's name, e.g. int4, text, timestamptz. */
+                type: string;
+            }[];
+            /** @description The statement's tag, e.g. SELECT; null when the answer was cut short. */
+            command: string | null;
+            durationMs: number;
+            /** @description Each value as PostgreSQL prints it (text), or null; in column order. */
+            rows: (string | null)[][];
+            /** @description True when rows (past 500, or 1 MiB in all) or the end of a value (past 64 KiB) were left out. */
+            truncated: boolean;
+        };
+        DatabaseRestore: {
+            durationMs: number;
+            /** @description The database restored into. */
+            name: string;
+        };
+        DatabaseRestoreInput: {
+            durationMs: number;
+            /** @description The database restored into. */
+            name: string;
+        };
+        DatabaseTable: {
+            /** @description Whether `rows` was counted (small tables) or estimated (big ones). */
+            exact: boolean;
+            name: string;
+            /** @description Counted when `exact`; otherwise the planner's estimate (null: the table was never analysed). */
+            rows: number | null;
+            schema: string;
+            /** @description The table with its indexes and TOAST (pg_total_relation_size). */
+            sizeBytes: number;
+        };
+        DatabaseTableInput: {
+            /** @description Whether `rows` was counted (small tables) or estimated (big ones). */
+            exact: boolean;
+            name: string;
+            /** @description Counted when `exact`; otherwise the planner's estimate (null: the table was never analysed). */
+            rows: number | null;
+            schema: string;
+            /** @description The table with its indexes and TOAST (pg_total_relation_size). */
+            sizeBytes: number;
+        };
         DeployKey: {
             /** @description When this key was made (a rotation makes a new one). */
             createdAt: string;
@@ -9722,7 +11749,7 @@ export interface components {
                  * @description Stable, UPPER_SNAKE.
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "DATABASE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "DATABASE_CHOICE_REQUIRED" | "DATABASE_MISSING" | "DATABASE_NOT_READY" | "DATABASE_EXISTS" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "CONFIRMATION_MISMATCH" | "DATABASE_QUERY_FAILED" | "DATABASE_RESTORE_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "DATABASE_PROVISION_FAILED" | "DATABASE_DUMP_FAILED" | "DATABASE_DUMP_UNAVAILABLE" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "DATABASES_DISABLED" | "DATABASE_SERVER_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
                 details: {
                     [key: string]: unknown;
                 };
@@ -9741,7 +11768,7 @@ export interface components {
                  * @description Stable, UPPER_SNAKE.
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "DATABASE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "DATABASE_CHOICE_REQUIRED" | "DATABASE_MISSING" | "DATABASE_NOT_READY" | "DATABASE_EXISTS" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "CONFIRMATION_MISMATCH" | "DATABASE_QUERY_FAILED" | "DATABASE_RESTORE_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "DATABASE_PROVISION_FAILED" | "DATABASE_DUMP_FAILED" | "DATABASE_DUMP_UNAVAILABLE" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "DATABASES_DISABLED" | "DATABASE_SERVER_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
                 details: {
                     [key: string]: unknown;
                 };
