@@ -55,8 +55,10 @@ describe("sandbox isolation", () => {
   });
 
   test("there is no network: no interface but lo, and not even the host's 127.0.0.1 answers", async () => {
+    // This control plane listens on the host's 127.0.0.1 (5432 inside is the project database's bridge).
+    const hostPort = new URL(s.url).port;
     const res = await probe(
-      `awk -F: 'NR>2 {gsub(/ /, "", $1); print $1}' /proc/net/dev; node -e "const s=require('net').connect(5432,'127.0.0.1');s.on('connect',()=>{console.log('CONNECTED');process.exit(0)});s.on('error',e=>{console.log('ERR',e.code);process.exit(0)})"; getent hosts example.com || echo no-dns`,
+      `awk -F: 'NR>2 {gsub(/ /, "", $1); print $1}' /proc/net/dev; node -e "const s=require('net').connect(${hostPort},'127.0.0.1');s.on('connect',()=>{console.log('CONNECTED');process.exit(0)});s.on('error',e=>{console.log('ERR',e.code);process.exit(0)})"; getent hosts example.com || echo no-dns`,
     );
     assert.equal(res.stdout.split("\n")[0], "lo");
     assert.match(res.stdout, /ERR ECONNREFUSED/);

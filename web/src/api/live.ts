@@ -17,6 +17,8 @@ export function staleKeys(event: OutpostEvent): QueryKey[] {
   const [noun, verb] = event.type.split(".");
   if (noun === "sandbox") return [["sandboxes"], ...(sandboxId ? [["sandbox", sandboxId]] : [])];
   if (noun === "egress") return [["egress", project]];
+  // A database made, found missing, reset or dropped (here or by another tab, or the sandbox's start).
+  if (noun === "database") return [["database", project]];
   if (noun === "project" && verb === "variable") return [["variables", project], ["project"]];
   if (noun === "project" && verb === "member") return [["members", project]];
   if (noun === "project") return [["projects"], ["project"], ...(verb === "deleted" ? [["sandboxes"]] : [])];

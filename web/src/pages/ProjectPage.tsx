@@ -1,6 +1,6 @@
 // One project: its sandboxes with live provisioning progress, its latest agent conversations
 // and the activity timeline, and its settings (variables and secrets, egress, agent, model
-// usage, members, git) in tabs.
+// usage, members, git, database) in tabs.
 import { ActionIcon, Anchor, Badge, Button, Grid, Group, Menu, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
 import { IconDots, IconTrash } from "@tabler/icons-react";
 import { lazy, Suspense, useState } from "react";
@@ -19,6 +19,7 @@ const UsagePanel = lazy(() => import("../settings/UsagePanel.tsx"));
 const MembersPanel = lazy(() => import("../settings/MembersPanel.tsx"));
 const AgentPanel = lazy(() => import("../settings/AgentPanel.tsx"));
 const GitPanel = lazy(() => import("../settings/GitPanel.tsx"));
+const DatabasePanel = lazy(() => import("../settings/DatabasePanel.tsx"));
 const ProjectConversations = lazy(() => import("../sandbox-tabs/chat/ProjectConversations.tsx"));
 
 const TABS = [
@@ -27,6 +28,7 @@ const TABS = [
   { value: "egress", label: "Egress" },
   { value: "agent", label: "Agent" },
   { value: "git", label: "Git" },
+  { value: "database", label: "Database" },
   { value: "usage", label: "Model usage" },
   { value: "members", label: "Members" },
 ] as const;
@@ -112,6 +114,9 @@ export default function ProjectPage() {
           </Tabs.Panel>
           <Tabs.Panel value="git" pt="md">
             <GitPanel project={p} canEdit={abilities.canEdit} />
+          </Tabs.Panel>
+          <Tabs.Panel value="database" pt="md">
+            <DatabasePanel project={p} canEdit={abilities.canEdit} />
           </Tabs.Panel>
           <Tabs.Panel value="usage" pt="md">
             <UsagePanel project={p} canEdit={abilities.canEdit} />
