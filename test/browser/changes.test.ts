@@ -22,7 +22,7 @@ import { type AnthropicAgentStub, startAnthropicAgentStub } from "../helpers/ant
 import { launchChromium } from "../helpers/chromium.ts";
 import { type GitHttpServer, startGitHttpServer } from "../helpers/git-http-server.ts";
 import { type GitHubStub, startGitHubStub } from "../helpers/github-stub.ts";
-import { waitForPhase } from "../helpers/sandboxes.ts";
+import { deleteEverySandbox, runningSandbox } from "../helpers/sandboxes.ts";
 
 /** The first run may install Claude Code with npm into AGENTS_DIR. */
 const FIRST_RUN_TIMEOUT_MS = 10 * 60_000;
@@ -101,20 +101,13 @@ before(async () => {
     const secret = await apiJson(server, "POST", `/api/v1/projects/${project.body.id}/secrets`, { name, value, kind: "credential" });
     assert.equal(secret.status, 200, JSON.stringify(secret.body));
   }
-  const sandbox = await apiJson<{ id: string }>(server, "POST", `/api/v1/projects/${project.body.id}/sandboxes`, {});
-  assert.equal(sandbox.status, 201, JSON.stringify(sandbox.body));
-  sandboxId = sandbox.body.id;
-  const ready = await waitForPhase(server, sandboxId, ["running", "failed"], SANDBOX_TIMEOUT_MS);
-  assert.equal(ready.phase, "running", JSON.stringify(ready.error));
+  sandboxId = (await runningSandbox(server, project.body.id, SANDBOX_TIMEOUT_MS)).id;
 });
 
 after(async () => {
   await browser?.close();
   if (server) {
-    if (sandboxId) {
-      await apiJson(server, "DELETE", `/api/v1/sandboxes/${sandboxId}`).catch(() => {});
-      await waitForPhase(server, sandboxId, ["deleted"], 60_000).catch(() => {});
-    }
+    await deleteEverySandbox(server).catch(() => {});
     await server.stop();
   }
   await stub?.close();

@@ -14,7 +14,7 @@ import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { AGENTS_DIR } from "../helpers/agents.ts";
 import { type AnthropicAgentStub, gate, startAnthropicAgentStub } from "../helpers/anthropic-agent-stub.ts";
 import { launchChromium } from "../helpers/chromium.ts";
-import { waitForPhase } from "../helpers/sandboxes.ts";
+import { deleteEverySandbox, runningSandbox } from "../helpers/sandboxes.ts";
 
 /** The first run may install Claude Code with npm into AGENTS_DIR. */
 const FIRST_RUN_TIMEOUT_MS = 10 * 60_000;
@@ -51,18 +51,13 @@ before(async () => {
     kind: "credential",
   });
   assert.equal(secret.status, 200, JSON.stringify(secret.body));
-  const sandbox = await apiJson<{ id: string }>(server, "POST", `/api/v1/projects/${projectId}/sandboxes`, {});
-  assert.equal(sandbox.status, 201, JSON.stringify(sandbox.body));
-  sandboxId = sandbox.body.id;
-  const ready = await waitForPhase(server, sandboxId, ["running", "failed"], SANDBOX_TIMEOUT_MS);
-  assert.equal(ready.phase, "running", JSON.stringify(ready.error));
+  sandboxId = (await runningSandbox(server, projectId, SANDBOX_TIMEOUT_MS)).id;
 });
 
 after(async () => {
   await browser?.close();
   if (server) {
-    await apiJson(server, "DELETE", `/api/v1/sandboxes/${sandboxId}`).catch(() => {});
-    if (sandboxId) await waitForPhase(server, sandboxId, ["deleted"], 60_000).catch(() => {});
+    await deleteEverySandbox(server).catch(() => {});
     await server.stop();
   }
   await stub?.close();

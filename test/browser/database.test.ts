@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { launchChromium } from "../helpers/chromium.ts";
-import { exec, waitForPhase } from "../helpers/sandboxes.ts";
+import { deleteEverySandbox, exec, runningSandbox } from "../helpers/sandboxes.ts";
 
 const SANDBOX_TIMEOUT_MS = 3 * 60_000;
 const PROJECT = "db-ui";
@@ -46,20 +46,13 @@ before(async () => {
   const project = await apiJson<{ id: string }>(server, "POST", "/api/v1/projects", { name: PROJECT, database: "postgres" });
   assert.equal(project.status, 201, JSON.stringify(project.body));
   projectId = project.body.id;
-  const sandbox = await apiJson<{ id: string }>(server, "POST", `/api/v1/projects/${projectId}/sandboxes`, {});
-  assert.equal(sandbox.status, 201, JSON.stringify(sandbox.body));
-  sandboxId = sandbox.body.id;
-  const ready = await waitForPhase(server, sandboxId, ["running", "failed"], SANDBOX_TIMEOUT_MS);
-  assert.equal(ready.phase, "running", JSON.stringify(ready.error));
+  sandboxId = (await runningSandbox(server, projectId, SANDBOX_TIMEOUT_MS)).id;
 });
 
 after(async () => {
   await browser?.close();
   if (server) {
-    if (sandboxId) {
-      await apiJson(server, "DELETE", `/api/v1/sandboxes/${sandboxId}`).catch(() => {});
-      await waitForPhase(server, sandboxId, ["deleted"], 60_000).catch(() => {});
-    }
+    await deleteEverySandbox(server).catch(() => {});
     // The database outlives the project unless dropped: drop it with the project.
     if (projectId) await apiJson(server, "DELETE", `/api/v1/projects/${projectId}?database=drop`).catch(() => {});
     await server.stop();

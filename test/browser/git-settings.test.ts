@@ -16,7 +16,7 @@ import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { type GitHttpServer, startGitHttpServer } from "../helpers/git-http-server.ts";
 import { type GitHubStub, startGitHubStub } from "../helpers/github-stub.ts";
-import { waitForPhase } from "../helpers/sandboxes.ts";
+import { deleteEverySandbox, runningSandbox } from "../helpers/sandboxes.ts";
 
 const SANDBOX_TIMEOUT_MS = 3 * 60_000;
 const TURN_TIMEOUT_MS = 2 * 60_000;
@@ -63,20 +63,13 @@ before(async () => {
   projectId = project.body.id;
   const secret = await apiJson(server, "POST", `/api/v1/projects/${projectId}/secrets`, { name: "GITHUB_TOKEN", value: TOKEN, kind: "credential" });
   assert.equal(secret.status, 200, JSON.stringify(secret.body));
-  const sandbox = await apiJson<{ id: string }>(server, "POST", `/api/v1/projects/${projectId}/sandboxes`, {});
-  assert.equal(sandbox.status, 201, JSON.stringify(sandbox.body));
-  sandboxId = sandbox.body.id;
-  const ready = await waitForPhase(server, sandboxId, ["running", "failed"], SANDBOX_TIMEOUT_MS);
-  assert.equal(ready.phase, "running", JSON.stringify(ready.error));
+  sandboxId = (await runningSandbox(server, projectId, SANDBOX_TIMEOUT_MS)).id;
 });
 
 after(async () => {
   await browser?.close();
   if (server) {
-    if (sandboxId) {
-      await apiJson(server, "DELETE", `/api/v1/sandboxes/${sandboxId}`).catch(() => {});
-      await waitForPhase(server, sandboxId, ["deleted"], 60_000).catch(() => {});
-    }
+    await deleteEverySandbox(server).catch(() => {});
     await server.stop();
   }
   await github?.stop();

@@ -16,10 +16,10 @@ export async function waitForPhase(s: Server, id: string, phases: string[], time
   throw new Error(`sandbox ${id} did not reach ${phases.join("|")} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
 }
 
-export async function runningSandbox(s: Server, project: string): Promise<any> {
+export async function runningSandbox(s: Server, project: string, timeoutMs = 60_000): Promise<any> {
   const created = await api(s, "POST", `/api/v1/projects/${project}/sandboxes`);
   if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
-  const ready = await waitForPhase(s, created.body.id, ["running", "failed"]);
+  const ready = await waitForPhase(s, created.body.id, ["running", "failed"], timeoutMs);
   if (ready.phase !== "running") throw new Error(`sandbox failed: ${JSON.stringify(ready.error)}`);
   return ready;
 }
@@ -51,4 +51,12 @@ export async function deleteAndWait(s: Server, id: string): Promise<void> {
   const res = await api(s, "DELETE", `/api/v1/sandboxes/${id}`);
   if (res.status === 404) return;
   await waitForPhase(s, id, ["deleted"]);
+}
+
+/** Deletes every live sandbox of the server and waits until each is gone (sandboxes outlive
+ *  the control plane: a test must not leave one behind, whatever failed before). */
+export async function deleteEverySandbox(s: Server): Promise<void> {
+  const listed = await api(s, "GET", "/api/v1/sandboxes?limit=500");
+  const ids = ((listed.body?.items ?? []) as { id: string }[]).map((sandbox) => sandbox.id);
+  await Promise.all(ids.map((id) => deleteAndWait(s, id)));
 }

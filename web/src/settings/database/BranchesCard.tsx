@@ -2,7 +2,7 @@
 // migration can run without touching the real data. Promoting one makes it the project's
 // database (the current one is dropped, hence the typed confirmation); dropping one throws
 // the copy away.
-import { Badge, Button, Card, Code, Group, Modal, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Card, Code, Group, Modal, Stack, Table, Text, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconGitBranch } from "@tabler/icons-react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
@@ -11,6 +11,7 @@ import { api, type Project, unwrap } from "../../api/client.ts";
 import { ErrorAlert } from "../../components/ErrorAlert.tsx";
 import { ago, exactTime } from "../../format.ts";
 import { type DatabaseBranches, databaseKey, useDatabaseBranches } from "./queries.ts";
+import { TypedConfirmForm } from "./TypedConfirmForm.tsx";
 
 type Branch = DatabaseBranches["items"][number];
 
@@ -113,9 +114,8 @@ export function BranchesCard({ project, canEdit }: { project: Project; canEdit: 
 }
 
 function PromoteForm({ project, branch, onClose, onDone }: { project: Project; branch: Branch; onClose: () => void; onDone: () => Promise<void> }) {
-  const [typed, setTyped] = useState("");
   const promote = useMutation({
-    mutationFn: async () =>
+    mutationFn: async (typed: string) =>
       unwrap(
         await api.POST("/api/v1/projects/{id}/database/branches/{dbid}/promote", {
           params: { path: { id: project.id, dbid: branch.id } },
@@ -129,39 +129,19 @@ function PromoteForm({ project, branch, onClose, onDone }: { project: Project; b
     },
   });
   return (
-    <form
-      onSubmit={(event) => {
-        event.preventDefault();
-        if (typed === project.name && !promote.isPending) promote.mutate();
-      }}
-    >
-      <Stack>
+    <TypedConfirmForm
+      name={project.name}
+      explanation={
         <Text size="sm">
           <Code>{branch.name}</Code> becomes the project's database; the current one is dropped with its data. Sandboxes started from now on use the branch.
         </Text>
-        <TextInput
-          label={
-            <>
-              Type <b>{project.name}</b> to confirm
-            </>
-          }
-          value={typed}
-          onChange={(event) => setTyped(event.currentTarget.value)}
-          autoComplete="off"
-          spellCheck={false}
-          data-autofocus
-          disabled={promote.isPending}
-        />
-        {promote.error ? <ErrorAlert error={promote.error} title="The branch was not promoted" /> : null}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            Cancel
-          </Button>
-          <Button type="submit" color="red" disabled={typed !== project.name} loading={promote.isPending}>
-            Promote
-          </Button>
-        </Group>
-      </Stack>
-    </form>
+      }
+      action="Promote"
+      pending={promote.isPending}
+      error={promote.error}
+      errorTitle="The branch was not promoted"
+      onConfirm={(typed) => promote.mutate(typed)}
+      onClose={onClose}
+    />
   );
 }

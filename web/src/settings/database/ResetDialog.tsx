@@ -1,13 +1,12 @@
 // Resetting drops the database and makes it again, empty, under the same name and login:
 // every table and row goes. Asked for by typing the project's name, which the server checks
 // too (POST …/database/reset {confirm}).
-import { Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
+import { Modal, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
 import { api, type Project, unwrap } from "../../api/client.ts";
-import { ErrorAlert } from "../../components/ErrorAlert.tsx";
 import { databaseKey } from "./queries.ts";
+import { TypedConfirmForm } from "./TypedConfirmForm.tsx";
 
 export function ResetDialog({ project, opened, onClose }: { project: Project; opened: boolean; onClose: () => void }) {
   return (
@@ -19,9 +18,9 @@ export function ResetDialog({ project, opened, onClose }: { project: Project; op
 
 function ResetForm({ project, onClose }: { project: Project; onClose: () => void }) {
   const client = useQueryClient();
-  const [typed, setTyped] = useState("");
   const reset = useMutation({
-    mutationFn: async () => unwrap(await api.POST("/api/v1/projects/{id}/database/reset", { params: { path: { id: project.id } }, body: { confirm: typed } })),
+    mutationFn: async (typed: string) =>
+      unwrap(await api.POST("/api/v1/projects/{id}/database/reset", { params: { path: { id: project.id } }, body: { confirm: typed } })),
     onSuccess: async () => {
       notifications.show({ color: "green", title: "Database reset", message: "It is empty now." });
       await client.invalidateQueries({ queryKey: databaseKey(project.id) });
@@ -29,40 +28,20 @@ function ResetForm({ project, onClose }: { project: Project; onClose: () => void
     },
   });
   return (
-    <form
-      onSubmit={(event) => {
-        event.preventDefault();
-        if (typed === project.name && !reset.isPending) reset.mutate();
-      }}
-    >
-      <Stack>
+    <TypedConfirmForm
+      name={project.name}
+      explanation={
         <Text size="sm">
           This drops the project's database and makes it again, empty: every table and row is gone. Download a dump first to keep them. Running sandboxes lose
           their open connections.
         </Text>
-        <TextInput
-          label={
-            <>
-              Type <b>{project.name}</b> to confirm
-            </>
-          }
-          value={typed}
-          onChange={(event) => setTyped(event.currentTarget.value)}
-          autoComplete="off"
-          spellCheck={false}
-          data-autofocus
-          disabled={reset.isPending}
-        />
-        {reset.error ? <ErrorAlert error={reset.error} title="The database was not reset" /> : null}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>
-            Cancel
-          </Button>
-          <Button type="submit" color="red" disabled={typed !== project.name} loading={reset.isPending}>
-            Reset database
-          </Button>
-        </Group>
-      </Stack>
-    </form>
+      }
+      action="Reset database"
+      pending={reset.isPending}
+      error={reset.error}
+      errorTitle="The database was not reset"
+      onConfirm={(typed) => reset.mutate(typed)}
+      onClose={onClose}
+    />
   );
 }
