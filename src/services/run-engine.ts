@@ -44,6 +44,8 @@ const MAX_LINE_BYTES = 8 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 2000;
 /** How often the engine compares what it follows with the runs the store says are going. */
 const RESYNC_MS = 10_000;
+/** The git work before a turn (branch, checkpoint) gives up after this long; the turn goes ahead. */
+const TURN_GIT_DEADLINE_MS = 120_000;
 /** Lines stored in one transaction at most. */
 const MAX_BATCH = 256;
 
@@ -68,12 +70,15 @@ export interface RunEngineOptions {
   onEvents?: () => void;
   /** Git around each turn (services/git/turns.ts): branch, checkpoint, trailers; push after. */
   turns?: TurnHooks;
+  /** How long the git work before a turn may take (ms; default 2 minutes). */
+  turnGitDeadlineMs?: number;
 }
 
 /** What happens around an agent turn besides the agent itself. Neither may fail the turn. */
 export interface TurnHooks {
-  /** Before the agent starts: its environment additions and working folder (default /workspace). */
-  before(run: store.RunRow, client: SupervisorClient): Promise<{ env?: Record<string, string>; cwd?: string }>;
+  /** Before the agent starts: its environment additions and working folder (default /workspace).
+   *  `signal` ends it when it takes too long: the turn then goes ahead without it. */
+  before(run: store.RunRow, client: SupervisorClient, signal: AbortSignal): Promise<{ env?: Record<string, string>; cwd?: string }>;
   /** After the run's final status is stored. */
   after(run: store.RunRow): Promise<void>;
 }
@@ -561,8 +566,10 @@ export class RunEngine {
   /** Git before a turn; a failure is logged and the turn goes ahead in the workspace as it is. */
   async #beforeTurn(run: store.RunRow, client: SupervisorClient): Promise<{ env?: Record<string, string>; cwd?: string }> {
     if (!this.options.turns) return {};
+    // A repository that takes long to checkpoint (or a git that hangs) must not hold the turn.
+    const deadline = AbortSignal.timeout(this.options.turnGitDeadlineMs ?? TURN_GIT_DEADLINE_MS);
     try {
-      return await this.options.turns.before(run, client);
+      return await this.options.turns.before(run, client, deadline);
     } catch (error) {
       this.options.log.warn({ runId: run.id, err: error }, "before the turn: git failed; the agent works on the workspace as it is");
       return {};

@@ -110,7 +110,7 @@ export function createGitRuntime(options: {
     projectVariables: options.projectVariables,
     checkpoints,
     runnerFor: (sandbox) => service.runnerFor(sandbox),
-    serialize: (id, fn) => service.serialize(id, fn),
+    serialize: (id, fn, signal) => service.serialize(id, fn, signal),
     publicUrl: options.publicUrl,
     log,
   });

@@ -42,8 +42,8 @@ export class GitService {
   }
 
   /** Runs `fn` after every changing operation queued before it in this sandbox. */
-  serialize<T>(sandboxId: string, fn: () => Promise<T>): Promise<T> {
-    return this.#queue.run(sandboxId, fn);
+  serialize<T>(sandboxId: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#queue.run(sandboxId, fn, signal);
   }
 
   async #open(principal: Principal, ref: string, action: SupervisorAction): Promise<{ runner: GitRunner; sandbox: SandboxRow }> {

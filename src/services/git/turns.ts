@@ -29,14 +29,14 @@ export interface GitTurnDeps {
   /** A runner in the sandbox for `after` (no client is at hand then). */
   runnerFor: (sandbox: { id: string; projectId: string }) => Promise<GitRunner>;
   /** Queues behind the sandbox's other changing git operations. */
-  serialize: <T>(sandboxId: string, fn: () => Promise<T>) => Promise<T>;
+  serialize: <T>(sandboxId: string, fn: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
   publicUrl?: () => string;
   log: { warn: (obj: object, msg: string) => void };
 }
 
 export function gitTurnHooks(deps: GitTurnDeps): TurnHooks {
   return {
-    async before(run: RunRow, client: SupervisorClient) {
+    async before(run: RunRow, client: SupervisorClient, signal: AbortSignal) {
       const { env } = await deps.projectVariables(run.projectId);
       const workspace = sandboxGitRunner(client, env);
       const sandbox = { id: run.sandboxId, projectId: run.projectId };
@@ -48,17 +48,22 @@ export function gitTurnHooks(deps: GitTurnDeps): TurnHooks {
         ...(url ? { conversationUrl: `${url}/conversations/${run.conversationId}` } : {}),
       });
       const gitEnv = turnGitEnv(trailers);
-      if (!(await ops.hasRepository(workspace))) return { env: gitEnv };
-      return deps.serialize(sandbox.id, async () => {
-        const cwd = await onConversationBranch(deps, workspace, run);
-        const runner = cwd ? sandboxGitRunner(client, env, cwd) : workspace;
-        try {
-          await deps.checkpoints.create(sandbox, runner, { reason: "turn", conversationId: run.conversationId, runId: run.id });
-        } catch (error) {
-          deps.log.warn({ runId: run.id, err: error }, "no checkpoint before this turn");
-        }
-        return { env: gitEnv, ...(cwd ? { cwd } : {}) };
-      });
+      if (!(await ops.hasRepository(workspace, signal))) return { env: gitEnv };
+      return deps.serialize(
+        sandbox.id,
+        async () => {
+          signal.throwIfAborted();
+          const cwd = await onConversationBranch(deps, workspace, run, signal);
+          const runner = cwd ? sandboxGitRunner(client, env, cwd) : workspace;
+          try {
+            await deps.checkpoints.create(sandbox, runner, { reason: "turn", conversationId: run.conversationId, runId: run.id }, signal);
+          } catch (error) {
+            deps.log.warn({ runId: run.id, err: error }, "no checkpoint before this turn");
+          }
+          return { env: gitEnv, ...(cwd ? { cwd } : {}) };
+        },
+        signal,
+      );
     },
 
     async after(run: RunRow) {
@@ -96,34 +101,34 @@ export function gitTurnHooks(deps: GitTurnDeps): TurnHooks {
  * branch when someone switched away, and making the branch on the first turn from the base
  * the conversation names (a local branch, else origin's) or from what is checked out.
  */
-async function onConversationBranch(deps: GitTurnDeps, runner: GitRunner, run: RunRow): Promise<string | null> {
+async function onConversationBranch(deps: GitTurnDeps, runner: GitRunner, run: RunRow, signal: AbortSignal): Promise<string | null> {
   const conversation = await conversationById(deps.pool, run.conversationId);
   if (!conversation) return null;
   const branch = conversation.branch ?? conversationBranch(conversation.title, conversation.id);
-  const current = await ops.currentBranch(runner);
+  const current = await ops.currentBranch(runner, signal);
   const baseBranch = conversation.baseBranch ?? current;
   if (!conversation.branch || !conversation.baseBranch) {
     await setConversationBranch(deps.pool, conversation.id, { branch, baseBranch, worktree: conversation.worktree });
   }
-  const exists = await ops.branchExists(runner, branch);
-  const start = exists ? null : await baseCommit(runner, conversation.baseBranch);
+  const exists = await ops.branchExists(runner, branch, signal);
+  const start = exists ? null : await baseCommit(runner, conversation.baseBranch, signal);
   if (conversation.worktree) {
-    if (!(await ops.worktreePaths(runner)).includes(conversation.worktree)) {
-      await ops.addWorktree(runner, { path: conversation.worktree, branch, create: !exists, start });
+    if (!(await ops.worktreePaths(runner, signal)).includes(conversation.worktree)) {
+      await ops.addWorktree(runner, { path: conversation.worktree, branch, create: !exists, start }, signal);
     }
     return conversation.worktree;
   }
   if (current === branch) return null;
-  if (exists) await ops.switchBranch(runner, branch);
-  else await ops.createBranch(runner, { name: branch, switch: true, ...(start ? { from: start } : {}) });
+  if (exists) await ops.switchBranch(runner, branch, signal);
+  else await ops.createBranch(runner, { name: branch, switch: true, ...(start ? { from: start } : {}) }, signal);
   return null;
 }
 
 /** The commit a conversation's branch starts from: its base branch (local, else origin's); null: HEAD. */
-async function baseCommit(runner: GitRunner, base: string | null): Promise<string | null> {
+async function baseCommit(runner: GitRunner, base: string | null, signal: AbortSignal): Promise<string | null> {
   if (!base) return null;
   for (const ref of [`refs/heads/${base}`, `refs/remotes/origin/${base}`]) {
-    const out = await runner.git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
+    const out = await runner.git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { signal });
     if (out.code === 0) return out.stdout.toString().trim();
   }
   return null;
