@@ -68,7 +68,7 @@ async function importTheRest() {
     { createRunRuntime, prepareAgentsDir },
     { createGitRuntime, lateRepositoryStage, withGitEnvironment },
     { createDatabaseRuntime },
-    { databaseEndpointOf, lateDatabaseStage, withDatabaseEnvironment },
+    { combineTurnHooks, databaseEndpointOf, databaseTurnHooks, lateDatabaseStage, withDatabaseEnvironment },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -104,6 +104,8 @@ async function importTheRest() {
     databaseEndpointOf,
     lateDatabaseStage,
     withDatabaseEnvironment,
+    databaseTurnHooks,
+    combineTurnHooks,
   };
 }
 
@@ -163,6 +165,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       databaseEndpointOf,
       lateDatabaseStage,
       withDatabaseEnvironment,
+      databaseTurnHooks,
+      combineTurnHooks,
     } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
@@ -252,7 +256,11 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       sandboxes,
       projects,
       projectVariables: commandVariables,
-      turns: git.turns,
+      turns: combineTurnHooks(
+        (obj, msg) => logger.warn(obj, msg),
+        git.turns,
+        databaseTurnHooks(() => databases.service),
+      ),
       listenConnection,
       logger,
     });

@@ -146,3 +146,14 @@ export async function promoteBranch(db: Queryable, projectId: string, branchId: 
   );
   return rows[0] as DatabaseRow;
 }
+
+/** The newest ready branch made for a conversation: its turns work on that copy. */
+export async function findConversationBranch(db: Queryable, conversationId: string): Promise<DatabaseRow | null> {
+  const { rows } = await db.query(
+    `select ${DATABASE_COLUMNS} from databases
+      where conversation_id = $1 and parent_id is not null and status = 'ready'
+      order by seq desc limit 1`,
+    [conversationId],
+  );
+  return (rows[0] as DatabaseRow | undefined) ?? null;
+}

@@ -6,6 +6,7 @@
 // output like a secret.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { runEvents } from "../helpers/runs.ts";
 import { deleteAndWait, exec, runningSandbox } from "../helpers/sandboxes.ts";
 import { api, startTestServer, type TestServer } from "../helpers/server.ts";
 
@@ -71,6 +72,23 @@ describe("a project's database inside its sandbox (managed provisioner)", () => 
     assert.match(wrong.stderr, /password authentication failed/);
     // Its own database keeps working from the other sandbox of the pair, untouched.
     assert.equal((await psql(b.id, "select current_database()")).stdout, beta.name);
+  });
+
+  test("a conversation with a database branch works on that copy; the project's database is untouched", async () => {
+    // The "agent": a migration on whatever database its turn is given, then which one that was.
+    const command = `psql "$DATABASE_URL" -X -q -t -A -c "create table if not exists migrated (n int); insert into migrated values (1); select current_database() || ':' || count(*) from migrated"; echo "pw=$PGPASSWORD"`;
+    const cnv = (await api(s, "POST", `/api/v1/sandboxes/${a.id}/conversations`, { body: { agent: "custom", command, title: "Risky migration" } })).body;
+    const branch = await api(s, "POST", "/api/v1/projects/alpha/database/branches", { body: { conversationId: cnv.id } });
+    assert.equal(branch.status, 201, JSON.stringify(branch.body));
+    assert.equal(branch.body.status, "ready");
+    const sent = await api(s, "POST", `/api/v1/conversations/${cnv.id}/messages`, { body: { text: "migrate" } });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    const events = await runEvents(s, sent.body.run.id);
+    const said = events.filter((e) => e.event === "message").map((e) => e.data.text);
+    assert.deepEqual(said, [`${branch.body.name}:1`, "pw=[secret:PGPASSWORD]"], JSON.stringify(events.map((e) => e.data)));
+    // The main database has no such table: the migration ran on the copy only.
+    const main = await psql(a.id, "select to_regclass('public.migrated') is null");
+    assert.equal(main.stdout, "t", main.stderr);
   });
 
   test("the password is redacted from what commands print", async () => {

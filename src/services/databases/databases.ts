@@ -22,6 +22,7 @@ import {
   attachDatabase,
   type DatabaseRow,
   type DatabaseStatus,
+  findConversationBranch,
   findDatabaseById,
   findMainDatabase,
   findSandboxDatabase,
@@ -135,6 +136,19 @@ export class DatabaseService {
     const row = await findSandboxDatabase(this.pool, projectId);
     if (!row || row.provisioner !== provisioner.name) return null;
     return { login: this.#login(row), endpoint: provisioner.endpoint() };
+  }
+
+  /** The login of the branch made for a conversation (its turns get it instead of the main one), or null. */
+  async forConversation(conversationId: string): Promise<DatabaseLogin | null> {
+    const provisioner = this.provisioner;
+    if (!provisioner) return null;
+    const row = await findConversationBranch(this.pool, conversationId);
+    return row && row.provisioner === provisioner.name ? this.#login(row) : null;
+  }
+
+  /** Every password of the project's live databases (branches too): what commands' output is redacted of. */
+  async passwordsOf(projectId: string): Promise<string[]> {
+    return (await listProjectDatabases(this.pool, projectId)).map((row) => this.#login(row).password);
   }
 
   // ---- a project's database (routes/databases.ts) ----
