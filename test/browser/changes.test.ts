@@ -23,6 +23,7 @@ import { launchChromium } from "../helpers/chromium.ts";
 import { type GitHttpServer, startGitHttpServer } from "../helpers/git-http-server.ts";
 import { type GitHubStub, startGitHubStub } from "../helpers/github-stub.ts";
 import { deleteEverySandbox, runningSandbox } from "../helpers/sandboxes.ts";
+import { uiTestWith } from "../helpers/ui-test.ts";
 
 /** The first run may install Claude Code with npm into AGENTS_DIR. */
 const FIRST_RUN_TIMEOUT_MS = 10 * 60_000;
@@ -115,19 +116,13 @@ after(async () => {
   await git?.stop();
 });
 
-/** A test that leaves a screenshot of the page behind when it fails. */
-function uiTest(name: string, body: () => Promise<void>, timeout?: number) {
-  test(name, { timeout }, async () => {
-    try {
-      await body();
-    } catch (error) {
-      await page.screenshot({ path: `/tmp/outpost-ui-changes-failure-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`, fullPage: true }).catch(() => {});
-      // The server's warnings (a failed checkpoint or push before or after a turn) say why.
-      console.error(`outpost serve's log (the end):\n${serverLog.slice(-6000)}\n${server.stderr.text.slice(-2000)}`);
-      throw error;
-    }
-  });
-}
+const uiTest = uiTestWith(
+  () => page,
+  "changes-",
+  () =>
+    // The server's warnings (a failed checkpoint or push before or after a turn) say why.
+    console.error(`outpost serve's log (the end):\n${serverLog.slice(-6000)}\n${server.stderr.text.slice(-2000)}`),
+);
 
 const fileRow = (path: string) => page.locator(`[data-testid=changes-file][data-path="${path}"]`);
 const diffCard = (path: string) => page.locator(`[data-testid=changes-diff-file][data-path="${path}"]`);

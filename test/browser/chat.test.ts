@@ -15,6 +15,7 @@ import { AGENTS_DIR } from "../helpers/agents.ts";
 import { type AnthropicAgentStub, gate, startAnthropicAgentStub } from "../helpers/anthropic-agent-stub.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { deleteEverySandbox, runningSandbox } from "../helpers/sandboxes.ts";
+import { uiTestWith } from "../helpers/ui-test.ts";
 
 /** The first run may install Claude Code with npm into AGENTS_DIR. */
 const FIRST_RUN_TIMEOUT_MS = 10 * 60_000;
@@ -63,17 +64,7 @@ after(async () => {
   await stub?.close();
 });
 
-/** A test that leaves a screenshot of the page behind when it fails. */
-function uiTest(name: string, body: () => Promise<void>, timeout?: number) {
-  test(name, { timeout }, async () => {
-    try {
-      await body();
-    } catch (error) {
-      await page.screenshot({ path: `/tmp/outpost-ui-chat-failure-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png` }).catch(() => {});
-      throw error;
-    }
-  });
-}
+const uiTest = uiTestWith(() => page, "chat-");
 
 describe("the Chat tab", () => {
   uiTest("the sandbox page opens on the Chat tab, ready for a new conversation", async () => {

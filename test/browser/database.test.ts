@@ -10,11 +10,12 @@
 // 127.0.0.1:5432, bubblewrap, and `npm run build` (which builds the UI).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { deleteEverySandbox, exec, runningSandbox } from "../helpers/sandboxes.ts";
+import { getOk, uiTestWith } from "../helpers/ui-test.ts";
 
 const SANDBOX_TIMEOUT_MS = 3 * 60_000;
 const PROJECT = "db-ui";
@@ -59,23 +60,9 @@ after(async () => {
   }
 });
 
-/** A test that leaves a screenshot of the page behind when it fails. */
-function uiTest(name: string, body: () => Promise<void>) {
-  test(name, async () => {
-    try {
-      await body();
-    } catch (error) {
-      await page.screenshot({ path: `/tmp/outpost-ui-database-failure-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`, fullPage: true }).catch(() => {});
-      throw error;
-    }
-  });
-}
+const uiTest = uiTestWith(() => page, "database-");
 
-async function get<T>(path: string): Promise<T> {
-  const answer = await apiJson<T>(server, "GET", path);
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body;
-}
+const get = <T>(path: string) => getOk<T>(server, path);
 
 /** psql inside the sandbox, against the DATABASE_URL the sandbox was given. */
 async function sandboxPsql(sql: string): Promise<{ exitCode: number; stdout: string; stderr: string }> {

@@ -17,6 +17,7 @@ import { launchChromium } from "../helpers/chromium.ts";
 import { type GitHttpServer, startGitHttpServer } from "../helpers/git-http-server.ts";
 import { type GitHubStub, startGitHubStub } from "../helpers/github-stub.ts";
 import { deleteEverySandbox, runningSandbox } from "../helpers/sandboxes.ts";
+import { getOk, uiTestWith } from "../helpers/ui-test.ts";
 
 const SANDBOX_TIMEOUT_MS = 3 * 60_000;
 const TURN_TIMEOUT_MS = 2 * 60_000;
@@ -76,23 +77,9 @@ after(async () => {
   await remote?.stop();
 });
 
-/** A test that leaves a screenshot of the page behind when it fails. */
-function uiTest(name: string, body: () => Promise<void>, timeout?: number) {
-  test(name, { timeout }, async () => {
-    try {
-      await body();
-    } catch (error) {
-      await page.screenshot({ path: `/tmp/outpost-ui-git-failure-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`, fullPage: true }).catch(() => {});
-      throw error;
-    }
-  });
-}
+const uiTest = uiTestWith(() => page, "git-");
 
-async function get<T>(path: string): Promise<T> {
-  const answer = await apiJson<T>(server, "GET", path);
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  return answer.body;
-}
+const get = <T>(path: string) => getOk<T>(server, path);
 
 /** Starts a conversation with the custom agent from the Chat tab's form; returns its id once its first turn ended. */
 async function startConversation(options: { command: string; message: string; base?: string; worktree?: boolean }): Promise<string> {

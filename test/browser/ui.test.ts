@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { type GitHttpServer, startGitHttpServer } from "../helpers/git-http-server.ts";
+import { uiTestWith } from "../helpers/ui-test.ts";
 
 const SANDBOX_TIMEOUT_MS = 90_000;
 
@@ -84,17 +85,7 @@ const settled = () =>
     ),
   );
 
-/** A test that leaves a screenshot of the page behind when it fails. */
-function uiTest(name: string, body: () => Promise<void>) {
-  test(name, async () => {
-    try {
-      await body();
-    } catch (error) {
-      await page.screenshot({ path: `/tmp/outpost-ui-failure-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png` }).catch(() => {});
-      throw error;
-    }
-  });
-}
+const uiTest = uiTestWith(() => page, "");
 
 /** Polls an API condition (for the test's own checks; the UI itself is awaited by locators). */
 async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
