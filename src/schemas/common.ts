@@ -53,3 +53,6 @@ export const errorResponses = {
   422: errorBody,
   503: errorBody,
 } as const;
+
+/** A POST that takes no fields: `{}`, no body at all, or `null` (a client that sends JSON's null); anything else is refused. */
+export const noFields = z.object({}).strict().nullish();

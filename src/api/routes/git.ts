@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { errorResponses, idParam } from "../../schemas/common.ts";
+import { errorResponses, idParam, noFields } from "../../schemas/common.ts";
 import {
   checkpoint,
   checkpointParams,
@@ -130,7 +130,7 @@ export function gitRoutes(app: FastifyInstance, git: GitService): void {
         summary: "Push a branch to the project's repository (its upstream is set)",
         description: "Credentials are added on the host: a token by the egress proxy (HTTPS), the deploy key by the SSH agent.",
         params: idParam,
-        body: pushBody.optional().default({}),
+        body: pushBody.nullish(),
         response: { 200: gitOutputResult, ...errorResponses },
       },
     },
@@ -144,7 +144,7 @@ export function gitRoutes(app: FastifyInstance, git: GitService): void {
         tags,
         summary: "Fetch from the project's repository (prunes gone branches)",
         params: idParam,
-        body: z.object({}).strict().optional(),
+        body: noFields,
         response: { 200: gitOutputResult, ...errorResponses },
       },
     },
@@ -158,7 +158,7 @@ export function gitRoutes(app: FastifyInstance, git: GitService): void {
         tags,
         summary: "Pull the current branch, fast-forward only",
         params: idParam,
-        body: z.object({}).strict().optional(),
+        body: noFields,
         response: { 200: gitOutputResult, ...errorResponses },
       },
     },
@@ -188,7 +188,7 @@ export function gitRoutes(app: FastifyInstance, git: GitService): void {
         tags,
         summary: "Take a checkpoint now",
         params: idParam,
-        body: z.object({}).strict().optional(),
+        body: noFields,
         response: { 201: checkpoint, ...errorResponses },
       },
     },
@@ -211,7 +211,7 @@ export function gitRoutes(app: FastifyInstance, git: GitService): void {
         summary: "Put the working tree, index and branch back as a checkpoint recorded them",
         description: "The current state is checkpointed first (`undo`): restoring that one undoes the restore.",
         params: withChk,
-        body: z.object({}).strict().optional(),
+        body: noFields,
         response: { 200: restoreResult, ...errorResponses },
       },
     },

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { z } from "zod";
-import { errorResponses, projectRef } from "../../schemas/common.ts";
+import { errorResponses, noFields, projectRef } from "../../schemas/common.ts";
 import { deployKey } from "../../schemas/deploy-keys.ts";
 import type { DeployKeyService, DeployKeyView } from "../../services/git/deploy-keys.ts";
 import { currentPrincipal } from "../auth.ts";
@@ -27,6 +27,7 @@ export function projectGitRoutes(app: FastifyInstance, deployKeys: DeployKeyServ
         description:
           "Makes an ed25519 key whose private half stays on the host: sandboxes use it through an ssh-agent socket that signs only SSH logins, and SSH leaves the sandbox only for the project's repository. A project that has a key gets a new one (the old one stops working at once; remove it from the repository). When the repository is reached over SSH and no host keys are pinned, the host's keys are scanned and pinned.",
         params: projectRef,
+        body: noFields,
         response: { 201: deployKey, ...errorResponses },
       },
     },

@@ -35,7 +35,7 @@ export function DeployKeyCard({ project, canEdit }: { project: Project; canEdit:
   const [confirming, setConfirming] = useState(false);
   const [warning, setWarning] = useState<string | null>(null);
   const create = useMutation({
-    mutationFn: async () => unwrap(await api.POST("/api/v1/projects/{id}/git/deploy-key", { params: { path: { id: project.id } } })),
+    mutationFn: async () => unwrap(await api.POST("/api/v1/projects/{id}/git/deploy-key", { params: { path: { id: project.id } }, body: {} })),
     onSuccess: async (made) => {
       setConfirming(false);
       setWarning(made.warning ?? null);
