@@ -29,7 +29,8 @@ export async function spawnServe(dataDir: string, env: Record<string, string> = 
   const port = await freePort();
   let output = "";
   const child = spawn(process.execPath, [join(packageRoot(), "bin", "outpost.js"), "serve"], {
-    env: { ...process.env, OUTPOST_DATA_DIR: dataDir, OUTPOST_PORT: String(port), OUTPOST_LOG_LEVEL: "warn", ...env },
+    // No project databases unless the test asks (a second PostgreSQL per server otherwise).
+    env: { ...process.env, OUTPOST_DATA_DIR: dataDir, OUTPOST_PORT: String(port), OUTPOST_LOG_LEVEL: "warn", OUTPOST_DATABASE_PROVISIONER: "none", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const collect = (chunk: Buffer) => {
