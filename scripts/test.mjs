@@ -22,10 +22,7 @@ const files = (roots.length ? roots : ["test"]).flatMap(testFiles);
 const concurrency = process.env.OUTPOST_TEST_CONCURRENCY ?? "3";
 const result = spawnSync(
   process.execPath,
-  // --test-force-exit: a file whose tests are done ends even when a process it started left a
-  // descendant holding its stdout open (sandboxes and databases outlive a control plane
-  // killed with -9 on purpose); waiting for them would only end in the 180 s timeout.
-  ["--import", "tsx", "--test", "--test-force-exit", `--test-concurrency=${concurrency}`, "--test-reporter=spec", "--test-timeout=180000", ...files],
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", "--test-timeout=180000", ...files],
   {
     stdio: "inherit",
   },

@@ -61,6 +61,10 @@ describe("kill -9 of the control plane mid-clone and mid-checkpoint loses nothin
     serve = undefined;
     current.child.kill("SIGKILL");
     await current.exited;
+    // What the killed control plane started and left running on purpose (its database
+    // servers, sandboxes) may hold its output pipes open: this process lets go of them.
+    current.child.stdout?.destroy();
+    current.child.stderr?.destroy();
   };
   const sh = async (box: string, command: string) => {
     const result = await exec(server, box, ["sh", "-c", command]);

@@ -304,7 +304,12 @@ export async function startGitHttpServer(options: { token?: string; open?: boole
     log,
     requests,
     stop: async () => {
-      for (const child of children) child.kill("SIGKILL");
+      for (const child of children) {
+        child.kill("SIGKILL");
+        // git http-backend's own children (upload-pack, pack-objects) may still hold the pipes:
+        // let go of our ends, so they get EPIPE and this process is not kept alive by them.
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+      }
       const closed = once(server, "close");
       server.close();
       server.closeAllConnections();
