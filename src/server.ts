@@ -41,6 +41,8 @@ export interface StartOptions {
   /** Reconciler re-check interval and stop grace (tests shorten them). */
   sandboxResyncMs?: number;
   sandboxStopGraceMs?: number;
+  /** How long a request waits for a sandbox it woke from an idle stop (ms; default 2 minutes). */
+  wakeTimeoutMs?: number;
   /** Egress recorder timings (tests shorten them). */
   egress?: { flushMs?: number; allowedEventWindowMs?: number };
 }
@@ -69,6 +71,7 @@ async function importTheRest() {
     { createGitRuntime, lateRepositoryStage, withGitEnvironment },
     { createDatabaseRuntime },
     { combineTurnHooks, databaseEndpointOf, databaseTurnHooks, lateDatabaseStage, withDatabaseEnvironment },
+    { createEnvironmentRuntime, lateEnvironmentStage, maintenanceStage },
   ] = await Promise.all([
     import("./api/app.ts"),
     import("./startup/sandboxes.ts"),
@@ -83,6 +86,7 @@ async function importTheRest() {
     import("./startup/git.ts"),
     import("./startup/databases.ts"),
     import("./startup/database-stage.ts"),
+    import("./startup/environments.ts"),
   ]);
   return {
     buildApp,
@@ -106,6 +110,9 @@ async function importTheRest() {
     withDatabaseEnvironment,
     databaseTurnHooks,
     combineTurnHooks,
+    createEnvironmentRuntime,
+    lateEnvironmentStage,
+    maintenanceStage,
   };
 }
 
@@ -167,6 +174,9 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       withDatabaseEnvironment,
       databaseTurnHooks,
       combineTurnHooks,
+      createEnvironmentRuntime,
+      lateEnvironmentStage,
+      maintenanceStage,
     } = await importing;
     const applied = await migrate(pool);
     if (applied.length) logger.info({ applied }, "applied database migrations");
@@ -201,6 +211,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       ...options.egress,
     });
     cleanups.push(() => egress.stop());
+    // Environments: what a project's sandboxes start from (their image and its setup).
+    const environments = createEnvironmentRuntime({ pool, settings, egress, logger });
+    projects.useEnvironments(environments.service);
+    cleanups.push(() => environments.stop());
     // Made before any sandbox starts: every sandbox binds it at /opt/agents.
     const agentsDir = prepareAgentsDir(settings);
     // What commands in a sandbox get: git's environment, the database's login, then the project's own variables.
@@ -213,11 +227,17 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       pool,
       projectVariables: commandVariables,
       preparers: [
+        lateEnvironmentStage(() => environments.service),
         ...(databases.provisioner ? [lateDatabaseStage(() => databases.service)] : []),
         lateRepositoryStage(
           () => git,
           pool,
           (projectId, repoUrl) => egress.deployKeys.pinHostKeys(projectId, repoUrl),
+        ),
+        maintenanceStage(
+          () => environments.service,
+          () => sandboxes.driver,
+          (projectId) => commandVariables(projectId),
         ),
       ],
       egress: egress.endpoint,
@@ -229,6 +249,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       logger,
       resyncMs: options.sandboxResyncMs,
       stopGraceMs: options.sandboxStopGraceMs,
+      idle: { checkMs: settings.idleCheckMs, wakeTimeoutMs: options.wakeTimeoutMs },
     });
     // Checked while the rest starts (a trial bwrap), so it is known before the banner prints.
     const sandboxCheck = sandboxes
@@ -285,6 +306,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         runs.routes(instance);
         git?.routes(instance);
         databases.routes(instance);
+        environments.routes(instance);
       },
       isReady: () => readiness(pool),
     });
@@ -296,6 +318,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
 
     // The project databases' server first: sandboxes adopted now may connect at once.
     await databases.start();
+    await environments.start();
     await sandboxes.start();
     await runs.start();
     const sandboxAvailability = await sandboxCheck;

@@ -36,6 +36,12 @@ export const settingsSchema = z
         "The memory limits of all running sandboxes together, in MiB (OUTPOST_MAX_SANDBOX_MEMORY_MB; default twice this host's memory: limits are ceilings, not reservations).",
       ),
     bwrapPath: z.string().optional().describe("The bubblewrap binary sandboxes run with (OUTPOST_BWRAP); default: bwrap on PATH."),
+    idleCheckMs: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(3_600_000)
+      .describe("How often running sandboxes are checked for idleness against their project's idleTimeoutSeconds (OUTPOST_IDLE_CHECK_MS, default 15000)."),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).describe("pino log level (OUTPOST_LOG_LEVEL)."),
     publicUrl: z.string().url().optional().describe("The URL people open, when it differs from http://host:port (OUTPOST_PUBLIC_URL)."),
     anthropicUpstream: z
@@ -95,6 +101,18 @@ export const settingsSchema = z
       .string()
       .optional()
       .describe("The bin/ folder of the pg_dump and psql that dump and restore project databases (OUTPOST_PG_CLIENT_BIN); default: found on the host."),
+    debianMirror: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http(s):// URL")
+      .describe("The Debian mirror debian:<suite> images are made from (OUTPOST_DEBIAN_MIRROR, default http://deb.debian.org/debian)."),
+    debianRootCache: z
+      .string()
+      .optional()
+      .describe("A folder keeping finished debootstrap roots by suite, copied instead of made again (OUTPOST_DEBIAN_ROOT_CACHE); e.g. on CI machines."),
+    imageImportDir: z
+      .string()
+      .optional()
+      .describe("The only folder OCI image layouts and archives are read from (OUTPOST_IMAGE_IMPORT_DIR, default <data dir>/image-imports)."),
   })
   .strict()
   .superRefine((settings, context) => {
@@ -132,6 +150,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     sandboxPids: env.OUTPOST_SANDBOX_PIDS || "4096",
     maxSandboxes: env.OUTPOST_MAX_SANDBOXES || "64",
     maxSandboxMemoryMb: env.OUTPOST_MAX_SANDBOX_MEMORY_MB || String(Math.floor((2 * totalmem()) / (1024 * 1024))),
+    idleCheckMs: env.OUTPOST_IDLE_CHECK_MS || "15000",
+    debianMirror: env.OUTPOST_DEBIAN_MIRROR || "http://deb.debian.org/debian",
+    debianRootCache: env.OUTPOST_DEBIAN_ROOT_CACHE || undefined,
+    imageImportDir: env.OUTPOST_IMAGE_IMPORT_DIR || undefined,
     logLevel: env.OUTPOST_LOG_LEVEL || "info",
     publicUrl: env.OUTPOST_PUBLIC_URL || undefined,
     anthropicUpstream: env.OUTPOST_ANTHROPIC_UPSTREAM || "https://api.anthropic.com",
@@ -172,6 +194,10 @@ const ENV_NAMES: Record<string, string> = {
   sandboxPids: "OUTPOST_SANDBOX_PIDS",
   maxSandboxes: "OUTPOST_MAX_SANDBOXES",
   maxSandboxMemoryMb: "OUTPOST_MAX_SANDBOX_MEMORY_MB",
+  idleCheckMs: "OUTPOST_IDLE_CHECK_MS",
+  debianMirror: "OUTPOST_DEBIAN_MIRROR",
+  debianRootCache: "OUTPOST_DEBIAN_ROOT_CACHE",
+  imageImportDir: "OUTPOST_IMAGE_IMPORT_DIR",
   logLevel: "OUTPOST_LOG_LEVEL",
   publicUrl: "OUTPOST_PUBLIC_URL",
   anthropicUpstream: "OUTPOST_ANTHROPIC_UPSTREAM",

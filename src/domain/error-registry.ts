@@ -89,6 +89,32 @@ export const ERRORS = {
   RUN_NOT_FOUND: { status: 404, hint: "Use a run id that `outpost runs <project>` shows.", retryable: false },
   APPROVAL_NOT_FOUND: { status: 404, hint: "Use an approval id from the run's `approval` events (GET /api/v1/runs/<id>).", retryable: false },
   PREVIEW_SHARE_NOT_FOUND: { status: 404, hint: "Use a share id that GET /api/v1/sandboxes/<id>/previews/<port>/share lists.", retryable: false },
+  ENVIRONMENT_NOT_FOUND: {
+    status: 404,
+    hint: "List the environments with `outpost environment list`; names are exact.",
+    retryable: false,
+  },
+  ENVIRONMENT_EXISTS: { status: 409, hint: "Choose another name, or change the existing environment (PATCH).", retryable: false },
+  ENVIRONMENT_IN_USE: {
+    status: 409,
+    hint: "Move the projects that use it to another environment first (outpost project update --environment).",
+    retryable: false,
+  },
+  ENVIRONMENT_NEEDS_ROOT: {
+    status: 409,
+    hint: "Run Outpost as root for images and root inside sandboxes; without root, sandboxes use the host's /usr (image: host).",
+    retryable: false,
+  },
+  IMAGE_SOURCE_NOT_FOUND: {
+    status: 422,
+    hint: "Put the OCI layout or archive under the image import folder (details.importDir) and name its path there.",
+    retryable: false,
+  },
+  IMAGE_BUILD_FAILED: {
+    status: 422,
+    hint: "Read the build log (outpost environment logs <name>), fix the image or the script, then build again.",
+    retryable: false,
+  },
   DATABASE_NOT_FOUND: {
     status: 404,
     hint: "Create the project's database with `outpost db <project> create` (POST …/database); kept ones are listed at GET /api/v1/databases.",
@@ -216,6 +242,16 @@ export const ERRORS = {
     hint: "Check the command's spelling and the sandbox's PATH, or install the command in the sandbox first.",
     retryable: false,
   },
+  ROOT_UNAVAILABLE: {
+    status: 409,
+    hint: "Root is only inside sandboxes with an image: give the project an environment (outpost environment create), then restart it.",
+    retryable: false,
+  },
+  IMAGE_INVALID: {
+    status: 422,
+    hint: "Export the image again (e.g. `skopeo copy docker://… oci-archive:image.tar`); the message names the entry or blob refused.",
+    retryable: false,
+  },
   COMMAND_NOT_EXECUTABLE: { status: 422, hint: "Make the file executable (chmod +x) or run it through its interpreter (e.g. sh script.sh).", retryable: false },
   CWD_NOT_FOUND: {
     status: 422,
@@ -302,6 +338,11 @@ export const ERRORS = {
   },
   PREVIEW_APP_TIMEOUT: { status: 504, hint: "Check that the app in the sandbox is not stuck (its logs), then reload the page.", retryable: true },
   SUPERVISOR_TIMEOUT: { status: 504, hint: `Send the request again; if it keeps timing out, restart the sandbox (${RESTART}).`, retryable: true },
+  SANDBOX_WAKE_TIMEOUT: {
+    status: 504,
+    hint: "It is still starting after its idle stop: retry shortly; `outpost sandbox get <sandbox>` shows its stages.",
+    retryable: true,
+  },
   SUPERVISOR_NOT_READY: {
     status: 504,
     hint: "The host may be overloaded: check its load, then `outpost sandbox start <sandbox>` to try again.",

@@ -16,6 +16,8 @@ export const ID_PREFIXES = {
   database: "db",
   share: "shr",
   checkpoint: "chk",
+  environment: "env",
+  build: "bld",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -18,6 +18,17 @@ export interface SandboxSpec {
   limits?: SandboxLimits;
   /** Id of a deleted sandbox whose kept workspace this one takes over on its first ensure. */
   workspaceFrom?: string;
+  /** The sandbox's own root filesystem (an environment's image and its setup), instead of
+   *  the substrate's default. Local driver: folders on this host, bottom layer first, each
+   *  with the ids of an image (root 0, the sandbox user 1000); the sandbox gets a writable
+   *  layer of its own over them and a root inside. */
+  image?: SandboxImage;
+}
+
+export interface SandboxImage {
+  /** Names the image for people and logs (e.g. "env_…@<hash>"). */
+  id: string;
+  layers: string[];
 }
 
 export interface SandboxLimits {

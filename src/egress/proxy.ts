@@ -140,7 +140,7 @@ export class EgressProxy {
     const port = url.port ? Number(url.port) : 80;
     // The URL parser takes port 0; nothing listens there, so no lookup or dial is owed.
     if (port === 0) return answer(res, 400, `${url.host} has no valid port`);
-    const checked = await this.#check(res, url.hostname, port, req.method ?? "GET");
+    const checked = await this.#check(res, url.hostname, port, req.method ?? "GET", req.socket);
     if (!checked) return;
     const { ctx, decision, upstream, address, handle } = checked;
     forwardRequest(req, res, {
@@ -160,8 +160,10 @@ export class EgressProxy {
   }
 
   /** Decides, records and dials; on refusal answers the client and returns null. */
-  async #check(client: Socket | ServerResponse, rawHost: string, port: number, method: string) {
-    const socket = "socket" in client && client.socket ? client.socket : (client as Socket);
+  async #check(client: Socket | ServerResponse, rawHost: string, port: number, method: string, connection?: Socket) {
+    // A pipelined request's response has no socket until the answers before it are sent:
+    // the connection is the request's (HTTP keep-alive clients such as apt pipeline).
+    const socket = connection ?? ("socket" in client && client.socket ? client.socket : (client as Socket));
     const sandboxId = this.#fed.sandboxOf(socket as Duplex);
     const ctx = sandboxId ? await this.deps.context(sandboxId).catch(() => null) : null;
     // The parser can still reject a request after 'request' fired (an unknown

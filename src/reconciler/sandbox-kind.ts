@@ -12,6 +12,8 @@
 // A failed sandbox holds no compute. Compute the driver lists that the store does not know
 // (orphans) is reported and, after orphanGraceMs, stopped — never deleted: a store restored
 // from a backup must not wipe every sandbox made since.
+
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { type Capacity, capacityProblem } from "../domain/capacity.ts";
@@ -25,6 +27,8 @@ import * as store from "../store/sandboxes.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { Clock, PassContext, PassResult, ResourceKind } from "./loop.ts";
 
+/** How often a sandbox waiting for its supervisor to dial back is checked for having ended. */
+const REDIAL_CHECK_MS = 500;
 type Row = store.SandboxRow;
 
 /** One stage report from the driver, stamped when it arrived. */
@@ -63,10 +67,16 @@ export interface SandboxKindOptions {
 export interface SandboxPreparer {
   stage: string;
   when: "before" | "after";
-  /** Resolves with a one-line summary for the stage; throws to fail the start. */
-  run(sandbox: { id: string; projectId: string }, progress: (message: string) => void, signal: AbortSignal): Promise<string>;
+  /** Resolves with a one-line summary for the stage, and (before the driver's stages) what it
+   *  adds to the spec the driver gets (the environment's image); throws to fail the start. */
+  run(sandbox: { id: string; projectId: string }, progress: (message: string) => void, signal: AbortSignal): Promise<string | PreparedStage>;
   /** After a sandbox's compute and storage are gone: what the control plane kept for it goes too. */
   removed?(sandbox: { id: string; keepWorkspace: boolean }): Promise<void>;
+}
+
+export interface PreparedStage {
+  summary: string;
+  spec?: Pick<SandboxSpec, "image">;
 }
 
 export class SandboxKind implements ResourceKind<Row> {
@@ -91,13 +101,17 @@ export class SandboxKind implements ResourceKind<Row> {
     row: Row,
     report: (name: string, state: StageState, message?: string) => void,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<Pick<SandboxSpec, "image">> {
+    let spec: Pick<SandboxSpec, "image"> = {};
     for (const preparer of this.options.preparers ?? []) {
       if (preparer.when !== when) continue;
       report(preparer.stage, "running");
-      const summary = await preparer.run(row, (message) => report(preparer.stage, "running", message), signal);
-      report(preparer.stage, "done", summary);
+      const result = await preparer.run(row, (message) => report(preparer.stage, "running", message), signal);
+      const prepared = typeof result === "string" ? { summary: result } : result;
+      spec = { ...spec, ...prepared.spec };
+      report(preparer.stage, "done", prepared.summary);
     }
+    return spec;
   }
 
   liveIds(): Promise<string[]> {
@@ -203,8 +217,8 @@ export class SandboxKind implements ResourceKind<Row> {
       if (queued.length === 1) writing = writing.then(flush);
     };
     try {
-      await this.#prepare("before", row, report, signal);
-      const handle = await this.options.driver.ensure(this.#spec(row), { signal, onStage: report });
+      const prepared = await this.#prepare("before", row, report, signal);
+      const handle = await this.options.driver.ensure({ ...this.#spec(row), ...prepared }, { signal, onStage: report });
       await this.#prepare("after", row, report, signal);
       await writing;
       // Ready and running in one write: the last stage and the phase users wait for.
@@ -263,17 +277,53 @@ export class SandboxKind implements ResourceKind<Row> {
       if (seen.linked) return {};
       const sinceStart = this.options.clock.now() - this.#startedAt;
       const grace = Math.max(this.options.linkGraceMs ?? 15_000, (this.options.adoptGraceMs ?? 60_000) - sinceStart);
-      const back = await this.options.driver.connect(row.id, { signal, timeoutMs: grace }).then(
-        () => true,
-        () => false,
-      );
-      if (back || signal.aborted) return {};
+      const waited = await this.#awaitRedial(row.id, grace, signal);
+      if (waited === "back" || signal.aborted) return {};
+      if (waited === "ended") {
+        // The link dropped because the compute was ending (a supervisor killed from inside):
+        // its exit says why, better than a timeout would.
+        const after = await this.options.driver.inspect(row.id);
+        await this.#lost(row, after.lastExit?.reason ?? `its compute is ${after.state}`, after.lastExit?.oomKilled ?? false);
+        return this.#provision(row, context);
+      }
       await this.#lost(row, `its supervisor did not reconnect within ${grace} ms; restarting the sandbox`, false);
       await this.options.driver.stop(row.id, { signal, graceMs: this.options.stopGraceMs });
     } else {
       await this.#lost(row, seen.lastExit?.reason ?? `its compute is ${seen.state}`, seen.lastExit?.oomKilled ?? false);
     }
     return this.#provision(row, context);
+  }
+
+  /** Waits for a running sandbox's supervisor to dial back, while checking that the compute
+   *  is still there: a link that dropped because the sandbox was dying never comes back, and
+   *  waiting out the whole grace would leave it unusable for a minute. */
+  async #awaitRedial(sandboxId: string, graceMs: number, signal: AbortSignal): Promise<"back" | "ended" | "timeout"> {
+    const waiting = new AbortController();
+    const stopWaiting = () => waiting.abort();
+    signal.addEventListener("abort", stopWaiting, { once: true });
+    let ended = false;
+    const watch = (async () => {
+      while (!waiting.signal.aborted) {
+        const slept = await sleep(REDIAL_CHECK_MS, true, { signal: waiting.signal, ref: false }).catch(() => false);
+        if (!slept) return;
+        const seen = await this.options.driver.inspect(sandboxId).catch(() => null);
+        if (seen && seen.state !== "running") {
+          ended = true;
+          waiting.abort();
+        }
+      }
+    })();
+    try {
+      const back = await this.options.driver.connect(sandboxId, { signal: waiting.signal, timeoutMs: graceMs }).then(
+        () => true,
+        () => false,
+      );
+      return back ? "back" : ended ? "ended" : "timeout";
+    } finally {
+      waiting.abort();
+      signal.removeEventListener("abort", stopWaiting);
+      await watch;
+    }
   }
 
   /** A stopped sandbox whose compute came back (someone started it by hand) is stopped again. */

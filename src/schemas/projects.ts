@@ -4,6 +4,7 @@ import { z } from "zod";
 import { INJECT_FORMATS, injectRuleProblem } from "../domain/credentials.ts";
 import { EGRESS_LEVELS, type EgressRule, egressRuleProblem, MAX_EGRESS_RULES, parseEgressRule } from "../domain/egress-policy.ts";
 import { knownHostsProblem } from "../domain/git/ssh-keys.ts";
+import { MAX_IDLE_TIMEOUT_SECONDS } from "../domain/idle.ts";
 import { branchNameProblem, envNameProblem, projectNameProblem, repoUrlProblem } from "../domain/names.ts";
 import { MAX_ENV_VALUE_CHARS, projectEnvProblem } from "../domain/project-env.ts";
 import { text } from "./common.ts";
@@ -65,6 +66,24 @@ export const tokenBudget = z
   .nullable()
   .describe("Model tokens (input, output and cache together) the gateway lets through per calendar month (UTC); null: no budget.");
 
+export const projectEnvironment = z
+  .string()
+  .min(1)
+  .max(200)
+  .nullable()
+  .describe(
+    "The name of the environment its sandboxes start from (image, setup; see /api/v1/environments); null: the host's /usr. Applies at the sandboxes' next start.",
+  );
+
+export const idleTimeoutSeconds = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_IDLE_TIMEOUT_SECONDS)
+  .describe(
+    "Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800.",
+  );
+
 const envValues = z.record(envName, text(MAX_ENV_VALUE_CHARS)).superRefine((env, ctx) => {
   const problem = projectEnvProblem(env);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
@@ -80,6 +99,8 @@ export const createProjectBody = z
     egress: egressPolicy.optional(),
     database: z.enum(["none", "postgres"]).optional().describe("Whether the project gets its own PostgreSQL database."),
     tokenBudget: tokenBudget.optional(),
+    idleTimeoutSeconds: idleTimeoutSeconds.optional(),
+    environment: projectEnvironment.optional(),
   })
   .strict()
   .meta({ id: "CreateProject" });
@@ -136,6 +157,8 @@ export const updateProjectBody = z
     tokenBudget: tokenBudget.optional(),
     agent: agentSettingsChange.optional().describe("Agent run settings; the fields given replace the stored ones (limits field by field)."),
     git: gitSettingsChange.optional().describe("Git settings; the fields given replace the stored ones (null resets one)."),
+    idleTimeoutSeconds: idleTimeoutSeconds.optional(),
+    environment: projectEnvironment.optional(),
   })
   .strict()
   .describe("The name cannot change: sandboxes and databases are named after it.")
@@ -156,6 +179,8 @@ export const project = z
     tokenBudget: z.number().int().nullable(),
     agent: agentSettingsOut,
     git: gitSettingsOut,
+    idleTimeoutSeconds: idleTimeoutSeconds,
+    environment: z.string().nullable().describe("The environment its sandboxes start from; null: the host's /usr."),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -26,6 +26,13 @@ export const sandbox = z
     desired: z.enum(["running", "stopped", "deleted"]),
     stage: z.string().nullable().describe("The stage in progress (or failed), if any: a name from `stages`."),
     stages: z.array(stage),
+    stoppedReason: z
+      .enum(["user", "idle"])
+      .nullable()
+      .describe(
+        "Why it is (to be) stopped: a user's stop, or it sat idle past its project's idleTimeoutSeconds (any request wakes it); null while it should run.",
+      ),
+    waking: z.boolean().describe("A request is waking it from an idle stop; requests wait until it runs."),
     error: z
       .object({
         code: z.string(),
@@ -83,6 +90,12 @@ const cwd = text(4096).optional().describe("Working directory inside the sandbox
 
 export const MAX_EXEC_TIMEOUT_MS = 24 * 3600 * 1000;
 
+/** Who runs a command: the sandbox user, or root inside (sandboxes with an environment image only). */
+export const commandUser = z
+  .enum(["user", "root"])
+  .optional()
+  .describe('"root": root inside the sandbox (only with an environment image; never root on the host). Default: the sandbox user.');
+
 export const execBody = z
   .object({
     command,
@@ -90,6 +103,7 @@ export const execBody = z
     env: commandEnv,
     timeoutMs: z.number().int().min(1).max(MAX_EXEC_TIMEOUT_MS).optional(),
     stdin: text(512 * 1024).optional(),
+    user: commandUser,
   })
   .strict()
   .meta({ id: "ExecRequest" });
@@ -107,7 +121,7 @@ export const execResult = z
   .meta({ id: "ExecResult" });
 
 export const processBody = z
-  .object({ command, cwd, env: commandEnv, name: text(100).optional() })
+  .object({ command, cwd, env: commandEnv, name: text(100).optional(), user: commandUser })
   .strict()
   .meta({ id: "StartProcess" });
 

@@ -1,6 +1,7 @@
 // Terminal sessions in a sandbox (docs/api.md, "Terminals"): the REST shapes. The terminal
 // itself is a WebSocket (GET /api/v1/sandboxes/{id}/terminals/{tid} with an upgrade).
 import { z } from "zod";
+import { commandUser } from "./sandboxes.ts";
 
 const size = (what: string) => z.coerce.number().int().min(1).max(1000).describe(`${what} (1–1000).`);
 
@@ -19,7 +20,7 @@ export const terminalResource = z
 
 /** Optional: without a body (or with `{}`) the terminal is 80×24. */
 export const createTerminalBody = z
-  .object({ cols: size("Columns").default(80), rows: size("Rows").default(24) })
+  .object({ cols: size("Columns").default(80), rows: size("Rows").default(24), user: commandUser })
   .strict()
   .nullish()
   .transform((body) => body ?? { cols: 80, rows: 24 });

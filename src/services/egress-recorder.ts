@@ -74,6 +74,8 @@ export class EgressRecorder {
   record(decision: Decision): EgressHandle {
     if (decision.allowed) this.totals.allowed += 1;
     else this.totals.denied += 1;
+    // An environment's build sandbox belongs to no project: counted, not kept (its log has what it fetched).
+    if (decision.projectId === "") return { end: () => {} };
     const pending: Pending = { decision };
     // A sandbox opening connections in a loop faster than the store takes them: count, drop.
     if (this.#queue.length < MAX_QUEUE) this.#queue.push(pending);

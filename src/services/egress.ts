@@ -51,6 +51,8 @@ const CONTEXT_TTL_MS = 5000;
 
 export class EgressService {
   readonly #contexts = new Map<string, { at: number; value: Promise<SandboxEgress | null> }>();
+  /** Build sandboxes of environments (services/environments/builder.ts), while they run. */
+  readonly #builds = new Map<string, SandboxEgress>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -60,6 +62,8 @@ export class EgressService {
 
   /** Null when the sandbox is gone (its connections are refused). Read per connection, from a short-lived cache. */
   sandboxContext(sandboxId: string): Promise<SandboxEgress | null> {
+    const build = this.#builds.get(sandboxId);
+    if (build) return Promise.resolve(build);
     const at = this.now().getTime();
     const cached = this.#contexts.get(sandboxId);
     if (cached && at - cached.at < CONTEXT_TTL_MS) return cached.value;
@@ -68,6 +72,26 @@ export class EgressService {
     // A failed read is not kept: the next connection asks again.
     value.catch(() => this.#contexts.delete(sandboxId));
     return value;
+  }
+
+  /** Lets an environment's build sandbox out under the setup phase's policy, until the
+   *  returned function is called. It belongs to no project: no credentials, no repository,
+   *  no model budget, and its connections are not recorded (projectId ""). */
+  allowBuild(sandboxId: string, policy: EgressPolicy): () => void {
+    this.#builds.set(sandboxId, {
+      sandboxId,
+      sandboxName: "setup",
+      projectId: "",
+      projectName: "(environment build)",
+      ownerId: "",
+      policy,
+      tokenBudget: 0,
+      credentials: [],
+      repoUrl: null,
+      git: {},
+      hasDeployKey: false,
+    });
+    return () => this.#builds.delete(sandboxId);
   }
 
   /** Forget every cached context (a project changed, here or on another replica). */

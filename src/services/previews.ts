@@ -28,6 +28,7 @@ import * as store from "../store/previews.ts";
 import type { PortList } from "../supervisor/protocol.ts";
 import { hashSecret } from "./auth.ts";
 import type { SandboxCommands } from "./sandbox-commands.ts";
+import type { SandboxGate } from "./sandbox-wake.ts";
 import type { SandboxRow, SandboxService } from "./sandboxes.ts";
 
 export type PreviewSandbox = store.PreviewSandbox;
@@ -60,6 +61,8 @@ export interface PreviewServiceDeps {
   commands: SandboxCommands;
   driver: Pick<Driver, "connect">;
   maxTunnelsPerSandbox?: number;
+  /** Idle stop and wake: a request in flight holds its sandbox busy, and wakes one stopped for idleness. */
+  gate?: SandboxGate;
 }
 
 const randomSecret = () => randomBytes(32).toString("base64url");
@@ -141,7 +144,7 @@ export class PreviewService {
 
   /** The listening ports inside a running sandbox (as its supervisor reads /proc/net/tcp*). */
   async ports(principal: Principal, ref: string, signal?: AbortSignal): Promise<{ sandbox: SandboxRow; ports: PortList["items"] }> {
-    const { client, sandbox } = await this.deps.commands.connect(principal, ref, "sandbox.process.read");
+    const { client, sandbox } = await this.deps.commands.connect(principal, ref, "sandbox.process.read", signal);
     const list = await this.deps.commands.call(() => client.ports(signal));
     // 3128 and 3129 are the supervisor's own bridges (egress proxy, model gateway): not an app.
     return { sandbox, ports: list.items.filter((item) => item.port !== PROXY_PORT && item.port !== GATEWAY_PORT) };
@@ -198,18 +201,30 @@ export class PreviewService {
   // ---- both: the bytes
 
   /**
-   * A byte stream to 127.0.0.1:<port> inside the sandbox. Refused when the sandbox is not
-   * running, when nothing listens there (PORT_NOT_LISTENING) or when its previews hold
-   * their share of the link already (PREVIEW_BUSY).
+   * A byte stream to 127.0.0.1:<port> inside the sandbox. A sandbox stopped for idleness is
+   * woken first; refused when the sandbox is otherwise not running, when nothing listens there
+   * (PORT_NOT_LISTENING) or when its previews hold their share of the link already
+   * (PREVIEW_BUSY). The sandbox counts as busy until the stream closes.
    */
   async tunnel(access: PreviewAccess, signal?: AbortSignal): Promise<Duplex> {
-    const { sandbox, port } = access;
-    // The phase as of the access check, which read it for this very request.
-    if (sandbox.phase !== "running") {
-      throw new OutpostError("SANDBOX_WRONG_PHASE", `Sandbox ${sandbox.name} is ${sandbox.phase}, not running; start it to see its preview.`, {
-        details: { phase: sandbox.phase },
-      });
+    const { sandbox } = access;
+    const gate = this.deps.gate;
+    if (!gate) return this.#tunnel(access, () => {}, signal);
+    const release = await gate.hold(sandbox.id);
+    try {
+      // The phase as of the access check, which read it for this very request.
+      if (!(await gate.awake(sandbox, signal))) throw notRunning(sandbox);
+      return await this.#tunnel({ ...access, sandbox: { ...sandbox, phase: "running" } }, release, signal);
+    } catch (error) {
+      release();
+      throw error;
     }
+  }
+
+  /** The tunnel itself; `done` is called when it closes. */
+  async #tunnel(access: PreviewAccess, done: () => void, signal?: AbortSignal): Promise<Duplex> {
+    const { sandbox, port } = access;
+    if (sandbox.phase !== "running") throw notRunning(sandbox);
     const open = this.#tunnels.get(sandbox.id) ?? 0;
     if (open >= this.#maxTunnels) {
       throw new OutpostError("PREVIEW_BUSY", `Sandbox ${sandbox.name}'s previews hold ${open} connections, the most they may.`, {
@@ -229,6 +244,7 @@ export class PreviewService {
       const link = await this.deps.commands.call(() => this.deps.driver.connect(sandbox.id));
       const stream = await this.deps.commands.call(() => link.client.tunnel(port, { signal }));
       stream.once("close", release);
+      stream.once("close", done);
       return stream;
     } catch (error) {
       release();
@@ -240,4 +256,10 @@ export class PreviewService {
   openTunnels(sandboxId: string): number {
     return this.#tunnels.get(sandboxId) ?? 0;
   }
+}
+
+function notRunning(sandbox: PreviewSandbox): OutpostError {
+  return new OutpostError("SANDBOX_WRONG_PHASE", `Sandbox ${sandbox.name} is ${sandbox.phase}, not running; start it to see its preview.`, {
+    details: { phase: sandbox.phase },
+  });
 }

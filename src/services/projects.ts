@@ -35,6 +35,10 @@ export interface ProjectDraft {
   egress?: Partial<EgressPolicy>;
   database?: store.ProjectRow["database"];
   tokenBudget?: number | null;
+  /** Seconds idle before its sandboxes stop (0: never); default 1800. */
+  idleTimeoutSeconds?: number;
+  /** The environment (by name) its sandboxes start from; absent or null: the host's /usr. */
+  environment?: string | null;
 }
 
 /** A partial update: the fields given replace the stored ones (null clears); the name never changes. */
@@ -47,6 +51,8 @@ export interface ProjectPatch extends Partial<Omit<store.ProjectFields, "egress"
   egress?: Partial<EgressPolicy>;
   /** Merged into the environment: a string sets a variable, null removes it. */
   env?: Record<string, string | null>;
+  /** An environment's name; null: none (the host's /usr). Applies at the sandboxes' next start. */
+  environment?: string | null;
 }
 
 /**
@@ -66,8 +72,14 @@ export interface ProjectEnvVariable {
 /** A project as the use cases answer it: the stored row with its environment. */
 export type ProjectWithEnv = store.ProjectRow & { env: ProjectEnvVariable[] };
 
+/** Environments by name, for a project's `environment` (services/environments). */
+export interface EnvironmentResolver {
+  resolveForProject(name: string | null): Promise<string | null>;
+}
+
 export class ProjectService {
   #databases?: ProjectDeleteGuard;
+  #environments?: EnvironmentResolver;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -83,6 +95,7 @@ export class ProjectService {
    */
   async create(principal: Principal, input: ProjectDraft, idempotencyKey?: string): Promise<ProjectWithEnv> {
     const ownerId = principal.userId;
+    const environmentId = await this.#environmentId(input.environment);
     return withTransaction(this.pool, async (tx) => {
       const id = newId("project");
       if (idempotencyKey) {
@@ -99,6 +112,8 @@ export class ProjectService {
         egress: { ...DEFAULT_EGRESS_POLICY, ...input.egress },
         database: input.database ?? this.options.defaultDatabase ?? "none",
         tokenBudget: input.tokenBudget ?? null,
+        idleTimeoutSeconds: input.idleTimeoutSeconds,
+        environmentId: environmentId ?? null,
       });
       await setMember(tx, row.id, ownerId, "owner");
       for (const [name, value] of Object.entries(input.env ?? {})) {
@@ -129,9 +144,10 @@ export class ProjectService {
   }
 
   async update(principal: Principal, ref: string, patch: ProjectPatch): Promise<ProjectWithEnv> {
+    const environmentId = await this.#environmentId(patch.environment);
     const updated = await withTransaction(this.pool, async (tx) => {
       const current = await resolveProject(tx, principal, ref, "project.update", true);
-      const { env, egress, agent, git, ...rest } = patch;
+      const { env, egress, agent, git, environment, ...rest } = patch;
       if (env) {
         const variables = await store.listEnv(tx, current.id);
         assertOnlyEnvKind(variables, Object.keys(env));
@@ -143,6 +159,7 @@ export class ProjectService {
       if (rest.repoUrl !== undefined && rest.repoUrl !== current.repoUrl && git?.knownHosts === undefined && (fields.git ?? current.git).knownHosts) {
         fields.git = mergeGit(fields.git ?? current.git, { knownHosts: null });
       }
+      if (environment !== undefined) fields.environmentId = environmentId ?? null;
       if (agent) fields.agent = { ...current.agent, ...agent, limits: { ...agentSettings(current.agent).limits, ...agent.limits } };
       const row = await store.updateProject(tx, current.id, fields);
       for (const [name, value] of Object.entries(env ?? {})) {
@@ -155,6 +172,18 @@ export class ProjectService {
     });
     this.changes?.changed(updated.id);
     return updated;
+  }
+
+  /** Environments by name (bound once the environment runtime exists). */
+  useEnvironments(resolver: EnvironmentResolver): void {
+    this.#environments = resolver;
+  }
+
+  /** undefined: not asked; null: none. */
+  async #environmentId(name: string | null | undefined): Promise<string | null | undefined> {
+    if (name === undefined || name === null) return name;
+    if (!this.#environments) throw new OutpostError("ENVIRONMENT_NOT_FOUND", `No environment '${name}' (environments are not set up on this server).`);
+    return this.#environments.resolveForProject(name);
   }
 
   /** The project databases' say in a project's delete (bound once the database runtime exists). */

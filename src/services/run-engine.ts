@@ -32,6 +32,7 @@ import type { LogExitLine, LogRecord } from "../supervisor/protocol.ts";
 import type { AgentInstaller } from "./agent-installer.ts";
 import { batches } from "./async-batches.ts";
 import { redactorFor, redactPayload } from "./redact-output.ts";
+import type { SandboxGate } from "./sandbox-wake.ts";
 import type { CommandVariables } from "./variables.ts";
 
 /** The capability word of supervisors whose processes take stdin and journal lines. */
@@ -72,6 +73,8 @@ export interface RunEngineOptions {
   turns?: TurnHooks;
   /** How long the git work before a turn may take (ms; default 2 minutes). */
   turnGitDeadlineMs?: number;
+  /** Idle stop and wake: a run's launch wakes a sandbox stopped for idleness, and holds it busy. */
+  gate?: SandboxGate;
 }
 
 /** What happens around an agent turn besides the agent itself. Neither may fail the turn. */
@@ -212,7 +215,18 @@ export class RunEngine {
 
   // ---- launching ------------------------------------------------------------------------
 
+  /** Holds the sandbox busy until the run is recorded as running; from then on the store
+   *  says it is in use (an active run keeps its sandbox from an idle stop until it ends). */
   async #launch(run: store.RunRow): Promise<void> {
+    const release = this.options.gate ? await this.options.gate.hold(run.sandboxId) : () => {};
+    try {
+      await this.#start(run);
+    } finally {
+      release();
+    }
+  }
+
+  async #start(run: store.RunRow): Promise<void> {
     const adapter = agentAdapter(run.agent);
     try {
       if (!adapter) throw new OutpostError("AGENT_NOT_SUPPORTED", `Agent '${run.agent}' is not supported here.`);
@@ -220,7 +234,9 @@ export class RunEngine {
       const project = await findProjectById(this.options.pool, run.projectId);
       const sandbox = await getSandbox(this.options.pool, run.sandboxId);
       if (!conversation || !project || !sandbox) throw new OutpostError("CONVERSATION_NOT_FOUND", "The conversation, its project or its sandbox is gone.");
-      if (sandbox.phase !== "running") {
+      // A new message wakes a sandbox stopped for idleness.
+      const usable = this.options.gate ? await this.options.gate.awake(sandbox) : sandbox.phase === "running";
+      if (!usable) {
         throw new OutpostError("SANDBOX_WRONG_PHASE", `Sandbox ${sandbox.name} is ${sandbox.phase}; the run needs it running.`);
       }
       const link = await this.#call(() => this.options.driver.connect(run.sandboxId));

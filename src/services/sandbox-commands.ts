@@ -1,7 +1,9 @@
 // Commands in a sandbox, as use cases: exec and background processes. Each finds the
-// sandbox (one the caller may do this to, running), asks the driver for its link, hands
-// commands the project's environment (read per command, so a change reaches the next one
-// without a restart), and turns the supervisor's errors into Outpost's registered codes.
+// sandbox (one the caller may do this to, running: woken first when it was stopped for
+// idleness, see sandbox-wake.ts; an exec holds it busy while it runs), asks the driver for
+// its link, hands commands the project's environment (read per command, so a change reaches
+// the next one without a restart), and turns the supervisor's errors into Outpost's
+// registered codes.
 // Routes never touch the supervisor client or the driver themselves.
 import type { Principal, ProjectAction } from "../domain/authorization.ts";
 import { type DescribedError, describeError, type ErrorCode } from "../domain/error-registry.ts";
@@ -20,6 +22,8 @@ import type {
   SupervisorErrorCode,
 } from "../supervisor/protocol.ts";
 import { redactExecChunks, redactExecEvents, redactLogRecords, redactorFor } from "./redact-output.ts";
+import type { Release } from "./sandbox-activity.ts";
+import type { SandboxGate } from "./sandbox-wake.ts";
 import { assertRunning, type SandboxRow, type SandboxService } from "./sandboxes.ts";
 import type { CommandVariables } from "./variables.ts";
 
@@ -41,6 +45,7 @@ const FROM_SUPERVISOR = {
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   COMMAND_NOT_FOUND: "COMMAND_NOT_FOUND",
   COMMAND_NOT_EXECUTABLE: "COMMAND_NOT_EXECUTABLE",
+  ROOT_UNAVAILABLE: "ROOT_UNAVAILABLE",
   CWD_NOT_FOUND: "CWD_NOT_FOUND",
   PORT_NOT_LISTENING: "PORT_NOT_LISTENING",
   PTY_UNAVAILABLE: "PTY_UNAVAILABLE",
@@ -78,25 +83,44 @@ export interface StreamOptions {
   signal?: AbortSignal;
 }
 
+/** Without idle stop: nothing is held, and only a running sandbox is usable. */
+const NO_IDLE_STOP: SandboxGate = {
+  hold: async () => () => {},
+  awake: async (sandbox) => sandbox.phase === "running",
+};
+
 export class SandboxCommands {
   constructor(
     private readonly sandboxes: SandboxService,
     private readonly driver: Pick<Driver, "connect">,
     private readonly projectVariables: (projectId: string) => Promise<CommandVariables>,
+    /** Idle stop and wake (sandbox-wake.ts): what a request holds busy, and waking a sandbox stopped for idleness. */
+    private readonly gate: SandboxGate = NO_IDLE_STOP,
   ) {}
 
   /** Runs a command; resolves once the supervisor accepted it, with its events to iterate. */
   async exec(principal: Principal, ref: string, request: ExecRequest, { signal }: StreamOptions = {}): Promise<AsyncIterable<ExecEvent>> {
-    const { client, env, redactor } = await this.#open(principal, ref, "sandbox.exec", request.env);
-    const events = await this.call(() => client.exec({ ...request, env }, { signal }));
-    return redactor ? redactExecEvents(events, redactor) : events;
+    const { client, env, redactor, release } = await this.#open(principal, ref, "sandbox.exec", request.env, { signal, hold: true });
+    try {
+      const events = await this.call(() => client.exec({ ...request, env }, { signal }));
+      // Busy until its output ends: a command running is a sandbox in use.
+      return heldWhile(redactor ? redactExecEvents(events, redactor) : events, release, signal);
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /** Like exec, with the output as raw bytes (binary frames end to end). */
   async execFrames(principal: Principal, ref: string, request: ExecRequest, { signal }: StreamOptions = {}): Promise<AsyncIterable<ExecChunk>> {
-    const { client, env, redactor } = await this.#open(principal, ref, "sandbox.exec", request.env);
-    const events = await this.call(() => client.execFrames({ ...request, env }, { signal }));
-    return redactor ? redactExecChunks(events, redactor) : events;
+    const { client, env, redactor, release } = await this.#open(principal, ref, "sandbox.exec", request.env, { signal, hold: true });
+    try {
+      const events = await this.call(() => client.execFrames({ ...request, env }, { signal }));
+      return heldWhile(redactor ? redactExecChunks(events, redactor) : events, release, signal);
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   async startProcess(principal: Principal, ref: string, request: StartProcessRequest): Promise<Process> {
@@ -125,7 +149,7 @@ export class SandboxCommands {
     processId: string,
     options: { after: number; follow: boolean; signal?: AbortSignal },
   ): Promise<AsyncIterable<LogRecord | LogExitLine>> {
-    const { client, redactor } = await this.#open(principal, ref, "sandbox.process.read");
+    const { client, redactor } = await this.#open(principal, ref, "sandbox.process.read", undefined, { signal: options.signal });
     const records = await this.call(() => client.processLogs(processId, options));
     return redactor ? redactLogRecords(records, redactor) : records;
   }
@@ -140,22 +164,58 @@ export class SandboxCommands {
     ref: string,
     action: SupervisorAction,
     requested?: Record<string, string>,
-  ): Promise<{ client: SupervisorClient; env: Record<string, string>; redactor: ReturnType<typeof redactorFor> }> {
-    const row = await this.sandboxes.row(principal, ref, action);
-    assertRunning(row);
-    const link = await this.call(() => this.driver.connect(row.id));
-    const variables = await this.projectVariables(row.projectId);
-    const env = action === "sandbox.exec" || action === "sandbox.process.manage" ? { ...variables.env, ...requested } : {};
-    return { client: link.client, env, redactor: redactorFor(variables.secrets) };
+    options: { signal?: AbortSignal; hold?: boolean } = {},
+  ): Promise<{ client: SupervisorClient; env: Record<string, string>; redactor: ReturnType<typeof redactorFor>; release: Release }> {
+    const { sandbox: row, release } = await this.#usable(principal, ref, action, options);
+    try {
+      const link = await this.call(() => this.driver.connect(row.id));
+      const variables = await this.projectVariables(row.projectId);
+      const env = action === "sandbox.exec" || action === "sandbox.process.manage" ? { ...variables.env, ...requested } : {};
+      return { client: link.client, env, redactor: redactorFor(variables.secrets), release };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /**
+   * The sandbox, if the caller may do `action` to it, running: woken first when it was stopped
+   * for idleness (waiting as long as `signal` allows), refused as not running otherwise. With
+   * `hold` it counts as busy until `release`; without, this use only counts as activity now.
+   */
+  async #usable(
+    principal: Principal,
+    ref: string,
+    action: SupervisorAction,
+    options: { signal?: AbortSignal; hold?: boolean },
+  ): Promise<{ sandbox: SandboxRow; release: Release }> {
+    let sandbox = await this.sandboxes.row(principal, ref, action);
+    const release = await this.gate.hold(sandbox.id);
+    try {
+      if (!(await this.gate.awake(sandbox, options.signal))) assertRunning(sandbox);
+      // Woken: the row read before says stopped.
+      if (sandbox.phase !== "running") sandbox = await this.sandboxes.row(principal, ref, action);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (options.hold) return { sandbox, release };
+    release();
+    return { sandbox, release: () => {} };
+  }
+
+  /** Counts a sandbox busy until `release` (a terminal's attachment holds it while attached). */
+  hold(sandboxId: string): Promise<Release> {
+    return this.gate.hold(sandboxId);
   }
 
   /**
    * The supervisor of a running sandbox the caller may do `action` to (for services that
-   * build on the link: files, terminals, previews). Its failures are already translated.
+   * build on the link: files, terminals, previews), woken first if it was stopped for
+   * idleness (as long as `signal` allows). Its failures are already translated.
    */
-  async connect(principal: Principal, ref: string, action: SupervisorAction): Promise<{ client: SupervisorClient; sandbox: SandboxRow }> {
-    const sandbox = await this.sandboxes.row(principal, ref, action);
-    assertRunning(sandbox);
+  async connect(principal: Principal, ref: string, action: SupervisorAction, signal?: AbortSignal): Promise<{ client: SupervisorClient; sandbox: SandboxRow }> {
+    const { sandbox } = await this.#usable(principal, ref, action, { signal });
     const link = await this.call(() => this.driver.connect(sandbox.id));
     return { client: link.client, sandbox };
   }
@@ -181,5 +241,16 @@ export class SandboxCommands {
   /** The `{ code, message, hint, retryable }` of an error event on a stream that has already started. */
   describe(error: unknown): DescribedError {
     return describeError(this.translate(error));
+  }
+}
+
+/** The stream as it is, holding its sandbox busy until it ends, fails, is left, or `signal` aborts. */
+async function* heldWhile<T>(stream: AsyncIterable<T>, release: Release, signal?: AbortSignal): AsyncGenerator<T> {
+  signal?.addEventListener("abort", release, { once: true });
+  try {
+    yield* stream;
+  } finally {
+    signal?.removeEventListener("abort", release);
+    release();
   }
 }

@@ -3,7 +3,7 @@
 // sandbox's supervisor, which confines paths to the workspace and home; the control plane
 // never touches a sandbox's folders itself (as root it would follow the sandbox's
 // symlinks). A stopped sandbox answers 409 SANDBOX_WRONG_PHASE: its files are there again
-// once it is started. Reading needs the viewer role, changing the editor role.
+// once it is started (one stopped for idleness is woken by the request itself). Reading needs the viewer role, changing the editor role.
 import type { Principal } from "../domain/authorization.ts";
 import type { FileContent } from "../supervisor/client.ts";
 import type {
@@ -38,7 +38,7 @@ export class SandboxFiles {
 
   /** Resolves once the file is open; its bytes stream as `body` is iterated. */
   async read(principal: Principal, ref: string, path: string, range: { start?: number; end?: number }, signal?: AbortSignal): Promise<FileContent> {
-    const { client } = await this.commands.connect(principal, ref, "sandbox.files.read");
+    const { client } = await this.commands.connect(principal, ref, "sandbox.files.read", signal);
     const content = await this.commands.call(() => client.readFile(path, { ...range, signal }));
     return { ...content, body: this.#translated(content.body) };
   }
@@ -50,7 +50,7 @@ export class SandboxFiles {
     body: AsyncIterable<Uint8Array>,
     options: { parents?: boolean; overwrite?: boolean; mode?: number; signal?: AbortSignal },
   ): Promise<WriteFileResult> {
-    const { client } = await this.commands.connect(principal, ref, "sandbox.files.write");
+    const { client } = await this.commands.connect(principal, ref, "sandbox.files.write", options.signal);
     return this.commands.call(() => client.writeFile(path, body, options));
   }
 
@@ -71,12 +71,12 @@ export class SandboxFiles {
 
   /** A folder (or file) as a tar archive; resolves once the supervisor started it. */
   async archive(principal: Principal, ref: string, path: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
-    const { client } = await this.commands.connect(principal, ref, "sandbox.files.read");
+    const { client } = await this.commands.connect(principal, ref, "sandbox.files.read", signal);
     return this.#translated(await this.commands.call(() => client.downloadArchive(path, { signal })));
   }
 
   async extract(principal: Principal, ref: string, path: string, body: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<ArchiveSummary> {
-    const { client } = await this.commands.connect(principal, ref, "sandbox.files.write");
+    const { client } = await this.commands.connect(principal, ref, "sandbox.files.write", signal);
     return this.commands.call(() => client.uploadArchive(path, body, { signal }));
   }
 
@@ -86,7 +86,7 @@ export class SandboxFiles {
    * a change carries the entry as it is, so applying it again is harmless).
    */
   async watch(principal: Principal, ref: string, path: string, signal: AbortSignal): Promise<FolderWatch> {
-    const { client } = await this.commands.connect(principal, ref, "sandbox.files.read");
+    const { client } = await this.commands.connect(principal, ref, "sandbox.files.read", signal);
     const lines = (await this.commands.call(() => client.watchFolder(path, { signal })))[Symbol.asyncIterator]();
     try {
       const first = await this.commands.call(() => lines.next());

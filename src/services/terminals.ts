@@ -2,9 +2,11 @@
 // themselves live in the sandbox's supervisor (docs/supervisor-protocol.md, "Terminal
 // sessions"), so they outlive the clients attached to them and this control plane's
 // restarts; this service only finds the sandbox (one the caller may open terminals in,
-// running), hands a new shell the project's environment, and translates the supervisor's
-// errors. Terminal output is not redacted like exec output: redacting a stream holds back
-// any bytes that could start a secret, which would hold back typed characters' echo.
+// running; one stopped for idleness is woken), hands a new shell the project's environment,
+// and translates the supervisor's errors. A sandbox counts as busy while a client is attached
+// to one of its terminals; a terminal nobody is attached to does not keep it from an idle
+// stop. Terminal output is not redacted like exec output: redacting a stream holds back any
+// bytes that could start a secret, which would hold back typed characters' echo.
 import type { Principal } from "../domain/authorization.ts";
 import type { DescribedError } from "../domain/error-registry.ts";
 import type { SupervisorClient, TerminalAttachment } from "../supervisor/client.ts";
@@ -61,7 +63,7 @@ export class TerminalService {
    * once attached; the attachment's events start with the screen as it is.
    */
   async attach(principal: Principal, ref: string, terminalId: string | "new", size?: TerminalSize): Promise<OpenTerminal> {
-    const { client, projectId } = await this.#client(principal, ref);
+    const { client, projectId, sandboxId } = await this.#client(principal, ref);
     const created = terminalId === "new";
     const id = created ? (await this.#create(client, projectId, size ?? DEFAULT_TERMINAL_SIZE)).id : terminalId;
     let attachment: TerminalAttachment;
@@ -75,11 +77,20 @@ export class TerminalService {
     try {
       // Read after attaching, so it shows this client and the size it asked for.
       const terminal = await this.commands.call(() => client.getTerminal(id));
+      // Busy while attached: closing the attachment (the client detaching) releases it.
+      const release = await this.commands.hold(sandboxId);
+      const held: TerminalAttachment = {
+        ...attachment,
+        close: () => {
+          attachment.close();
+          release();
+        },
+      };
       const discard = () => {
-        attachment.close();
+        held.close();
         if (created) void client.killTerminal(id).catch(() => {});
       };
-      return { terminal, created, attachment, discard };
+      return { terminal, created, attachment: held, discard };
     } catch (error) {
       attachment.close();
       throw error;
@@ -91,9 +102,9 @@ export class TerminalService {
     return this.commands.describe(error);
   }
 
-  async #client(principal: Principal, ref: string): Promise<{ client: SupervisorClient; projectId: string }> {
+  async #client(principal: Principal, ref: string): Promise<{ client: SupervisorClient; projectId: string; sandboxId: string }> {
     const { client, sandbox } = await this.commands.connect(principal, ref, "sandbox.terminal");
-    return { client, projectId: sandbox.projectId };
+    return { client, projectId: sandbox.projectId, sandboxId: sandbox.id };
   }
 
   /** A new shell gets the project's environment, like every command (read now: a change reaches the next terminal). */

@@ -6,6 +6,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { gitRoutes } from "../api/routes/git.ts";
 import { pullRequestRoutes } from "../api/routes/pull-requests.ts";
+import { OutpostError } from "../domain/errors.ts";
 import { repoEndpoint } from "../domain/git/repo-url.ts";
 import { gitSandboxEnv } from "../domain/git/sandbox-env.ts";
 import { gitSettings } from "../domain/git/settings.ts";
@@ -66,9 +67,20 @@ export function lateRepositoryStage(
         await pinHostKeys(project.id, project.repoUrl).catch((error: Error) => progress(error.message.slice(0, 200)));
       }
       const runner = await git.service.runnerFor(sandbox);
-      return git.service.serialize(sandbox.id, () =>
-        prepareRepository(runner, { repoUrl: project?.repoUrl ?? null, defaultBranch: project?.defaultBranch ?? null }, progress, signal),
-      );
+      const repoUrl = project?.repoUrl ?? null;
+      try {
+        return await git.service.serialize(sandbox.id, () =>
+          prepareRepository(runner, { repoUrl, defaultBranch: project?.defaultBranch ?? null }, progress, signal),
+        );
+      } catch (error) {
+        // An environment's image without git (a bare debian:<suite>): fine without a repository.
+        // From the supervisor (the client's error) or mapped already (an OutpostError): same code.
+        if ((error as { code?: string }).code !== "COMMAND_NOT_FOUND") throw error;
+        if (!repoUrl) return "skipped: git is not installed in this sandbox's image";
+        throw new OutpostError("COMMAND_NOT_FOUND", "git is not installed in this sandbox's image, so the repository cannot be cloned.", {
+          fix: "Add `apt-get install -y git ca-certificates` to the environment's setup, or use the image outpost:default.",
+        });
+      }
     },
     // A kept workspace keeps its checkpoints' objects for now (its rows stay with the old sandbox).
     async removed(sandbox) {

@@ -22,7 +22,7 @@ export interface PreviewRuntime {
 
 export function createPreviewRuntime(options: {
   pool: pg.Pool;
-  sandboxes: Pick<SandboxRuntime, "service" | "commands" | "driver">;
+  sandboxes: Pick<SandboxRuntime, "service" | "commands" | "driver"> & { idle?: Pick<SandboxRuntime["idle"], "waker"> };
   auth: Pick<AuthService, "userForToken">;
   /** OUTPOST_PREVIEW_DOMAIN. */
   domain: string | undefined;
@@ -35,6 +35,7 @@ export function createPreviewRuntime(options: {
     sandboxes: options.sandboxes.service,
     commands: options.sandboxes.commands,
     driver: options.sandboxes.driver,
+    gate: options.sandboxes.idle?.waker,
   });
   const origins = new PreviewOrigins(options.domain, options.publicUrl);
   const frontDoor = new PreviewFrontDoor({

@@ -57,6 +57,7 @@ export function createRunRuntime(options: {
     stopGraceMs: options.stopGraceMs,
     onEvents: () => hub.poke(),
     turns: options.turns,
+    gate: options.sandboxes.idle.waker,
   });
   const service = new RunService(options.pool, engine);
   return {

@@ -20,8 +20,11 @@ import { checkBubblewrap, preflightOwner } from "../drivers/local/preflight.ts";
 import { packageRoot } from "../package-root.ts";
 import { Reconciler } from "../reconciler/reconciler.ts";
 import type { SandboxPreparer } from "../reconciler/sandbox-kind.ts";
+import { IdleReaper } from "../services/idle-reaper.ts";
+import { SandboxActivity } from "../services/sandbox-activity.ts";
 import { SandboxCommands } from "../services/sandbox-commands.ts";
 import { SandboxFiles } from "../services/sandbox-files.ts";
+import { SandboxWaker } from "../services/sandbox-wake.ts";
 import { SandboxService } from "../services/sandboxes.ts";
 import { TerminalService } from "../services/terminals.ts";
 import type { CommandVariables } from "../services/variables.ts";
@@ -44,6 +47,8 @@ export interface SandboxRuntimeOptions {
   agentsDir?: string;
   /** The control plane's own stages around the driver's (the database, the repository). */
   preparers?: SandboxPreparer[];
+  /** Idle stop: how often running sandboxes are looked at, how long a request waits for a wake (ms). */
+  idle?: { checkMs?: number; wakeTimeoutMs?: number };
 }
 
 export interface SandboxRuntime {
@@ -52,10 +57,12 @@ export interface SandboxRuntime {
   commands: SandboxCommands;
   reconciler: Reconciler;
   driver: LocalDriver;
+  /** Idle stop and wake: the activity record, the wake requests go through, the periodic reaper. */
+  idle: { activity: SandboxActivity; waker: SandboxWaker; reaper: IdleReaper };
   routes(app: FastifyInstance): void;
-  /** Lets the driver tidy up and accept links, then adopts what exists (reconciler). */
+  /** Lets the driver tidy up and accept links, then adopts what exists (reconciler); then the idle reaper. */
   start(): Promise<void>;
-  /** Stops the reconciler and the driver's links (sandboxes keep running). */
+  /** Stops the idle reaper, the reconciler and the driver's links (sandboxes keep running). */
   stop(): Promise<void>;
   /** Whether this host can run sandboxes now, for the start-up banner (checked again until it can). */
   availability(): Promise<RuntimeAvailability>;
@@ -118,18 +125,37 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     assertRuntimeAvailable,
     wake: (id) => reconciler.wake(id),
   });
-  const commands = new SandboxCommands(service, driver, options.projectVariables);
+  const activity = new SandboxActivity();
+  const waker = new SandboxWaker({
+    pool: options.pool,
+    activity,
+    reconcile: (id) => reconciler.wake(id),
+    settled: (id) => reconciler.idle(id),
+    timeoutMs: options.idle?.wakeTimeoutMs,
+  });
+  const reaper = new IdleReaper({
+    pool: options.pool,
+    activity,
+    driver,
+    reconcile: (id) => reconciler.wake(id),
+    log,
+    checkMs: options.idle?.checkMs,
+  });
+  const commands = new SandboxCommands(service, driver, options.projectVariables, waker);
 
   return {
     service,
     commands,
     reconciler,
     driver,
+    idle: { activity, waker, reaper },
     async start() {
       await driver.start();
       await reconciler.start();
+      reaper.start();
     },
     async stop() {
+      await reaper.stop();
       await reconciler.stop();
       await driver.close();
     },

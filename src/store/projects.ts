@@ -8,6 +8,7 @@ import type { InjectRule } from "../domain/credentials.ts";
 import type { EgressPolicy } from "../domain/egress-policy.ts";
 import { OutpostError } from "../domain/errors.ts";
 import type { GitSettings } from "../domain/git/settings.ts";
+import { DEFAULT_IDLE_TIMEOUT_SECONDS } from "../domain/idle.ts";
 import type { Queryable } from "./database.ts";
 
 export interface ProjectRow {
@@ -26,6 +27,12 @@ export interface ProjectRow {
   agent: Partial<AgentSettings>;
   /** Git settings as stored (domain/git/settings.ts fills in the defaults). */
   git: Partial<GitSettings>;
+  /** Its sandboxes are stopped after this long idle (0: never; migrations/0014). */
+  idleTimeoutSeconds: number;
+  /** The environment its sandboxes start from (migrations/0013); null: the host's /usr. */
+  environmentId: string | null;
+  /** That environment's name, for people. */
+  environment: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -46,20 +53,26 @@ export interface EnvRow {
 }
 
 const COLUMNS = `id, seq, owner_id as "ownerId", name, repo_url as "repoUrl", default_branch as "defaultBranch",
-  instructions, egress, database, token_budget::float8 as "tokenBudget", agent, git, created_at as "createdAt", updated_at as "updatedAt"`;
+  instructions, egress, database, token_budget::float8 as "tokenBudget", agent, git, idle_timeout_seconds as "idleTimeoutSeconds",
+  environment_id as "environmentId", (select e.name from environments e where e.id = environment_id) as "environment",
+  created_at as "createdAt", updated_at as "updatedAt"`;
 const P_COLUMNS = `p.id, p.seq, p.owner_id as "ownerId", p.name, p.repo_url as "repoUrl", p.default_branch as "defaultBranch",
-  p.instructions, p.egress, p.database, p.token_budget::float8 as "tokenBudget", p.agent, p.git, p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
+  p.instructions, p.egress, p.database, p.token_budget::float8 as "tokenBudget", p.agent, p.git, p.idle_timeout_seconds as "idleTimeoutSeconds",
+  p.environment_id as "environmentId", (select e.name from environments e where e.id = p.environment_id) as "environment",
+  p.created_at as "createdAt", p.updated_at as "updatedAt", m.role`;
 
 export type ProjectFields = Pick<ProjectRow, "repoUrl" | "defaultBranch" | "instructions" | "egress" | "database" | "tokenBudget"> & {
   agent?: Partial<AgentSettings>;
   git?: Partial<GitSettings>;
+  idleTimeoutSeconds?: number;
+  environmentId?: string | null;
 };
 
 export async function insertProject(tx: Queryable, project: { id: string; ownerId: string; name: string } & ProjectFields): Promise<ProjectRow> {
   try {
     const { rows } = await tx.query(
-      `insert into projects (id, owner_id, name, repo_url, default_branch, instructions, egress, database, token_budget, agent)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning ${COLUMNS}`,
+      `insert into projects (id, owner_id, name, repo_url, default_branch, instructions, egress, database, token_budget, agent, idle_timeout_seconds, environment_id)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, ${DEFAULT_IDLE_TIMEOUT_SECONDS}), $12) returning ${COLUMNS}`,
       [
         project.id,
         project.ownerId,
@@ -71,6 +84,8 @@ export async function insertProject(tx: Queryable, project: { id: string; ownerI
         project.database,
         project.tokenBudget,
         JSON.stringify(project.agent ?? {}),
+        project.idleTimeoutSeconds ?? null,
+        project.environmentId ?? null,
       ],
     );
     return rows[0] as ProjectRow;
@@ -123,6 +138,8 @@ export async function updateProject(tx: Queryable, id: string, fields: Partial<P
     tokenBudget: "token_budget",
     agent: "agent",
     git: "git",
+    idleTimeoutSeconds: "idle_timeout_seconds",
+    environmentId: "environment_id",
   };
   const sets: string[] = ["updated_at = now()"];
   const values: unknown[] = [id];

@@ -2,6 +2,7 @@
 // stages and error, fenced by the generation it acted on and by the lease it holds (so two
 // control-plane replicas never act on one sandbox at once, migrations/0006).
 import type { Role } from "../domain/authorization.ts";
+import type { IdleState } from "../domain/idle.ts";
 import type { Desired, Phase, Stage } from "../domain/sandbox-lifecycle.ts";
 import type { Queryable } from "./database.ts";
 
@@ -28,6 +29,10 @@ export interface SandboxRow {
   /** Failed attempts in a row at this generation (retryable failures only). */
   attempts: number;
   nextAttemptAt: Date | null;
+  /** 'stopped' when stopped for idleness (requests wake it), 'waking' once one did (migrations/0014). */
+  idleState: IdleState;
+  /** The last activity as written down now and then (services/sandbox-activity.ts). */
+  lastActiveAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -46,7 +51,8 @@ export interface SandboxError {
 const COLUMNS = `id, seq, project_id as "projectId", owner_id as "ownerId", name, is_primary as "isPrimary", driver, desired,
   generation::float8 as generation, phase, stages, error, keep_workspace as "keepWorkspace", driver_state as "driverState",
   restart_requested as "restartRequested", workspace_from as "workspaceFrom", acted_generation::float8 as "actedGeneration",
-  attempts, next_attempt_at as "nextAttemptAt", created_at as "createdAt", updated_at as "updatedAt"`;
+  attempts, next_attempt_at as "nextAttemptAt", idle_state as "idleState", last_active_at as "lastActiveAt",
+  created_at as "createdAt", updated_at as "updatedAt"`;
 
 export async function insertSandbox(tx: Queryable, row: Pick<SandboxRow, "id" | "projectId" | "ownerId" | "name" | "driver" | "stages">): Promise<SandboxRow> {
   // The newest workspace kept by a deleted sandbox of this project, if no one took it yet.
@@ -112,11 +118,12 @@ export async function countLiveSandboxes(db: Queryable, projectId: string): Prom
   return (rows[0] as { n: number }).n;
 }
 
-/** A user's change of intent: bumps the generation so in-flight reconciler work is fenced off. */
+/** A user's change of intent: bumps the generation so in-flight reconciler work is fenced off.
+ *  It also clears an idle stop: a sandbox a user stopped (or started) is theirs to wake. */
 export async function setDesired(tx: Queryable, id: string, desired: Desired, extra: { keepWorkspace?: boolean; restart?: boolean } = {}): Promise<SandboxRow> {
   const { rows } = await tx.query(
     `update sandboxes set desired = $2, generation = generation + 1, updated_at = now(), attempts = 0, next_attempt_at = null,
-            keep_workspace = coalesce($3, keep_workspace), restart_requested = coalesce($4, restart_requested)
+            keep_workspace = coalesce($3, keep_workspace), restart_requested = coalesce($4, restart_requested), idle_state = null
       where id = $1 returning ${COLUMNS}`,
     [id, desired, extra.keepWorkspace ?? null, extra.restart ?? null],
   );

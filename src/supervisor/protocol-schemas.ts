@@ -164,6 +164,8 @@ function buildRequestSchemas() {
     z.record(envName, envValue, "must be an object of strings."),
   );
   const timeoutRule = `must be an integer from 1 to ${MAX_TIMEOUT_MS}.`;
+  /** Who runs it: the sandbox user (default) or root inside (image sandboxes only). */
+  const user = z.optional(z.enum(["user", "root"], 'must be "user" or "root".'));
 
   const execShape = {
     command,
@@ -174,12 +176,14 @@ function buildRequestSchemas() {
     timeoutMs: z.optional(z.int(timeoutRule).check(z.gte(1, timeoutRule), z.lte(MAX_TIMEOUT_MS, timeoutRule))),
     /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
     stdin: z.optional(z.string("must be a string.").check(z.maxLength(MAX_STDIN_CHARS, `must be at most ${MAX_STDIN_CHARS} characters long.`))),
+    user,
   };
   const startProcessShape = {
     command,
     cwd: z.optional(cwd),
     env: z.optional(env),
     name: z.optional(processName),
+    user,
     /** "pipe": stdin stays open for POST /v1/processes/{id}/input; default "null" (/dev/null). */
     stdin: z.optional(z.enum(["null", "pipe"], 'must be "null" or "pipe".')),
     /** "lines": one stdout record per line (an agent's JSON events); default "chunks" (per read). */
@@ -198,7 +202,7 @@ function buildRequestSchemas() {
   const sizeRule = `must be an integer from 1 to ${MAX_TERMINAL_SIZE}.`;
   const terminalSize = z.int(sizeRule).check(z.gte(1, sizeRule), z.lte(MAX_TERMINAL_SIZE, sizeRule));
   /** A terminal session runs the sandbox's login shell; what varies is its size, folder and env. */
-  const createTerminalShape = { cols: terminalSize, rows: terminalSize, cwd: z.optional(cwd), env: z.optional(env) };
+  const createTerminalShape = { cols: terminalSize, rows: terminalSize, cwd: z.optional(cwd), env: z.optional(env), user };
   return {
     createTerminalRequest: z.strictObject(createTerminalShape, bodyError(Object.keys(createTerminalShape))),
     execRequest: z.strictObject(execShape, bodyError(Object.keys(execShape))),

@@ -28,6 +28,8 @@ export const SUPERVISOR_ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   COMMAND_NOT_FOUND: 422,
   COMMAND_NOT_EXECUTABLE: 422,
+  /** A command asked for root in a sandbox that has none (no image: the host's /usr). */
+  ROOT_UNAVAILABLE: 409,
   CWD_NOT_FOUND: 422,
   PORT_NOT_LISTENING: 502,
   PTY_UNAVAILABLE: 501,

@@ -95,10 +95,10 @@ describe("requests: bounds, each refusal naming the field", () => {
   });
 
   test("unknown fields are refused, naming them and what is allowed", () => {
-    assert.equal(execRefusal({ command: "ls", timeout: 5 }), "Unknown field 'timeout' (allowed: command, cwd, env, timeoutMs, stdin).");
+    assert.equal(execRefusal({ command: "ls", timeout: 5 }), "Unknown field 'timeout' (allowed: command, cwd, env, timeoutMs, stdin, user).");
     assert.equal(
       refusal(parseStartProcessRequest, { command: "ls", timeoutMs: 5 }),
-      "Unknown field 'timeoutMs' (allowed: command, cwd, env, name, stdin, journal).",
+      "Unknown field 'timeoutMs' (allowed: command, cwd, env, name, user, stdin, journal).",
     );
     assert.equal(refusal(parseSignalRequest, { signal: "SIGTERM", pid: 1, force: true }), "Unknown fields 'pid', 'force' (allowed: signal).");
     // A flood of them, or a huge one, still makes a short message.
@@ -113,7 +113,7 @@ describe("requests: bounds, each refusal naming the field", () => {
     assert.match(execRefusal(JSON.parse('{"command":"ls","env":{"__proto__":"x"}}')), /^'env' cannot carry a variable named "__proto__"\.$/);
     assert.equal(
       execRefusal(JSON.parse('{"command":"ls","__proto__":{"timeoutMs":1}}')),
-      "Unknown field '__proto__' (allowed: command, cwd, env, timeoutMs, stdin).",
+      "Unknown field '__proto__' (allowed: command, cwd, env, timeoutMs, stdin, user).",
     );
     assert.match(execRefusal({ command: nested(100_000) }), /^'command' must be a string/);
     assert.match(execRefusal({ command: "ls", env: { A: nested(100_000) } }), /^'env\.A' must be a string\.$/);

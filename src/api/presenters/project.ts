@@ -18,6 +18,8 @@ export function presentProject(project: ProjectWithEnv): Project {
     tokenBudget: project.tokenBudget,
     agent: agentSettings(project.agent),
     git: presentGit(project.git),
+    idleTimeoutSeconds: project.idleTimeoutSeconds,
+    environment: project.environment,
     createdAt: project.createdAt.toISOString(),
     updatedAt: project.updatedAt.toISOString(),
   };

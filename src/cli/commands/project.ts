@@ -1,6 +1,7 @@
 // `outpost project create|list|get|update|delete`, and `outpost project member …`.
 
 import { readFileSync } from "node:fs";
+import { MAX_IDLE_TIMEOUT_SECONDS } from "../../domain/idle.ts";
 import type { Project } from "../../schemas/projects.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
@@ -21,6 +22,9 @@ outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-fi
     hosts; custom only the allow list; open any public address. --allow and --deny add to the project's lists
     (deny wins), --remove-rule takes a rule out of both. HOST may be *.example.com or an IP address; the host
     machine is host.outpost.internal:PORT. --token-budget: model tokens a month through the gateway.
+outpost project update <id|name> [--idle-timeout SECONDS]
+    --idle-timeout: stop the project's sandboxes after this long with no command, attached terminal, preview
+    request or agent run (files kept; the next request wakes them). 0 = never; default 1800.
 outpost project update <id|name> [--permission-mode bypass|approve] [--approval-rule RULE]... [--max-run-seconds N] …
 ${agentFlagsHelp}
 outpost project update <id|name> [--git-name NAME --git-email EMAIL] [--git-token-variable NAME] [--known-hosts-file FILE]
@@ -40,6 +44,7 @@ const FIELD_OPTIONS = {
   ...AGENT_OPTIONS,
   ...GIT_OPTIONS,
   database: { type: "string" },
+  "idle-timeout": { type: "string" },
   reveal: { type: "boolean", default: false },
   role: { type: "string" },
   rotate: { type: "boolean", default: false },
@@ -81,7 +86,7 @@ export async function project(argv: string[]): Promise<number> {
       const git = gitChange(values);
       if (git) Object.assign(body, { git });
       if (Object.keys(body).length === 0 && !hasEgressFlags(flags)) {
-        throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, …");
+        throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, --idle-timeout, …");
       }
       const path = `/api/v1/projects/${needRef()}`;
       // --allow, --deny and --remove-rule edit the stored lists: read them first.
@@ -118,12 +123,21 @@ type Fields = {
   instructions?: string;
   env?: Record<string, string | null>;
   database?: string;
+  idleTimeoutSeconds?: number;
 };
 
 const NO_RULES = { allow: [], deny: [] };
 
-function fieldsFrom(values: { repo?: string; branch?: string; "instructions-file"?: string; env?: string[]; database?: string }): Fields {
+function fieldsFrom(values: {
+  repo?: string;
+  branch?: string;
+  "instructions-file"?: string;
+  env?: string[];
+  database?: string;
+  "idle-timeout"?: string;
+}): Fields {
   const fields: Fields = {};
+  if (values["idle-timeout"] !== undefined) fields.idleTimeoutSeconds = idleTimeout(values["idle-timeout"]);
   if (values.repo !== undefined) fields.repoUrl = values.repo;
   if (values.branch !== undefined) fields.defaultBranch = values.branch;
   if (values.database !== undefined) fields.database = values.database;
@@ -159,10 +173,24 @@ function show(p: Project, json: boolean): number {
       ["database", p.database],
       ["egress", egressText(p.egress)],
       ["token budget", tokenBudgetText(p.tokenBudget)],
+      ["idle stop", idleTimeoutText(p.idleTimeoutSeconds)],
       ["agent runs", agentText((p as { agent?: Parameters<typeof agentText>[0] }).agent)],
       ["env", p.env.map((e) => (e.value !== undefined ? `${e.name}=${e.value}` : e.name)).join(", ") || "(none)"],
       ["created", p.createdAt],
     ]),
   );
   return 0;
+}
+
+/** --idle-timeout: whole seconds, 0 (never) up to a week. */
+function idleTimeout(text: string): number {
+  const seconds = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(seconds) || seconds > MAX_IDLE_TIMEOUT_SECONDS) {
+    throw new UsageError(`--idle-timeout takes whole seconds from 0 (never) to ${MAX_IDLE_TIMEOUT_SECONDS}, got '${text}'`);
+  }
+  return seconds;
+}
+
+function idleTimeoutText(seconds: number): string {
+  return seconds === 0 ? "never" : `after ${seconds} s idle`;
 }

@@ -91,29 +91,68 @@ export interface BwrapArgsInput {
   /** Host folder of installed agent CLIs (services/agent-installer.ts), bound read-only at
    *  /opt/agents: the sandbox runs them, but cannot change the binary the next run starts. */
   agentsDir?: string;
+  /** An image sandbox (rootfs/rootfs.ts): `root` is its mounted overlay, bound as `/`
+   *  writable; the user namespace comes made (rootfs/user-namespace.ts) on `usernsFd`, with
+   *  root inside mapped to the sandbox's root host uid. The supervisor runs as root inside
+   *  with the capabilities of IMAGE_CAPABILITIES (in that namespace only) and starts
+   *  commands as the sandbox user unless asked for root. The image's own /etc stays (its
+   *  packages may add users), except hosts. */
+  image?: { root: string; usernsFd: number };
 }
+
+/** What root inside an image sandbox may do: enough for package managers (own files, switch
+ *  to their users, bind low ports), nothing that reaches the kernel's own objects
+ *  (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE…). Capabilities in the sandbox's user
+ *  namespace are worth nothing over the host's files and processes. */
+export const IMAGE_CAPABILITIES = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_SETFCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_AUDIT_WRITE",
+] as const;
 
 export function bwrapArgs(input: BwrapArgsInput): string[] {
   const { paths, host } = input;
   const args: string[] = [];
   const add = (...items: string[]) => args.push(...items);
 
-  // --unshare-user is implied by --unshare-all only "if possible"; make it mandatory so a
-  // sandbox never runs with host uids, whoever starts bwrap (--disable-userns needs it too).
-  add("--unshare-all", "--unshare-user", "--new-session");
-  if (!input.allowNestedUserns) add("--disable-userns");
-  add("--hostname", input.hostname);
-  add("--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_GID));
-  add("--cap-drop", "ALL");
+  const image = input.image;
+  if (image) {
+    // The namespace comes made, with two ids mapped; bwrap can't also forbid nested ones
+    // here (--disable-userns wants --unshare-user): the seccomp filter does that.
+    add("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup", "--userns", String(image.usernsFd), "--new-session");
+    add("--hostname", input.hostname);
+    add("--uid", "0", "--gid", "0");
+    add("--cap-drop", "ALL");
+    for (const capability of IMAGE_CAPABILITIES) add("--cap-add", capability);
+    add("--bind", image.root, "/");
+    add("--ro-bind", `${paths.etc}/hosts`, "/etc/hosts");
+  } else {
+    // --unshare-user is implied by --unshare-all only "if possible"; make it mandatory so a
+    // sandbox never runs with host uids, whoever starts bwrap (--disable-userns needs it too).
+    add("--unshare-all", "--unshare-user", "--new-session");
+    if (!input.allowNestedUserns) add("--disable-userns");
+    add("--hostname", input.hostname);
+    add("--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_GID));
+    add("--cap-drop", "ALL");
 
-  add("--ro-bind", "/usr", "/usr");
-  for (const entry of host.topLevel) {
-    if (entry.kind === "symlink") add("--symlink", entry.target, `/${entry.name}`);
-    else add("--ro-bind", `/${entry.name}`, `/${entry.name}`);
+    add("--ro-bind", "/usr", "/usr");
+    for (const entry of host.topLevel) {
+      if (entry.kind === "symlink") add("--symlink", entry.target, `/${entry.name}`);
+      else add("--ro-bind", `/${entry.name}`, `/${entry.name}`);
+    }
+    for (const name of host.etc) add("--ro-bind", `/etc/${name}`, `/etc/${name}`);
+    if (host.localtimeLink) add("--symlink", host.localtimeLink, "/etc/localtime");
+    for (const name of ["passwd", "group", "hosts"]) add("--ro-bind", `${paths.etc}/${name}`, `/etc/${name}`);
   }
-  for (const name of host.etc) add("--ro-bind", `/etc/${name}`, `/etc/${name}`);
-  if (host.localtimeLink) add("--symlink", host.localtimeLink, "/etc/localtime");
-  for (const name of ["passwd", "group", "hosts"]) add("--ro-bind", `${paths.etc}/${name}`, `/etc/${name}`);
 
   add("--proc", "/proc");
   add("--dev", "/dev");
@@ -132,7 +171,8 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   if (input.agentsDir) add("--ro-bind", input.agentsDir, INSIDE.agents);
   // The root is a tmpfs that bwrap builds the tree on; once built, nothing may add to it
   // (the mounts above keep their own flags: /tmp and the sandbox folders stay writable).
-  add("--remount-ro", "/");
+  // An image's root is its writable overlay.
+  if (!image) add("--remount-ro", "/");
 
   add("--clearenv");
   add("--setenv", "HOME", INSIDE.home);
@@ -156,6 +196,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--state", INSIDE.state,
     "--workspace", INSIDE.workspace,
   );
+  if (image) add("--run-as", `${SANDBOX_UID}:${SANDBOX_GID}`);
   if (input.egress) {
     add(
       "--bridge",

@@ -13,7 +13,8 @@ export interface KillContext {
   root: string;
   cgroups: CgroupSupport;
   /** The sandbox's host uid when it has its own (root only), for the last sweep. */
-  hostUid?: number;
+  /** The sandbox's own host uids (its user's, and its root's for an image sandbox). */
+  hostUids?: number[];
   uidRange: UidRange;
   killTimeoutMs: number;
   log: (message: string) => void;
@@ -56,13 +57,13 @@ export async function terminate(runtime: RuntimeInfo, { signal, graceMs }: { sig
  * relies on the promise of one uid per sandbox on this machine (uid-claims.ts).
  */
 export async function killEverything(context: KillContext, sandboxId: string, runtime: RuntimeInfo | null, signal: AbortSignal): Promise<void> {
-  const uidSweep = context.hostUid !== undefined && isInRange(context.hostUid, context.uidRange) ? context.hostUid : undefined;
+  const uidSweeps = (context.hostUids ?? []).filter((uid) => isInRange(uid, context.uidRange));
   const recorded = runtime && runtime.bootId === bootId() ? [runtime.init, runtime.bwrap] : [];
   const strays = () => pidsWithArgs(markerArgs(sandboxMarker(context.root, sandboxId)));
   const leftovers = () => [
     ...recorded.filter((identity) => isRunning(identity)).map((identity) => identity.pid),
     ...strays(),
-    ...(uidSweep === undefined ? [] : runningPidsOfUid(uidSweep)),
+    ...uidSweeps.flatMap((uid) => runningPidsOfUid(uid)),
   ];
   const cgroup = context.cgroups.usable ? new SandboxCgroup(context.cgroups, sandboxId) : undefined;
   if (leftovers().length === 0 && (!cgroup || cgroup.pids().length === 0)) return;

@@ -32,6 +32,8 @@ export const BLOCK_FD = 4;
 export const ARGS_FD = 5;
 export const SECCOMP_FD = 6;
 export const STATUS_FD = 7;
+/** An image sandbox's user namespace (bwrap --userns 8), made by rootfs/user-namespace.ts. */
+export const USERNS_FD = 8;
 /** Visible in bwrap's command line as `--setenv OUTPOST_SANDBOX <marker>` (the --clearenv
  *  that follows in the piped args keeps it out of the sandbox's environment). */
 export const MARKER_ENV = "OUTPOST_SANDBOX";
@@ -59,6 +61,8 @@ export interface LaunchOptions {
   args: string[];
   /** The seccomp program (seccomp.ts seccompFilter), handed to bwrap on SECCOMP_FD. */
   seccomp?: Buffer;
+  /** The user namespace bwrap enters, passed on USERNS_FD (args must say --userns 8). */
+  usernsFd?: number;
   /** File bwrap's status goes to on STATUS_FD (<sandbox dir>/status.json); truncated here. */
   statusPath?: string;
   /** Unique per sandbox and driver root (layout.ts sandboxMarker). */
@@ -121,6 +125,7 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
   // An fd named in the args but not passed (or the reverse) would fail in bwrap, later and less clearly.
   requireFdOption(bwrapOptions, "--seccomp", SECCOMP_FD, options.seccomp !== undefined);
   requireFdOption(bwrapOptions, "--json-status-fd", STATUS_FD, options.statusPath !== undefined);
+  requireFdOption(bwrapOptions, "--userns", USERNS_FD, options.usernsFd !== undefined);
   rotateLog(options.logPath);
   const logFd = openSync(options.logPath, "a", 0o600);
   let statusFd: number | undefined;
@@ -131,7 +136,17 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
     child = spawn(options.bwrapPath, [...markerArgs(options.marker), "--args", String(ARGS_FD), ...command], {
       detached: true,
       // "ignore" past fd 2 leaves that fd closed in bwrap.
-      stdio: ["ignore", logFd, logFd, "pipe", "pipe", "pipe", options.seccomp ? "pipe" : "ignore", statusFd ?? "ignore"],
+      stdio: [
+        "ignore",
+        logFd,
+        logFd,
+        "pipe",
+        "pipe",
+        "pipe",
+        options.seccomp ? "pipe" : "ignore",
+        statusFd ?? "ignore",
+        ...(options.usernsFd !== undefined ? [options.usernsFd] : []),
+      ],
       cwd: "/",
       // bwrap itself needs nothing from our environment (it runs --clearenv inside).
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },

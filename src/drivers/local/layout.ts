@@ -11,6 +11,7 @@
 //       link.sock                       the control plane listens here; the supervisor dials it
 //       token                    0640   the secret the supervisor's hello must carry
 //     workspace/ home/ state/    0700, owned by the sandbox's host uid
+//     rootfs/                    an image sandbox's writable layer and mount points (rootfs/rootfs.ts)
 // Linux limits a socket path to 107 bytes, so validate() checks the link socket's length
 // before anything is created.
 import { createHash, randomBytes } from "node:crypto";
@@ -193,6 +194,7 @@ export function removeSandboxFolders(paths: SandboxPaths, keepWorkspace: boolean
   for (const path of [paths.home, paths.state, paths.link, paths.etc, paths.runtimeFile, paths.launchingFile, paths.statusFile, paths.log, `${paths.log}.1`]) {
     forceRemove(path);
   }
+  forceRemove(join(paths.dir, "rootfs")); // an image sandbox's writable layer (unmounted first)
   forceRemove(join(paths.dir, "run")); // left by protocol 1
   if (!keepWorkspace) forceRemove(paths.workspace);
   forceRemove(paths.specFile);

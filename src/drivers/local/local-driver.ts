@@ -7,7 +7,7 @@
 // the truth is on disk (spec.json, runtime.json) and in /proc, never only in memory.
 // Stages: workspace → isolation → supervisor (connected). Timeouts (ms): readiness 30 000,
 // stop grace 10 000, kill 5 000; all overridable.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, renameSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { SupervisorClient } from "../../supervisor/client.ts";
 import type { LinkEvent } from "../../supervisor/link/registry.ts";
@@ -33,7 +33,7 @@ import { type HostFs, probeHostFs } from "./host-fs.ts";
 import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, type UidRange } from "./host-users.ts";
 import { KeyedQueue } from "./keyed-queue.ts";
 import { killEverything, terminate } from "./kill.ts";
-import { BLOCK_FD, INFO_FD, type Launched, SECCOMP_FD, STATUS_FD } from "./launcher.ts";
+import { BLOCK_FD, INFO_FD, type Launched, SECCOMP_FD, STATUS_FD, USERNS_FD } from "./launcher.ts";
 import {
   adoptKeptWorkspace,
   forceRemove,
@@ -48,6 +48,8 @@ import {
 import { type EgressEndpoint, LinkSockets } from "./link-sockets.ts";
 import { checkBubblewrap } from "./preflight.ts";
 import { assertReachable } from "./reachability.ts";
+import { mountRootfs, rootfsPaths, unmountRootfs } from "./rootfs/rootfs.ts";
+import { type HeldUserNamespace, holdUserNamespace } from "./rootfs/user-namespace.ts";
 import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, writeJsonAtomic } from "./runtime.ts";
 import { seccompFilter } from "./seccomp.ts";
 import { startSandbox } from "./start-sandbox.ts";
@@ -172,14 +174,32 @@ export class LocalDriver implements Driver {
   async remove(sandboxId: string, { keepWorkspace, signal, graceMs }: RemoveOptions): Promise<void> {
     const paths = this.#pathsFor(sandboxId);
     return this.#exclusive(sandboxId, async () => {
-      const hostUid = readSpec(paths.specFile)?.hostUid ?? this.#claims.findFor(sandboxId);
+      const recorded = readSpec(paths.specFile);
+      const hostUid = recorded?.hostUid ?? this.#claims.findFor(sandboxId);
+      const hostRootUid = recorded?.hostRootUid ?? this.#claims.findFor(sandboxId, "root");
       await this.#stop(sandboxId, paths, { signal, graceMs });
       const cgroups = this.cgroupSupport();
       if (cgroups.usable) await new SandboxCgroup(cgroups, sandboxId).remove({ signal, timeoutMs: this.#killTimeout });
+      if (this.#isRoot) unmountRootfs(rootfsPaths(paths.dir));
       removeSandboxFolders(paths, keepWorkspace);
-      // Last: only once nothing of the sandbox runs may its uid go to another sandbox.
+      // Last: only once nothing of the sandbox runs may its uids go to another sandbox.
       if (hostUid !== null && hostUid !== undefined) this.#claims.release(hostUid, sandboxId);
+      if (hostRootUid !== null && hostRootUid !== undefined) this.#claims.release(hostRootUid, sandboxId);
     });
+  }
+
+  /** Moves a stopped image sandbox's writable layer to `target` (an environment's setup
+   *  result, services/environments/builder.ts); the host uids its files carry. */
+  takeWritableLayer(sandboxId: string, target: string): { rootUid: number; userUid: number } {
+    const paths = this.#pathsFor(sandboxId);
+    const recorded = readSpec(paths.specFile);
+    if (recorded?.hostRootUid === undefined || recorded.hostUid === undefined)
+      throw new DriverError("INVALID_SANDBOX_SPEC", `sandbox ${sandboxId} has no image of its own`);
+    if (this.#liveRuntime(paths)) throw new DriverError("SANDBOX_START_FAILED", `sandbox ${sandboxId} still runs; stop it first`);
+    const rootfs = rootfsPaths(paths.dir);
+    unmountRootfs(rootfs);
+    renameSync(rootfs.upper, target);
+    return { rootUid: recorded.hostRootUid, userUid: recorded.hostUid };
   }
 
   async inspect(sandboxId: string): Promise<SandboxInspection> {
@@ -216,18 +236,19 @@ export class LocalDriver implements Driver {
       }
     };
 
-    const { owner, outpostDir } = await stage("workspace", async () => {
+    const { owner, outpostDir, rootUid } = await stage("workspace", async () => {
       this.#hostFs ??= probeHostFs();
       prepareRoot(this.root);
       const owner = this.#ownerFor(spec.sandboxId, paths);
+      const rootUid = spec.image ? this.#rootUidFor(spec.sandboxId, paths, owner) : undefined;
       const adopted = spec.workspaceFrom ? adoptKeptWorkspace(sandboxPaths(this.root, spec.workspaceFrom), paths, owner) : false;
       prepareSandboxFolders(paths, owner);
       writeEtcFiles(paths.etc, etcFiles(spec.name, this.#hostFs.shell));
-      const recorded: RecordedSpec = { ...spec, ...(owner ? { hostUid: owner.uid } : {}) };
+      const recorded: RecordedSpec = { ...spec, ...(owner ? { hostUid: owner.uid } : {}), ...(rootUid !== undefined ? { hostRootUid: rootUid } : {}) };
       writeJsonAtomic(paths.specFile, recorded);
       const outpostDir = typeof this.#options.outpostDir === "string" ? this.#options.outpostDir : this.#options.outpostDir(owner);
       assertReachable(owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, paths, outpostDir);
-      return { value: { owner, outpostDir }, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
+      return { value: { owner, outpostDir, rootUid }, message: adopted ? `${paths.dir} (workspace kept from ${spec.workspaceFrom})` : paths.dir };
     });
 
     const isolated = await stage<Isolated>("isolation", async () => {
@@ -262,17 +283,38 @@ export class LocalDriver implements Driver {
         await this.#killEverything(spec.sandboxId, paths, readRuntime(paths.runtimeFile), signal);
       await this.#sockets.listen(spec.sandboxId, paths);
       const unenforced = applyLimits();
-      const { runtime, launched } = await startSandbox({
-        sandboxId: spec.sandboxId,
-        paths,
-        bwrapPath,
-        args: this.#argv(spec, paths, outpostDir),
-        marker: sandboxMarker(this.root, spec.sandboxId),
-        seccomp: seccompFilter({ allowNestedUserns: this.#options.allowNestedUserns }),
-        owner,
-        cgroup,
-        signal,
-      });
+      // An image sandbox: its user namespace and root filesystem are made here, and the
+      // host lets go of both once bwrap holds them (see rootfs/).
+      let userns: HeldUserNamespace | undefined;
+      const rootfs = rootfsPaths(paths.dir);
+      let started: Awaited<ReturnType<typeof startSandbox>>;
+      try {
+        let image: { root: string; usernsFd: number } | undefined;
+        if (spec.image && owner && rootUid !== undefined) {
+          userns = await holdUserNamespace({ rootUid, userUid: owner.uid }, { signal });
+          image = { root: mountRootfs(rootfs, spec.image.layers, userns.fd, rootUid), usernsFd: USERNS_FD };
+        }
+        started = await startSandbox({
+          sandboxId: spec.sandboxId,
+          paths,
+          bwrapPath,
+          args: this.#argv(spec, paths, outpostDir, image),
+          marker: sandboxMarker(this.root, spec.sandboxId),
+          // Nested user namespaces stay refused in an image sandbox whatever the option:
+          // its root holds capabilities that a nested namespace would widen.
+          seccomp: seccompFilter({ allowNestedUserns: image ? false : this.#options.allowNestedUserns }),
+          owner: image && rootUid !== undefined ? { uid: rootUid, gid: rootUid } : owner,
+          usernsFd: userns?.fd,
+          cgroup,
+          signal,
+        });
+      } finally {
+        if (userns) {
+          unmountRootfs(rootfs);
+          userns.release();
+        }
+      }
+      const { runtime, launched } = started;
       const limitsNote = unenforced.length ? `; not enforced here: ${unenforced.join(", ")}` : "";
       this.#log(`sandbox ${spec.sandboxId} started: bwrap ${launched.bwrapPid}, init ${launched.childPid}`);
       return {
@@ -309,7 +351,7 @@ export class LocalDriver implements Driver {
       outcome: isolated.outcome,
       link,
       unenforcedLimits: isolated.unenforced,
-      driverState: { ...(owner ? { hostUid: owner.uid } : {}), initPid: isolated.runtime.init.pid },
+      driverState: { ...(owner ? { hostUid: owner.uid } : {}), ...(rootUid !== undefined ? { hostRootUid: rootUid } : {}), initPid: isolated.runtime.init.pid },
     };
   }
 
@@ -332,6 +374,18 @@ export class LocalDriver implements Driver {
     const recorded = readSpec(paths.specFile)?.hostUid;
     const uid = recorded !== undefined && isInRange(recorded, this.#range) ? recorded : (this.#claims.findFor(sandboxId) ?? this.#claims.claim(sandboxId, []));
     return { uid, gid: uid };
+  }
+
+  /** The second host uid of an image sandbox (root inside its user namespace); only as root:
+   *  without it there is no user namespace of two ids to make. */
+  #rootUidFor(sandboxId: string, paths: SandboxPaths, owner: Owner | undefined): number {
+    if (!owner)
+      throw new DriverError("INVALID_SANDBOX_SPEC", "image sandboxes need a control plane that runs as root; without it sandboxes use the host's /usr", {
+        details: { field: "image" },
+      });
+    const recorded = readSpec(paths.specFile)?.hostRootUid;
+    if (recorded !== undefined && isInRange(recorded, this.#range)) return recorded;
+    return this.#claims.findFor(sandboxId, "root") ?? this.#claims.claim(sandboxId, [owner.uid], "root");
   }
 
   /** Why a sandbox that was running is not any more (its supervisor exited, the OOM killer). */
@@ -360,7 +414,7 @@ export class LocalDriver implements Driver {
     return runtime && isLive(runtime) ? runtime : null;
   }
 
-  #argv(spec: SandboxSpec, paths: SandboxPaths, outpostDir: string): string[] {
+  #argv(spec: SandboxSpec, paths: SandboxPaths, outpostDir: string, image?: { root: string; usernsFd: number }): string[] {
     return bwrapArgs({
       hostname: spec.name,
       sandboxId: spec.sandboxId,
@@ -374,6 +428,7 @@ export class LocalDriver implements Driver {
       allowNestedUserns: this.#options.allowNestedUserns,
       egress: this.#options.egress !== undefined,
       agentsDir: this.#options.agentsDir,
+      image,
       ...tmpfsSizes(spec.limits?.memoryBytes),
     });
   }
@@ -389,8 +444,9 @@ export class LocalDriver implements Driver {
 
   /** Kills whatever is left of the sandbox (kill.ts), with its own host uid for the last sweep. */
   async #killEverything(sandboxId: string, paths: SandboxPaths, runtime: RuntimeInfo | null, signal: AbortSignal): Promise<void> {
-    const hostUid = this.#isRoot ? readSpec(paths.specFile)?.hostUid : undefined;
-    const context = { root: this.root, cgroups: this.cgroupSupport(), hostUid, uidRange: this.#range, killTimeoutMs: this.#killTimeout, log: this.#log };
+    const recorded = this.#isRoot ? readSpec(paths.specFile) : null;
+    const hostUids = [recorded?.hostUid, recorded?.hostRootUid].filter((uid): uid is number => uid !== undefined);
+    const context = { root: this.root, cgroups: this.cgroupSupport(), hostUids, uidRange: this.#range, killTimeoutMs: this.#killTimeout, log: this.#log };
     await killEverything(context, sandboxId, runtime, signal);
   }
 }

@@ -46,6 +46,8 @@ export interface RecordedSpec extends SandboxSpec {
   /** The unprivileged host uid (and gid) that owns the sandbox's folders and processes,
    *  when the control plane runs as root. */
   hostUid?: number;
+  /** An image sandbox's second host uid: root inside its user namespace. */
+  hostRootUid?: number;
 }
 
 export function readSpec(path: string): RecordedSpec | null {

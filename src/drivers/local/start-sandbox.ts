@@ -24,6 +24,8 @@ export interface StartSandboxInput {
   marker: string;
   seccomp: Buffer;
   owner?: Owner;
+  /** An image sandbox's user namespace (launcher.ts USERNS_FD). */
+  usernsFd?: number;
   cgroup?: SandboxCgroup;
   signal: AbortSignal;
 }
@@ -40,6 +42,7 @@ export async function startSandbox(input: StartSandboxInput): Promise<{ runtime:
     statusPath: paths.statusFile,
     seccomp: input.seccomp,
     owner: input.owner,
+    usernsFd: input.usernsFd,
     signal: input.signal,
     timeoutMs: 10_000,
     beforeRelease: ({ bwrapPid, childPid }) => {

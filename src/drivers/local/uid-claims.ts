@@ -9,9 +9,14 @@ import { DEFAULT_HOST_UID_RANGE, pickHostUid, type UidRange } from "./host-users
 
 export const DEFAULT_CLAIMS_DIR = "/var/lib/outpost/host-uids";
 
+/** "user": the uid a sandbox's files and commands have; "root": root inside an image sandbox. */
+export type UidRole = "user" | "root";
+
 interface Claim {
   dataDir: string;
   sandboxId: string;
+  /** Absent in claims written before image sandboxes: "user". */
+  role?: UidRole;
 }
 
 export class HostUidClaims {
@@ -22,7 +27,7 @@ export class HostUidClaims {
   ) {}
 
   /** Claims the lowest uid that neither this store (`used`) nor any installation holds. */
-  claim(sandboxId: string, used: Iterable<number>): number {
+  claim(sandboxId: string, used: Iterable<number>, role: UidRole = "user"): number {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const taken = new Set(used);
     for (const uid of this.#claimed()) taken.add(uid);
@@ -31,7 +36,7 @@ export class HostUidClaims {
       const path = join(this.dir, String(uid));
       try {
         const fd = openSync(path, "wx", 0o600);
-        writeSync(fd, JSON.stringify({ dataDir: this.dataDir, sandboxId } satisfies Claim));
+        writeSync(fd, JSON.stringify({ dataDir: this.dataDir, sandboxId, role } satisfies Claim));
         closeSync(fd);
         return uid;
       } catch (error) {
@@ -47,12 +52,12 @@ export class HostUidClaims {
 
   /** The uid this installation already claimed for the sandbox (a kill between claiming
    *  and recording it leaves such a claim; the next ensure takes it up again). */
-  findFor(sandboxId: string): number | null {
+  findFor(sandboxId: string, role: UidRole = "user"): number | null {
     if (!existsSync(this.dir)) return null;
     for (const name of readdirSync(this.dir)) {
       if (!/^\d+$/.test(name)) continue;
       const claim = readClaim(join(this.dir, name));
-      if (claim && claim.dataDir === this.dataDir && claim.sandboxId === sandboxId) return Number(name);
+      if (claim && claim.dataDir === this.dataDir && claim.sandboxId === sandboxId && (claim.role ?? "user") === role) return Number(name);
     }
     return null;
   }

@@ -1,6 +1,7 @@
 // What the local driver accepts as a spec (pure, no I/O): ids that are safe as folder
 // names, DNS-label names, limits above the floor a supervisor needs to start at all, and
 // a data dir short enough for the link socket's path.
+import { isAbsolute } from "node:path";
 import type { SandboxSpec } from "../driver.ts";
 import { DriverError } from "../errors.ts";
 import { MAX_SOCKET_PATH } from "./layout.ts";
@@ -11,6 +12,7 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  *  threads, and pids.max counts threads). */
 const MIN_MEMORY_BYTES = 64 * 1024 * 1024;
 const MIN_PIDS = 32;
+const MAX_IMAGE_LAYERS = 16;
 
 export function validateSpec(spec: SandboxSpec, linkSocketPath: (sandboxId: string) => string): void {
   const invalid = (field: string, message: string) => new DriverError("INVALID_SANDBOX_SPEC", message, { details: { field, sandboxId: spec.sandboxId } });
@@ -22,6 +24,17 @@ export function validateSpec(spec: SandboxSpec, linkSocketPath: (sandboxId: stri
   }
   if (spec.workspaceFrom !== undefined && (typeof spec.workspaceFrom !== "string" || !SANDBOX_ID.test(spec.workspaceFrom))) {
     throw invalid("workspaceFrom", `workspaceFrom '${spec.workspaceFrom}' is not a sandbox id`);
+  }
+  if (spec.image !== undefined) {
+    const layers = spec.image?.layers;
+    if (!Array.isArray(layers) || layers.length < 1 || layers.length > MAX_IMAGE_LAYERS)
+      throw invalid("image.layers", `an image has 1 to ${MAX_IMAGE_LAYERS} layers`);
+    for (const layer of layers) {
+      // The overlay's options are a comma- and colon-separated list: such paths are refused
+      // rather than escaped, as are relative ones and any `..`.
+      if (typeof layer !== "string" || !isAbsolute(layer) || /[,:\\\0]/.test(layer) || layer.split("/").includes(".."))
+        throw invalid("image.layers", `image layer '${String(layer).slice(0, 200)}' must be an absolute path without ',', ':', '\\' or '..'`);
+    }
   }
   const socket = linkSocketPath(spec.sandboxId);
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {

@@ -18,10 +18,13 @@ export interface DaemonArgs {
   logCapBytes: number;
   /** 127.0.0.1 ports bridged to host sockets (egress proxy, model gateway): `port=socket`. */
   bridges: { port: number; socketPath: string }[];
+  /** Image sandboxes: the supervisor is root inside, and runs commands as this user unless
+   *  asked for root (identity.ts). */
+  runAs?: { uid: number; gid: number };
 }
 
 export const USAGE =
-  "usage: supervisor --link <socket> --token-file <path> --sandbox-id <id> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>] [--bridge <port>=<socket>[,<port>=<socket>]]";
+  "usage: supervisor --link <socket> --token-file <path> --sandbox-id <id> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>] [--bridge <port>=<socket>[,<port>=<socket>]] [--run-as <uid>:<gid>]";
 
 export function parseArgs(argv: string[]): DaemonArgs {
   const values = new Map<string, string>();
@@ -34,7 +37,7 @@ export function parseArgs(argv: string[]): DaemonArgs {
     if (value === undefined) throw new Error(`--${name} needs a value`);
     values.set(name, value);
   }
-  const known = ["link", "token-file", "sandbox-id", "state", "workspace", "kill-grace-ms", "log-cap-bytes", "bridge"];
+  const known = ["link", "token-file", "sandbox-id", "state", "workspace", "kill-grace-ms", "log-cap-bytes", "bridge", "run-as"];
   for (const name of values.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}`);
   const required = (name: string) => {
     const value = values.get(name);
@@ -62,7 +65,15 @@ export function parseArgs(argv: string[]): DaemonArgs {
     killGraceMs: count("kill-grace-ms", 5000),
     logCapBytes: count("log-cap-bytes", DEFAULT_LOG_CAP_BYTES),
     bridges: parseBridges(values.get("bridge")),
+    runAs: parseRunAs(values.get("run-as")),
   };
+}
+
+function parseRunAs(value: string | undefined): { uid: number; gid: number } | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d{1,9}):(\d{1,9})$/.exec(value);
+  if (!match || Number(match[1]) === 0) throw new Error(`--run-as wants <uid>:<gid> of a user other than root, got '${value}'`);
+  return { uid: Number(match[1]), gid: Number(match[2]) };
 }
 
 function parseBridges(value: string | undefined): { port: number; socketPath: string }[] {

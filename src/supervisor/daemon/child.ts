@@ -17,6 +17,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import type { Command } from "../protocol.ts";
 import { SupervisorError } from "./errors.ts";
+import { type CommandUser, commandIdentity } from "./identity.ts";
 import { preferForOomKill } from "./oom.ts";
 
 export type OutputStream = "stdout" | "stderr";
@@ -34,6 +35,8 @@ export interface ChildSpec {
    * It is destroyed when the run finishes, so no write waits on a process that is gone. */
   holdStdin?: boolean;
   exitIdleMs?: number;
+  /** Default: the sandbox user (identity.ts). */
+  user?: CommandUser;
 }
 
 export interface ChildExit {
@@ -93,9 +96,12 @@ export class ChildRun {
   /** Spawns and waits until the OS accepted the command; throws COMMAND_NOT_FOUND & co. */
   static async start(spec: ChildSpec, sink: OutputSink): Promise<ChildRun> {
     const [program, ...args] = toArgv(spec.command);
+    const identity = commandIdentity(spec.user);
     const child = spawn(program, args, {
       cwd: spec.cwd,
-      env: { ...process.env, ...spec.env },
+      env: { ...process.env, ...spec.env, ...identity.env },
+      uid: identity.uid,
+      gid: identity.gid,
       detached: true,
       stdio: [spec.stdin === undefined && !spec.holdStdin ? "ignore" : "pipe", "pipe", "pipe"],
     });

@@ -22,7 +22,7 @@ export function execHandler(options: { workspace: string; runs: RunRegistry }): 
     const cwd = await resolveCwd(options.workspace, body.cwd);
     const frames = (request.headers.accept ?? "").includes(FRAMES_CONTENT_TYPE);
     const event = frames ? (value: ExecEventLine) => encodeJsonFrame(value.type === "started" ? FRAME.started : FRAME.exit, dropType(value)) : ndjsonLine;
-    const run = await ChildRun.start({ command: body.command, cwd, env: body.env, stdin: body.stdin }, (stream, chunk) => {
+    const run = await ChildRun.start({ command: body.command, cwd, env: body.env, stdin: body.stdin, user: body.user }, (stream, chunk) => {
       // Once the client is gone the output has nowhere to go; keep reading so the child
       // is not stuck on a full pipe while it is being killed.
       if (response.closed) return true;

@@ -13,6 +13,7 @@ import { parseArgs, USAGE } from "./args.ts";
 import { Dialer } from "./dialer.ts";
 import { startBridges } from "./egress-bridge.ts";
 import { writeJsonAtomic } from "./files.ts";
+import { setRunAs } from "./identity.ts";
 import type { Serving } from "./serving.ts";
 import { SUPERVISOR_VERSION } from "./version.ts";
 
@@ -26,6 +27,10 @@ function main(): void {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
+  setRunAs(args.runAs);
+  // Root inside an image sandbox is another host uid than the sandbox user, whose group the
+  // control plane's link folder (token, link socket, bridges' sockets) belongs to: joined here.
+  if (args.runAs) process.setgroups?.([args.runAs.gid]);
   mkdirSync(args.state, { recursive: true, mode: 0o700 });
   // Before anything runs in the sandbox, so the ports are the supervisor's, not a command's.
   startBridges(args.bridges, log);

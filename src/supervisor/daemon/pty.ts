@@ -17,6 +17,7 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import { constants as osConstants } from "node:os";
 import { ReadStream } from "node:tty";
+import { type CommandUser, commandIdentity } from "./identity.ts";
 
 export interface PtyExit {
   exitCode: number | null;
@@ -31,6 +32,8 @@ export interface OpenPtyOptions {
   env: Record<string, string>;
   cols: number;
   rows: number;
+  /** Default: the sandbox user (identity.ts). */
+  user?: CommandUser;
 }
 
 export interface PtyProcess {
@@ -93,7 +96,8 @@ export function openPty(options: OpenPtyOptions): PtyProcess {
   if (!file) throw new Error("openPty needs a command");
   assertSize(options.cols, options.rows);
   const native = loadAddon();
-  const env = { TERM: "xterm-256color", ...options.env, PWD: options.cwd };
+  const identity = commandIdentity(options.user);
+  const env = { TERM: "xterm-256color", ...options.env, ...identity.env, PWD: options.cwd };
   const envPairs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
 
   let exit: PtyExit | null = null;
@@ -108,7 +112,7 @@ export function openPty(options: OpenPtyOptions): PtyProcess {
 
   // utf8 = true only sets IUTF8 (line editing erases whole characters); bytes stay raw.
   // uid/gid -1: the command runs as the supervisor's user. The helper is macOS-only.
-  const term = native.fork(file, args, envPairs, options.cwd, options.cols, options.rows, -1, -1, true, "", (code, signal) => {
+  const term = native.fork(file, args, envPairs, options.cwd, options.cols, options.rows, identity.uid ?? -1, identity.gid ?? -1, true, "", (code, signal) => {
     exit = signal ? { exitCode: null, signal: signalName(signal) } : { exitCode: code, signal: null };
     finish();
   });

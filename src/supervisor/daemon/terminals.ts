@@ -42,8 +42,9 @@ export class TerminalManager {
     if (command[0]?.endsWith("/bash") && env.PS1 === undefined) env.PS1 = "\\u@\\h:\\w\\$ ";
     let pty: PtyProcess;
     try {
-      pty = openPty({ command, cwd, env, cols: request.cols, rows: request.rows });
+      pty = openPty({ command, cwd, env, cols: request.cols, rows: request.rows, user: request.user });
     } catch (error) {
+      if (error instanceof SupervisorError) throw error;
       throw new SupervisorError("PTY_UNAVAILABLE", (error as Error).message);
     }
     preferForOomKill(pty.pid);

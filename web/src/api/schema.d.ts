@@ -10384,6 +10384,11 @@ export interface paths {
                          * @default 24
                          */
                         rows?: number;
+                        /**
+                         * @description "root": root inside the sandbox (only with an environment image; never root on the host). Default: the sandbox user.
+                         * @enum {string}
+                         */
+                        user?: "user" | "root";
                     } | null;
                 };
             };
@@ -11411,6 +11416,8 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
+            idleTimeoutSeconds?: number;
             /** @description Agent instructions; becomes CLAUDE.md in the sandbox. */
             instructions?: string;
             /** @description Lowercase DNS-1123 label, at most 40 characters. */
@@ -11432,6 +11439,8 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
+            idleTimeoutSeconds?: number;
             /** @description Agent instructions; becomes CLAUDE.md in the sandbox. */
             instructions?: string;
             /** @description Lowercase DNS-1123 label, at most 40 characters. */
@@ -11753,7 +11762,7 @@ export interface components {
                  * @description Stable, UPPER_SNAKE.
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "DATABASE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "DATABASE_CHOICE_REQUIRED" | "DATABASE_MISSING" | "DATABASE_NOT_READY" | "DATABASE_EXISTS" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "CONFIRMATION_MISMATCH" | "DATABASE_QUERY_FAILED" | "DATABASE_RESTORE_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "DATABASE_PROVISION_FAILED" | "DATABASE_DUMP_FAILED" | "DATABASE_DUMP_UNAVAILABLE" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "DATABASES_DISABLED" | "DATABASE_SERVER_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "ENVIRONMENT_NOT_FOUND" | "ENVIRONMENT_EXISTS" | "ENVIRONMENT_IN_USE" | "ENVIRONMENT_NEEDS_ROOT" | "IMAGE_SOURCE_NOT_FOUND" | "IMAGE_BUILD_FAILED" | "DATABASE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "DATABASE_CHOICE_REQUIRED" | "DATABASE_MISSING" | "DATABASE_NOT_READY" | "DATABASE_EXISTS" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "CONFIRMATION_MISMATCH" | "DATABASE_QUERY_FAILED" | "DATABASE_RESTORE_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "ROOT_UNAVAILABLE" | "IMAGE_INVALID" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "DATABASE_PROVISION_FAILED" | "DATABASE_DUMP_FAILED" | "DATABASE_DUMP_UNAVAILABLE" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SANDBOX_WAKE_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "DATABASES_DISABLED" | "DATABASE_SERVER_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
                 details: {
                     [key: string]: unknown;
                 };
@@ -11772,7 +11781,7 @@ export interface components {
                  * @description Stable, UPPER_SNAKE.
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "DATABASE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "DATABASE_CHOICE_REQUIRED" | "DATABASE_MISSING" | "DATABASE_NOT_READY" | "DATABASE_EXISTS" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "CONFIRMATION_MISMATCH" | "DATABASE_QUERY_FAILED" | "DATABASE_RESTORE_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "DATABASE_PROVISION_FAILED" | "DATABASE_DUMP_FAILED" | "DATABASE_DUMP_UNAVAILABLE" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "DATABASES_DISABLED" | "DATABASE_SERVER_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CURSOR" | "INVALID_REQUEST" | "BAD_URL" | "INVALID_ARCHIVE" | "UNAUTHENTICATED" | "PREVIEW_UNAUTHENTICATED" | "FORBIDDEN" | "PATH_OUTSIDE_SANDBOX" | "FILE_PERMISSION_DENIED" | "PULL_REQUEST_NOT_FOUND" | "GIT_REF_NOT_FOUND" | "CHECKPOINT_NOT_FOUND" | "NOT_FOUND" | "ROUTE_NOT_FOUND" | "PROJECT_NOT_FOUND" | "SANDBOX_NOT_FOUND" | "PROCESS_NOT_FOUND" | "USER_NOT_FOUND" | "DEPLOY_KEY_NOT_FOUND" | "VARIABLE_NOT_FOUND" | "MEMBER_NOT_FOUND" | "PATH_NOT_FOUND" | "TERMINAL_NOT_FOUND" | "PREVIEW_NOT_FOUND" | "CONVERSATION_NOT_FOUND" | "RUN_NOT_FOUND" | "APPROVAL_NOT_FOUND" | "PREVIEW_SHARE_NOT_FOUND" | "ENVIRONMENT_NOT_FOUND" | "ENVIRONMENT_EXISTS" | "ENVIRONMENT_IN_USE" | "ENVIRONMENT_NEEDS_ROOT" | "IMAGE_SOURCE_NOT_FOUND" | "IMAGE_BUILD_FAILED" | "DATABASE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "GITHUB_TOKEN_MISSING" | "GITHUB_REPOSITORY_UNKNOWN" | "PULL_REQUEST_HEAD_INVALID" | "NOT_A_GIT_REPOSITORY" | "NOTHING_TO_COMMIT" | "GIT_BRANCH_EXISTS" | "PROJECT_NAME_TAKEN" | "PROJECT_NAME_AMBIGUOUS" | "PROJECT_LAST_OWNER" | "USER_NAME_TAKEN" | "VARIABLE_KIND_CONFLICT" | "PROJECT_HAS_SANDBOXES" | "DATABASE_CHOICE_REQUIRED" | "DATABASE_MISSING" | "DATABASE_NOT_READY" | "DATABASE_EXISTS" | "SANDBOX_WRONG_PHASE" | "TERMINAL_LIMIT_REACHED" | "RUN_FINISHED" | "APPROVAL_ALREADY_DECIDED" | "CONVERSATION_SANDBOX_GONE" | "PROCESS_NOT_RUNNING" | "STDIN_CLOSED" | "NOT_A_DIRECTORY" | "NOT_A_FILE" | "PATH_EXISTS" | "DIRECTORY_NOT_EMPTY" | "PAYLOAD_TOO_LARGE" | "CHECKPOINT_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "GIT_FAILED" | "UNPROCESSABLE" | "CONFIRMATION_MISMATCH" | "DATABASE_QUERY_FAILED" | "DATABASE_RESTORE_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "COMMAND_NOT_FOUND" | "ROOT_UNAVAILABLE" | "IMAGE_INVALID" | "COMMAND_NOT_EXECUTABLE" | "CWD_NOT_FOUND" | "MOVE_ACROSS_FILESYSTEMS" | "AGENT_NOT_SUPPORTED" | "AGENT_NEEDS_CREDENTIAL" | "AGENT_CANNOT_ASK" | "SANDBOX_TOO_OLD_FOR_AGENTS" | "RATE_LIMITED" | "INTERNAL" | "SECRET_DECRYPT_FAILED" | "INVALID_SANDBOX_SPEC" | "SANDBOX_START_FAILED" | "SANDBOX_STOP_FAILED" | "AGENT_INSTALL_FAILED" | "DATABASE_PROVISION_FAILED" | "DATABASE_DUMP_FAILED" | "DATABASE_DUMP_UNAVAILABLE" | "PTY_UNAVAILABLE" | "GITHUB_API_FAILED" | "CHECKPOINT_REJECTED" | "GIT_OUTPUT_TOO_LARGE" | "SUPERVISOR_BAD_RESPONSE" | "PORT_NOT_LISTENING" | "PREVIEW_APP_BAD_RESPONSE" | "PREVIEW_APP_TIMEOUT" | "SUPERVISOR_TIMEOUT" | "SANDBOX_WAKE_TIMEOUT" | "SUPERVISOR_NOT_READY" | "SANDBOX_CAPACITY_REACHED" | "DATABASE_UNAVAILABLE" | "DATABASES_DISABLED" | "DATABASE_SERVER_UNAVAILABLE" | "NOT_READY" | "SANDBOX_RUNTIME_UNAVAILABLE" | "SUPERVISOR_UNAVAILABLE" | "SUPERVISOR_PROTOCOL_MISMATCH" | "PREVIEW_BUSY" | "SHUTTING_DOWN" | "BWRAP_MISSING" | "BWRAP_FAILED" | "USERNS_DENIED" | "CGROUP_SETUP_FAILED" | "SANDBOX_PATH_UNREACHABLE" | "HOST_UIDS_EXHAUSTED";
                 details: {
                     [key: string]: unknown;
                 };
@@ -11817,6 +11826,11 @@ export interface components {
             };
             stdin?: string;
             timeoutMs?: number;
+            /**
+             * @description "root": root inside the sandbox (only with an environment image; never root on the host). Default: the sandbox user.
+             * @enum {string}
+             */
+            user?: "user" | "root";
         };
         ExecRequestInput: {
             command: string | string[];
@@ -11828,6 +11842,11 @@ export interface components {
             };
             stdin?: string;
             timeoutMs?: number;
+            /**
+             * @description "root": root inside the sandbox (only with an environment image; never root on the host). Default: the sandbox user.
+             * @enum {string}
+             */
+            user?: "user" | "root";
         };
         ExecResult: {
             durationMs: number;
@@ -12303,6 +12322,8 @@ export interface components {
             }[];
             git: components["schemas"]["GitSettings"];
             id: string;
+            /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
+            idleTimeoutSeconds: number;
             instructions: string | null;
             name: string;
             repoUrl: string | null;
@@ -12323,6 +12344,8 @@ export interface components {
             }[];
             git: components["schemas"]["GitSettingsInput"];
             id: string;
+            /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
+            idleTimeoutSeconds: number;
             instructions: string | null;
             name: string;
             repoUrl: string | null;
@@ -12562,7 +12585,11 @@ export interface components {
             /** @description The stage in progress (or failed), if any: a name from `stages`. */
             stage: string | null;
             stages: components["schemas"]["SandboxStage"][];
+            /** @description Why it is (to be) stopped: a user's stop, or it sat idle past its project's idleTimeoutSeconds (any request wakes it); null while it should run. */
+            stoppedReason: ("user" | "idle") | null;
             updatedAt: string;
+            /** @description A request is waking it from an idle stop; requests wait until it runs. */
+            waking: boolean;
         };
         SandboxInput: {
             createdAt: string;
@@ -12591,7 +12618,11 @@ export interface components {
             /** @description The stage in progress (or failed), if any: a name from `stages`. */
             stage: string | null;
             stages: components["schemas"]["SandboxStageInput"][];
+            /** @description Why it is (to be) stopped: a user's stop, or it sat idle past its project's idleTimeoutSeconds (any request wakes it); null while it should run. */
+            stoppedReason: ("user" | "idle") | null;
             updatedAt: string;
+            /** @description A request is waking it from an idle stop; requests wait until it runs. */
+            waking: boolean;
         };
         SandboxStage: {
             endedAt?: string;
@@ -12644,6 +12675,11 @@ export interface components {
                 [key: string]: string;
             };
             name?: string;
+            /**
+             * @description "root": root inside the sandbox (only with an environment image; never root on the host). Default: the sandbox user.
+             * @enum {string}
+             */
+            user?: "user" | "root";
         };
         StartProcessInput: {
             command: string | string[];
@@ -12654,6 +12690,11 @@ export interface components {
                 [key: string]: string;
             };
             name?: string;
+            /**
+             * @description "root": root inside the sandbox (only with an environment image; never root on the host). Default: the sandbox user.
+             * @enum {string}
+             */
+            user?: "user" | "root";
         };
         Terminal: {
             /** @description Clients attached right now. */
@@ -12697,6 +12738,8 @@ export interface components {
             };
             /** @description Git settings; the fields given replace the stored ones (null resets one). */
             git?: components["schemas"]["GitSettingsChange"];
+            /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
+            idleTimeoutSeconds?: number;
             instructions?: string | null;
             repoUrl?: string | null;
             /** @description Model tokens (input, output and cache together) the gateway lets through per calendar month (UTC); null: no budget. */
@@ -12716,6 +12759,8 @@ export interface components {
             };
             /** @description Git settings; the fields given replace the stored ones (null resets one). */
             git?: components["schemas"]["GitSettingsChangeInput"];
+            /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
+            idleTimeoutSeconds?: number;
             instructions?: string | null;
             repoUrl?: string | null;
             /** @description Model tokens (input, output and cache together) the gateway lets through per calendar month (UTC); null: no budget. */

@@ -39,6 +39,10 @@ export function describeEvent(event: OutpostEvent): string {
       return `${sandbox}: ${str(d.stage)} ${str(d.state)}${d.message ? ` (${str(d.message)})` : ""}`;
     case "sandbox.lost":
       return `${sandbox} stopped unexpectedly: ${str(d.reason)}`;
+    case "sandbox.idle_stopped":
+      return `${sandbox} stopped after ${str(d.idleSeconds)} s idle (files kept)`;
+    case "sandbox.waking":
+      return `${sandbox} waking for a request`;
     case "sandbox.link.refused":
       return `${sandbox}: link refused (${str(d.code)})`;
     case "egress.denied":

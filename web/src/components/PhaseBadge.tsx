@@ -16,16 +16,19 @@ const COLORS: Record<Phase, string> = {
 
 const MOVING = new Set<Phase>(["pending", "provisioning", "stopping", "deleting"]);
 
-export function PhaseBadge({ phase, size = "sm" }: { phase: Phase; size?: "xs" | "sm" | "md" }) {
+/** The phase, or "waking" while a request brings a sandbox back from an idle stop. */
+export function PhaseBadge({ phase, waking = false, size = "sm" }: { phase: Phase; waking?: boolean; size?: "xs" | "sm" | "md" }) {
+  const color = waking ? "blue" : COLORS[phase];
   return (
     <Badge
       data-phase={phase}
-      color={COLORS[phase]}
+      data-waking={waking || undefined}
+      color={color}
       variant="light"
       size={size}
-      leftSection={MOVING.has(phase) ? <Loader size={10} color={COLORS[phase]} aria-hidden /> : null}
+      leftSection={waking || MOVING.has(phase) ? <Loader size={10} color={color} aria-hidden /> : null}
     >
-      {phase}
+      {waking ? "waking" : phase}
     </Badge>
   );
 }

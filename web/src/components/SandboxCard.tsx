@@ -48,7 +48,7 @@ export function SandboxCard({ sandbox, canEdit }: { sandbox: Sandbox; canEdit: b
               <Anchor component={Link} to={paths.sandbox(sandbox.id)} fw={600} ff="monospace">
                 {sandbox.name}
               </Anchor>
-              <PhaseBadge phase={phase} />
+              <PhaseBadge phase={phase} waking={sandbox.waking} />
               {sandbox.primary ? (
                 <Badge variant="outline" size="sm" color="gray">
                   primary
@@ -62,6 +62,7 @@ export function SandboxCard({ sandbox, canEdit }: { sandbox: Sandbox; canEdit: b
             </Group>
             <Text size="xs" c="dimmed" title={exactTime(sandbox.createdAt)}>
               {sandbox.driver} · created {ago(sandbox.createdAt)}
+              {sandbox.stoppedReason === "idle" ? " · stopped while idle: the next request wakes it" : ""}
             </Text>
           </Stack>
           <Group gap="xs" wrap="nowrap">

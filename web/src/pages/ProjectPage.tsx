@@ -21,6 +21,7 @@ const AgentPanel = lazy(() => import("../settings/AgentPanel.tsx"));
 const GitPanel = lazy(() => import("../settings/GitPanel.tsx"));
 const DatabasePanel = lazy(() => import("../settings/DatabasePanel.tsx"));
 const ProjectConversations = lazy(() => import("../sandbox-tabs/chat/ProjectConversations.tsx"));
+const IdleStopCard = lazy(() => import("../settings/IdleStopCard.tsx"));
 
 const TABS = [
   { value: "overview", label: "Sandboxes" },
@@ -99,6 +100,9 @@ export default function ProjectPage() {
                     <ProjectConversations projectId={p.id} />
                   </Suspense>
                   <ActivityTimeline projectId={p.id} />
+                  <Suspense fallback={<Skeleton h={80} />}>
+                    <IdleStopCard project={p} canEdit={abilities.canEdit} />
+                  </Suspense>
                 </Stack>
               </Grid.Col>
             </Grid>

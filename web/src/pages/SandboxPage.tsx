@@ -45,9 +45,17 @@ export default function SandboxPage() {
           <Title order={1} ff="monospace" size="h2">
             {s.name}
           </Title>
-          <PhaseBadge phase={s.phase} size="md" />
+          <PhaseBadge phase={s.phase} waking={s.waking} size="md" />
         </Group>
-        {s.phase !== "running" ? (
+        {s.waking ? (
+          <Text size="sm" c="dimmed">
+            Waking from an idle stop: requests wait until it runs.
+          </Text>
+        ) : s.stoppedReason === "idle" ? (
+          <Text size="sm" c="dimmed">
+            Stopped while idle, files kept: the next command, terminal, preview or message wakes it.
+          </Text>
+        ) : s.phase !== "running" ? (
           <Text size="sm" c="dimmed">
             The sandbox is {s.phase}; the terminal, files and previews need it running.
           </Text>

@@ -29,8 +29,9 @@ export default function ChatTab({ sandbox, canEdit }: SandboxTabProps) {
       },
       { replace: chosen === null },
     );
+  // A message to a sandbox stopped for idleness wakes it (the run waits for it).
   const closedReason =
-    sandbox.phase === "running"
+    sandbox.phase === "running" || sandbox.stoppedReason === "idle" || sandbox.waking
       ? null
       : sandbox.phase === "deleted"
         ? "The sandbox is deleted; its conversations stay readable."

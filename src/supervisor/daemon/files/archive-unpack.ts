@@ -17,6 +17,7 @@ import type { ArchiveSummary } from "../../protocol.ts";
 import { MAX_ARCHIVE_SKIPPED, MAX_FILE_PATH_CHARS } from "../../protocol-schemas.ts";
 import { invalid, SupervisorError } from "../errors.ts";
 import type { Handler } from "../http-types.ts";
+import { giveToUser } from "../identity.ts";
 import { sendJson } from "../respond.ts";
 import { ByteReader, UnexpectedEndError } from "./byte-reader.ts";
 import { type Confinement, fdPath, fsError, inDir, OPEN_DIRECTORY, outside } from "./confine.ts";
@@ -157,7 +158,10 @@ class Unpacker {
       case "symlink": {
         this.#checkSymlink(segments, entry.linkname);
         const parent = await this.#folder(segments.slice(0, -1), true);
-        await this.#place(parent, name, relative, (temp) => symlink(entry.linkname, temp));
+        await this.#place(parent, name, relative, async (temp) => {
+          await symlink(entry.linkname, temp);
+          await giveToUser(temp);
+        });
         this.summary.symlinks++;
         break;
       }
@@ -184,6 +188,7 @@ class Unpacker {
     await this.#place(parent, name, relative, async (temp) => {
       const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
+        await giveToUser(temp);
         for await (const chunk of reader.chunks(entry.size)) await file.write(chunk);
         await file.chmod(entry.mode & 0o777);
         await file.utimes(entry.mtime, entry.mtime);
@@ -229,7 +234,11 @@ class Unpacker {
     const path = inDir(parent, name);
     let handle: FileHandle;
     try {
-      if (create) await mkdir(path, 0o755).catch((error: NodeJS.ErrnoException) => (error.code === "EEXIST" ? undefined : Promise.reject(error)));
+      if (create)
+        await mkdir(path, 0o755).then(
+          () => giveToUser(path),
+          (error: NodeJS.ErrnoException) => (error.code === "EEXIST" ? undefined : Promise.reject(error)),
+        );
       handle = await open(path, OPEN_DIRECTORY);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

@@ -17,6 +17,7 @@ import { type FileHandle, lstat, mkdir, open, readlink, realpath, stat } from "n
 import { posix } from "node:path";
 import { MAX_FILE_PATH_CHARS } from "../../protocol-schemas.ts";
 import { invalid, SupervisorError } from "../errors.ts";
+import { giveToUser } from "../identity.ts";
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
 /** Opening must never block or take a terminal: FIFOs and devices are refused after fstat. */
@@ -181,9 +182,12 @@ export class Confinement {
       const child = inDir(dir, name);
       let next: FileHandle;
       try {
-        await mkdir(child, 0o755).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== "EEXIST") throw error;
-        });
+        await mkdir(child, 0o755).then(
+          () => giveToUser(child),
+          (error: NodeJS.ErrnoException) => {
+            if (error.code !== "EEXIST") throw error;
+          },
+        );
         next = await open(child, OPEN_DIRECTORY);
       } catch (error) {
         throw fsError(error, posix.join(base, name));

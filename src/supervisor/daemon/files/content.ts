@@ -13,6 +13,7 @@ import { posix } from "node:path";
 import type { WriteFileResult } from "../../protocol.ts";
 import { invalid, SupervisorError } from "../errors.ts";
 import type { Handler, SupervisorRequest } from "../http-types.ts";
+import { giveToUser } from "../identity.ts";
 import { sendJson, writeChunk } from "../respond.ts";
 import { type Confinement, fsError, inDir, lstatOrNull, outside } from "./confine.ts";
 import { entryOf, isoTime } from "./entries.ts";
@@ -131,6 +132,7 @@ async function writeAtomically(
   let placed = false;
   try {
     file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    await giveToUser(tempPath);
     // The body is consumed only as fast as the disk takes it (HTTP/2 flow control holds the
     // control plane, and the API client behind it, back); only a body that reached its eof
     // frame gets past here, so a cancelled upload is never committed.

@@ -9,6 +9,7 @@ import { deletePathRequestSchema, makeDirectoryRequestSchema, movePathRequestSch
 import { readJsonBody } from "../body.ts";
 import { invalid, SupervisorError } from "../errors.ts";
 import type { Handler } from "../http-types.ts";
+import { giveToUser } from "../identity.ts";
 import { sendJson } from "../respond.ts";
 import type { Router } from "../router.ts";
 import { parseWith } from "../validate.ts";
@@ -70,6 +71,7 @@ function mkdirHandler(confinement: Confinement): Handler {
       const { dir, name } = await confinement.parent(absolute);
       try {
         await mkdir(inDir(dir, name), 0o755);
+        await giveToUser(inDir(dir, name));
       } catch (error) {
         throw fsError(error, absolute);
       } finally {

@@ -84,7 +84,7 @@ export class ProcessManager {
     const holdStdin = request.stdin === "pipe";
     let run: ChildRun;
     try {
-      run = await ChildRun.start({ command: request.command, cwd, env: request.env, holdStdin }, (stream, chunk) => {
+      run = await ChildRun.start({ command: request.command, cwd, env: request.env, holdStdin, user: request.user }, (stream, chunk) => {
         if (lines && stream === "stdout") lines.push(chunk);
         else journal.append(stream, chunk);
         return true;

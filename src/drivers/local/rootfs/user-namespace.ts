@@ -1,0 +1,91 @@
+// The user namespace of an image sandbox, made by the control plane (root) before bwrap
+// runs: inside root (0) is the sandbox's root host uid, inside 1000 its user host uid, and
+// nothing else is mapped. bwrap alone maps one id, which would make root and the user the
+// same host uid; writing a map of two ids needs CAP_SETUID in the parent namespace, which
+// only the root control plane has.
+//   1. a holder process, running as the root host uid, unshares a user namespace and waits
+//      (`unshare` from util-linux): the namespace's owner is that uid, so bwrap, started as
+//      the same uid, may enter it (--userns) and gets every capability in it;
+//   2. the control plane writes uid_map and gid_map (each in one write(2), as the kernel wants);
+//   3. the namespace is held open by a descriptor: bwrap's --userns fd, and the idmapped
+//      mounts of the image layers (the same mapping shifts the image's ids).
+// The holder is killed once bwrap runs; the namespace lives as long as the sandbox does.
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { SANDBOX_GID, SANDBOX_UID } from "../etc-files.ts";
+
+export interface UserNamespaceIds {
+  rootUid: number;
+  userUid: number;
+}
+
+export interface HeldUserNamespace {
+  /** Open on /proc/<holder>/ns/user; hand it to bwrap and to mount_setattr. */
+  fd: number;
+  /** Kills the holder and closes the descriptor (idempotent). */
+  release(): void;
+}
+
+/** The map written for both uids and gids (the sandbox's groups are its uids). */
+export function idMap(ids: UserNamespaceIds, userInside = SANDBOX_UID): string {
+  return `0 ${ids.rootUid} 1\n${userInside} ${ids.userUid} 1\n`;
+}
+
+export async function holdUserNamespace(
+  ids: UserNamespaceIds,
+  options: { signal: AbortSignal; timeoutMs?: number; unsharePath?: string },
+): Promise<HeldUserNamespace> {
+  options.signal.throwIfAborted();
+  const holder = spawn(options.unsharePath ?? "unshare", ["--user", "--", "/bin/sh", "-c", "echo ready; exec sleep 2147483647"], {
+    uid: ids.rootUid,
+    gid: ids.rootUid,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let fd: number | undefined;
+  const release = () => {
+    if (fd !== undefined) closeSync(fd);
+    fd = undefined;
+    if (holder.exitCode === null && holder.signalCode === null) holder.kill("SIGKILL");
+  };
+  try {
+    await readyLine(holder, options.signal, options.timeoutMs ?? 5000);
+    const pid = holder.pid as number;
+    // The kernel takes a map only whole, in one write, and only once.
+    writeFileSync(`/proc/${pid}/uid_map`, idMap(ids));
+    writeFileSync(`/proc/${pid}/gid_map`, idMap(ids, SANDBOX_GID));
+    fd = openSync(`/proc/${pid}/ns/user`, "r");
+    if (readFileSync(`/proc/${pid}/uid_map`, "utf8").trim() === "") throw new Error("the user namespace has no map");
+    const held = fd;
+    return { fd: held, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+function readyLine(holder: ReturnType<typeof spawn>, signal: AbortSignal, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    let errors = "";
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      holder.stdout?.off("data", onData);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("ready\n")) done();
+    };
+    const onAbort = () => done(signal.reason as Error);
+    const timer = setTimeout(() => done(new Error(`unshare did not make a user namespace within ${timeoutMs} ms: ${errors.trim()}`)), timeoutMs);
+    holder.stdout?.on("data", onData);
+    holder.stderr?.on("data", (chunk: Buffer) => {
+      errors = (errors + chunk.toString()).slice(-2000);
+    });
+    holder.once("error", (error) => done(error));
+    holder.once("exit", (code) => done(new Error(`unshare exited (${code}) before making a user namespace: ${errors.trim()}`)));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
