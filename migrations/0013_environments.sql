@@ -24,6 +24,7 @@ create table environment_builds (
   key             text not null,                       -- the setup cache key it makes
   state           text not null check (state in ('building', 'ready', 'failed')),
   cached          boolean not null default false,      -- the result was already on disk
+  layers          jsonb not null default '[]',         -- the folders it made, bottom first (a later failed build falls back to them)
   log             text not null default '',            -- its tail (domain/environments.ts MAX_BUILD_LOG_CHARS)
   error           text,
   started_at      timestamptz not null default now(),

@@ -212,7 +212,16 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     });
     cleanups.push(() => egress.stop());
     // Environments: what a project's sandboxes start from (their image and its setup).
-    const environments = createEnvironmentRuntime({ pool, settings, egress, logger });
+    const environments = createEnvironmentRuntime({
+      pool,
+      settings,
+      egress,
+      logger,
+      layersInUse: async () => {
+        const driver = sandboxes.driver as { imageLayersInUse?: () => Promise<string[]> };
+        return (await driver.imageLayersInUse?.()) ?? [];
+      },
+    });
     projects.useEnvironments(environments.service);
     cleanups.push(() => environments.stop());
     // Made before any sandbox starts: every sandbox binds it at /opt/agents.

@@ -20,6 +20,10 @@ const COMMANDS: Record<string, LoadCommand> = {
     const { project, projectHelp } = await import("./commands/project.ts");
     return { run: project, help: projectHelp };
   },
+  environment: async () => {
+    const { environment, environmentHelp } = await import("./commands/environment.ts");
+    return { run: environment, help: environmentHelp };
+  },
   secret: async () => {
     const { secret, secretHelp } = await import("./commands/secret.ts");
     return { run: secret, help: secretHelp };

@@ -9,10 +9,10 @@ import { egressPolicy, egressPolicyOut, envName } from "./projects.ts";
 export const environmentName = z
   .string()
   .superRefine((value, ctx) => {
-    const reason = projectNameProblem(value);
+    const reason = projectNameProblem(value) ?? (value === "none" ? "'none' is taken: it means no environment (the CLI's --environment none)" : null);
     if (reason) ctx.addIssue({ code: "custom", message: `environment name ${reason}` });
   })
-  .describe("Lowercase DNS-1123 label, at most 40 characters.");
+  .describe("Lowercase DNS-1123 label, at most 40 characters; not `none`.");
 
 const image = z
   .string()

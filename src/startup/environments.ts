@@ -45,6 +45,10 @@ export function createEnvironmentRuntime(options: {
   logger: Logger;
   /** Whether images can be made here (root); default: whether this process is root. */
   canBuildImages?: boolean;
+  /** Image layers sandboxes were started on (the sandbox driver's; bound late). */
+  layersInUse?: () => Promise<string[]>;
+  /** How often unused images and layers are collected (ms); default hourly. */
+  collectEveryMs?: number;
 }): EnvironmentRuntime {
   const log = options.logger.child({ component: "environments" });
   const { settings } = options;
@@ -82,6 +86,12 @@ export function createEnvironmentRuntime(options: {
     });
   }
   const service = new EnvironmentService(options.pool, builder);
+  let collector: NodeJS.Timeout | undefined;
+  const collect = async () => {
+    const inUse = [...((await options.layersInUse?.()) ?? []), ...((await buildDriver?.imageLayersInUse()) ?? [])];
+    const removed = await service.collectGarbage(inUse);
+    if (removed.length) log.info({ removed }, "removed images and layers no environment or sandbox uses");
+  };
   return {
     service,
     routes(app) {
@@ -91,8 +101,17 @@ export function createEnvironmentRuntime(options: {
       const failed = await failUnfinishedBuilds(options.pool);
       if (failed) log.warn({ failed }, "builds cut short by the last stop are marked failed");
       await buildDriver?.start();
+      if (builder) {
+        void collect().catch((error: Error) => log.warn({ err: error }, "collecting unused images failed"));
+        collector = setInterval(
+          () => void collect().catch((error: Error) => log.warn({ err: error }, "collecting unused images failed")),
+          options.collectEveryMs ?? 3600_000,
+        );
+        collector.unref();
+      }
     },
     async stop() {
+      clearInterval(collector);
       await buildDriver?.close();
     },
   };

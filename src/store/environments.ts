@@ -28,6 +28,7 @@ export interface BuildRow {
   key: string;
   state: "building" | "ready" | "failed";
   cached: boolean;
+  layers: string[];
   log: string;
   error: string | null;
   startedAt: Date;
@@ -50,7 +51,7 @@ const FIELDS: Array<[string, string?]> = [
 ];
 const columns = (table = "") => FIELDS.map(([column, as]) => `${table}${column}${as ? ` as "${as}"` : ""}`).join(", ");
 const COLUMNS = columns();
-const BUILD_COLUMNS = `id, seq, environment_id as "environmentId", key, state, cached, log, error, started_at as "startedAt", finished_at as "finishedAt"`;
+const BUILD_COLUMNS = `id, seq, environment_id as "environmentId", key, state, cached, layers, log, error, started_at as "startedAt", finished_at as "finishedAt"`;
 
 /** Null when the name is taken. */
 export async function insertEnvironment(db: Queryable, row: { id: string; name: string; ownerId: string } & EnvironmentFields): Promise<EnvironmentRow | null> {
@@ -134,16 +135,26 @@ export async function writeBuildLog(db: Queryable, id: string, log: string): Pro
 export async function finishBuild(
   db: Queryable,
   id: string,
-  outcome: { state: "ready" | "failed"; key: string; cached: boolean; log: string; error: string | null },
+  outcome: { state: "ready" | "failed"; key: string; cached: boolean; layers: string[]; log: string; error: string | null },
 ): Promise<void> {
-  await db.query("update environment_builds set state = $2, key = $3, cached = $4, log = $5, error = $6, finished_at = now() where id = $1", [
+  await db.query("update environment_builds set state = $2, key = $3, cached = $4, layers = $5, log = $6, error = $7, finished_at = now() where id = $1", [
     id,
     outcome.state,
     outcome.key,
     outcome.cached,
+    JSON.stringify(outcome.layers),
     outcome.log,
     outcome.error,
   ]);
+}
+
+/** The environment's latest build that succeeded (what a failed build falls back to). */
+export async function latestGoodBuild(db: Queryable, environmentId: string): Promise<BuildRow | null> {
+  const { rows } = await db.query<BuildRow>(
+    `select ${BUILD_COLUMNS} from environment_builds where environment_id = $1 and state = 'ready' order by seq desc limit 1`,
+    [environmentId],
+  );
+  return rows[0] ?? null;
 }
 
 export async function latestBuild(db: Queryable, environmentId: string): Promise<BuildRow | null> {

@@ -25,3 +25,21 @@ export async function finishedBuild(s: Server, environment: string, timeoutMs = 
   }
   throw new Error(`the build of ${environment} did not end within ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
 }
+
+/** Restarts the sandbox and waits until it is running again, started after the request
+ *  (its `ready` stage is newer): the phase alone still says running before the stop begins. */
+export async function restartAndWait(s: Server, sandboxId: string, timeoutMs = 600_000): Promise<any> {
+  const since = new Date().toISOString();
+  const asked = await api(s, "POST", `/api/v1/sandboxes/${sandboxId}/restart`);
+  if (asked.status !== 202) throw new Error(`restart refused: ${JSON.stringify(asked.body)}`);
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    last = (await api(s, "GET", `/api/v1/sandboxes/${sandboxId}`)).body;
+    const ready = (last.stages as { name: string; endedAt?: string }[]).find((stage) => stage.name === "ready");
+    if (last.phase === "failed") return last;
+    if (last.phase === "running" && ready?.endedAt && ready.endedAt > since) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`sandbox ${sandboxId} did not run again within ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 2000)}`);
+}

@@ -17,8 +17,9 @@ const RANK: Record<Role, number> = { viewer: 1, editor: 2, owner: 3 };
 type Params = Record<string, string>;
 
 interface Case {
-  /** The weakest role that may use the route; "admin" for admin-only routes, "anyone" for every signed-in user. */
-  needs: Role | "admin" | "anyone";
+  /** The weakest role that may use the route; "admin" for admin-only routes, "anyone" for every signed-in user,
+   *  "creator" for what only the one who made it (alice) or an admin may change (environments). */
+  needs: Role | "admin" | "anyone" | "creator";
   /** The status of an allowed attempt. */
   ok: number;
   query?: string;
@@ -45,6 +46,8 @@ describe("authorization on every route", () => {
   let runId: string;
   /** Conversations whose runs sleep, for cancels that find a run still going. */
   let sleepyId: string;
+  /** An environment alice made (installation-wide: no project role applies), built once. */
+  const environment = "shared-env";
   let counter = 0;
 
   const as = (who: Who, method: string, path: string, body?: unknown) => api(s, method, path, { token: tokens[who], body });
@@ -86,6 +89,8 @@ describe("authorization on every route", () => {
     }
     sleepyId = (await ok("alice", "POST", `/api/v1/sandboxes/${box.id}/conversations`, { agent: "custom", command: "sleep 30" })).id;
     await ok("alice", "POST", `/api/v1/projects/${project.id}/database`);
+    await ok("alice", "POST", "/api/v1/environments", { name: environment });
+    await ok("alice", "POST", `/api/v1/environments/${environment}/builds`);
   });
   after(async () => s?.close());
 
@@ -322,6 +327,21 @@ describe("authorization on every route", () => {
     "GET /api/v1/databases": [{ needs: "admin", ok: 200 }],
     "POST /api/v1/databases/{dbid}/attach": [{ needs: "admin", ok: 404, body: { project: "proj1" } }],
     "DELETE /api/v1/databases/{dbid}": [{ needs: "admin", ok: 404, query: "?confirm=x" }],
+    // Environments: anyone signed in reads them and makes one; only its creator or an admin
+    // changes, builds or deletes it. Refused attempts aim at alice's shared one.
+    "GET /api/v1/environments": [{ needs: "anyone", ok: 200 }],
+    "POST /api/v1/environments": [{ needs: "anyone", ok: 201, fresh: async () => ({ body: { name: `env${++counter}` } }) }],
+    "GET /api/v1/environments/{ref}": [{ needs: "anyone", ok: 200 }],
+    "PATCH /api/v1/environments/{ref}": [{ needs: "creator", ok: 200, body: { maintenance: "echo pwned" }, fresh: async () => ({ body: { poolSize: 0 } }) }],
+    "DELETE /api/v1/environments/{ref}": [
+      {
+        needs: "creator",
+        ok: 204,
+        fresh: async () => ({ params: { ref: (await ok("alice", "POST", "/api/v1/environments", { name: `gone${++counter}` })).name } }),
+      },
+    ],
+    "POST /api/v1/environments/{ref}/builds": [{ needs: "creator", ok: 202 }],
+    "GET /api/v1/environments/{ref}/builds/latest": [{ needs: "anyone", ok: 200 }],
     "GET /api/v1/users": [{ needs: "admin", ok: 200 }],
     "POST /api/v1/users": [{ needs: "admin", ok: 201, body: { name: "mallory" }, fresh: async () => ({ body: { name: `user${++counter}` } }) }],
     // Refused attempts try to mint a token for alice.
@@ -363,7 +383,7 @@ describe("authorization on every route", () => {
       const [method, template] = route.split(" ") as [string, string];
       const own: Params = template.startsWith("/api/v1/users/")
         ? { id: ids.alice }
-        : { id: template.startsWith("/api/v1/sandboxes/") ? box.id : project.id, userId: ids.bob };
+        : { id: template.startsWith("/api/v1/sandboxes/") ? box.id : project.id, userId: ids.bob, ref: environment };
       for (const c of cases[route] ?? []) {
         const label = `${route}${c.query ?? ""}`;
         for (const who of PEOPLE) {
@@ -378,10 +398,11 @@ describe("authorization on every route", () => {
             assert.equal(res.status, c.ok, said);
             if (c.shows)
               assert.equal(text(res).includes(project.id) || text(res).includes(box.id), ROLE_OF[who] !== null, `${said}: shows the project to members only`);
-          } else if (c.needs === "admin" || ROLE_OF[who] !== null) {
+          } else if (c.needs === "admin" || c.needs === "creator" || ROLE_OF[who] !== null) {
             assert.equal(res.status, 403, said);
             assert.equal(res.body.error.code, "FORBIDDEN", said);
-            assert.match(res.body.error.hint, c.needs === "admin" ? /admin/ : new RegExp(`--role ${c.needs}\\b`), said);
+            const hint = c.needs === "admin" ? /admin/ : c.needs === "creator" ? /creator/ : new RegExp(`--role ${c.needs}\\b`);
+            assert.match(res.body.error.hint, hint, said);
           } else {
             // Indistinguishable from a reference to nothing at all.
             const nothing = url
@@ -426,6 +447,29 @@ describe("authorization on every route", () => {
     );
     const users = (await as("admin", "GET", "/api/v1/users")).body.items as { name: string }[];
     assert.ok(!users.some((u) => u.name === "mallory"), "refused user creations made nobody");
+    const stored = (await as("alice", "GET", `/api/v1/environments/${environment}`)).body;
+    assert.equal(stored.maintenance, null, "refused changes left the environment as it was");
+  });
+
+  test("environments answer UNAUTHENTICATED without a token, or with a wrong one", async () => {
+    for (const [method, path] of [
+      ["GET", "/api/v1/environments"],
+      ["POST", "/api/v1/environments"],
+      ["GET", `/api/v1/environments/${environment}`],
+      ["PATCH", `/api/v1/environments/${environment}`],
+      ["DELETE", `/api/v1/environments/${environment}`],
+      ["POST", `/api/v1/environments/${environment}/builds`],
+      ["GET", `/api/v1/environments/${environment}/builds/latest`],
+    ] as const) {
+      for (const token of [null, "opt_wrong"]) {
+        const body = method === "GET" || method === "DELETE" ? undefined : { name: "intruder" };
+        const res = await api(s, method, path, { token, body });
+        assert.equal(res.status, 401, `${method} ${path} with ${token}`);
+        assert.equal(res.body.error.code, "UNAUTHENTICATED");
+      }
+    }
+    assert.equal((await as("alice", "GET", `/api/v1/environments/${environment}`)).status, 200, "still there");
+    assert.equal((await as("alice", "GET", "/api/v1/environments/intruder")).status, 404, "nothing made");
   });
 
   test("a viewer sees env names, never values; an editor may reveal them", async () => {
@@ -517,6 +561,7 @@ describe("authorization on every route", () => {
 function mayUse(needs: Case["needs"], who: Who): boolean {
   if (needs === "anyone") return true;
   if (needs === "admin") return who === "admin";
+  if (needs === "creator") return who === "admin" || who === "alice";
   const role = ROLE_OF[who];
   return role !== null && RANK[role] >= RANK[needs];
 }

@@ -6,7 +6,8 @@ import { FRAME, FRAMES_CONTENT_TYPE, FrameDecoder, frameJson } from "../../super
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, ApiError, resolveConnection } from "../client.ts";
 
-export const execHelp = `outpost exec <sandbox> [--cwd DIR] [--env KEY=VALUE]... [--timeout MS] [--stdin] -- command [args…]
+export const execHelp = `outpost exec <sandbox> [--cwd DIR] [--env KEY=VALUE]... [--timeout MS] [--stdin] [--root] -- command [args…]
+  --root: as root inside the sandbox (sandboxes whose environment has an image; never root on the host).
   Exit code: the command's; 124 on timeout; 128+n when killed by signal n.`;
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
@@ -19,6 +20,7 @@ export async function exec(argv: string[]): Promise<number> {
     env: { type: "string", multiple: true },
     timeout: { type: "string" },
     stdin: { type: "boolean", default: false },
+    root: { type: "boolean", default: false },
   });
   const [ref, ...extra] = positionals;
   if (!ref || extra.length) throw new UsageError("outpost exec takes exactly one sandbox before --");
@@ -36,6 +38,7 @@ export async function exec(argv: string[]): Promise<number> {
     ...(values.env ? { env } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
     ...(values.stdin ? { stdin: readFileSync(0, "utf8") } : {}),
+    ...(values.root ? { user: "root" } : {}),
   };
 
   const api = new ApiClient(resolveConnection(values));

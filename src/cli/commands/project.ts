@@ -13,7 +13,7 @@ import { GIT_OPTIONS, gitChange, gitFlagsHelp } from "./project-git.ts";
 import { memberHelp, projectMember } from "./project-member.ts";
 
 export const projectHelp = `outpost project create <name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--database postgres]
-                       [--egress LEVEL] [--allow HOST[:PORT]]... [--deny HOST[:PORT]]... [--token-budget N|none]
+                       [--egress LEVEL] [--allow HOST[:PORT]]... [--deny HOST[:PORT]]... [--token-budget N|none] [--environment NAME]
 outpost project list
 outpost project get <id|name> [--reveal]
 outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-file FILE] [--env KEY=VALUE]... [--unset-env KEY]...
@@ -22,6 +22,9 @@ outpost project update <id|name> [--repo URL] [--branch NAME] [--instructions-fi
     hosts; custom only the allow list; open any public address. --allow and --deny add to the project's lists
     (deny wins), --remove-rule takes a rule out of both. HOST may be *.example.com or an IP address; the host
     machine is host.outpost.internal:PORT. --token-budget: model tokens a month through the gateway.
+outpost project update <id|name> [--environment NAME|none]
+    --environment: the environment its sandboxes start from at their next start (outpost environment list);
+    none: the host's /usr.
 outpost project update <id|name> [--idle-timeout SECONDS]
     --idle-timeout: stop the project's sandboxes after this long with no command, attached terminal, preview
     request or agent run (files kept; the next request wakes them). 0 = never; default 1800.
@@ -45,6 +48,7 @@ const FIELD_OPTIONS = {
   ...GIT_OPTIONS,
   database: { type: "string" },
   "idle-timeout": { type: "string" },
+  environment: { type: "string" },
   reveal: { type: "boolean", default: false },
   role: { type: "string" },
   rotate: { type: "boolean", default: false },
@@ -86,7 +90,7 @@ export async function project(argv: string[]): Promise<number> {
       const git = gitChange(values);
       if (git) Object.assign(body, { git });
       if (Object.keys(body).length === 0 && !hasEgressFlags(flags)) {
-        throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, --idle-timeout, …");
+        throw new UsageError("nothing to update: pass --repo, --branch, --env, --egress, --allow, --token-budget, --idle-timeout, --environment, …");
       }
       const path = `/api/v1/projects/${needRef()}`;
       // --allow, --deny and --remove-rule edit the stored lists: read them first.
@@ -124,6 +128,7 @@ type Fields = {
   env?: Record<string, string | null>;
   database?: string;
   idleTimeoutSeconds?: number;
+  environment?: string | null;
 };
 
 const NO_RULES = { allow: [], deny: [] };
@@ -135,8 +140,11 @@ function fieldsFrom(values: {
   env?: string[];
   database?: string;
   "idle-timeout"?: string;
+  environment?: string;
 }): Fields {
   const fields: Fields = {};
+  // "none" clears it (no environment may be called that).
+  if (values.environment !== undefined) fields.environment = values.environment === "none" ? null : values.environment;
   if (values["idle-timeout"] !== undefined) fields.idleTimeoutSeconds = idleTimeout(values["idle-timeout"]);
   if (values.repo !== undefined) fields.repoUrl = values.repo;
   if (values.branch !== undefined) fields.defaultBranch = values.branch;
@@ -174,6 +182,7 @@ function show(p: Project, json: boolean): number {
       ["egress", egressText(p.egress)],
       ["token budget", tokenBudgetText(p.tokenBudget)],
       ["idle stop", idleTimeoutText(p.idleTimeoutSeconds)],
+      ["environment", p.environment ?? "none (the host's /usr)"],
       ["agent runs", agentText((p as { agent?: Parameters<typeof agentText>[0] }).agent)],
       ["env", p.env.map((e) => (e.value !== undefined ? `${e.name}=${e.value}` : e.name)).join(", ") || "(none)"],
       ["created", p.createdAt],

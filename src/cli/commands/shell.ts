@@ -13,9 +13,10 @@ import { parse, UsageError } from "../args.ts";
 import { ApiClient, ApiError, type Connection, resolveConnection } from "../client.ts";
 import { printJson, table } from "../output.ts";
 
-export const shellHelp = `outpost shell <sandbox> [--terminal ID]
+export const shellHelp = `outpost shell <sandbox> [--terminal ID] [--root]
   A terminal in the sandbox (a login shell in /workspace). It keeps running when you leave:
   detach with Enter ~ . (or close the window) and come back with --terminal ID.
+  --root: a new terminal as root inside (sandboxes whose environment has an image; never root on the host).
   Exit code: the shell's; 0 after a detach.
 outpost shell <sandbox> --list          the sandbox's terminals
 outpost shell <sandbox> --kill ID       close one (hangs its shell up)`;
@@ -42,6 +43,7 @@ export async function shell(argv: string[]): Promise<number> {
     terminal: { type: "string" },
     list: { type: "boolean", default: false },
     kill: { type: "string" },
+    root: { type: "boolean", default: false },
   });
   const [ref, ...extra] = positionals;
   if (!ref || extra.length) throw new UsageError("outpost shell takes exactly one sandbox");
@@ -63,6 +65,13 @@ export async function shell(argv: string[]): Promise<number> {
     await new ApiClient(connection).request("DELETE", `${base}/${encodeURIComponent(values.kill)}`);
     if (!values.json) console.log(`closed ${values.kill}`);
     return 0;
+  }
+  if (values.root) {
+    if (values.terminal) throw new UsageError("--root opens a new terminal; --terminal attaches to one that runs as whoever opened it");
+    // The WebSocket's `new` opens terminals as the sandbox user: one as root is opened over HTTP first.
+    const size = process.stdout.isTTY ? { cols: process.stdout.columns, rows: process.stdout.rows } : {};
+    const opened = await new ApiClient(connection).request<Terminal>("POST", base, { ...size, user: "root" });
+    return attach(connection, `${base}/${encodeURIComponent(opened.id)}`, ref);
   }
   return attach(connection, `${base}/${encodeURIComponent(values.terminal ?? "new")}`, ref);
 }

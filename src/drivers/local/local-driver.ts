@@ -188,6 +188,14 @@ export class LocalDriver implements Driver {
     });
   }
 
+  /** The image layers the sandboxes here were last started on (none may be removed while
+   *  a sandbox may run on it: an overlay's lower layer is not a copy). */
+  async imageLayersInUse(): Promise<string[]> {
+    const layers = new Set<string>();
+    for (const id of await this.list()) for (const layer of readSpec(sandboxPaths(this.root, id).specFile)?.image?.layers ?? []) layers.add(layer);
+    return [...layers];
+  }
+
   /** Moves a stopped image sandbox's writable layer to `target` (an environment's setup
    *  result, services/environments/builder.ts); the host uids its files carry. */
   takeWritableLayer(sandboxId: string, target: string): { rootUid: number; userUid: number } {

@@ -109,9 +109,9 @@ export class EnvironmentBuilder {
 
   /** Images and setup layers that none of `environments` needs (as defined now), removed;
    *  nothing while a build of this process runs (its folders are not finished yet). */
-  async collect(environments: EnvironmentDefinition[]): Promise<string[]> {
+  async collect(environments: EnvironmentDefinition[], alsoKeep: Iterable<string> = []): Promise<string[]> {
     if (this.#running.size > 0) return [];
-    const keep = new Set<string>();
+    const keep = new Set<string>(alsoKeep);
     for (const environment of environments) {
       const planned = await this.layers(environment, { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true }).catch(() => null);
       for (const layer of planned?.layers ?? []) keep.add(layer);

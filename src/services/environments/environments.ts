@@ -1,6 +1,7 @@
 // Environments as use cases: define, change, list, build (with a kept log), and what a
 // sandbox of a project starts from (its layers) and runs at every start (maintenance).
 // Anyone signed in may read and use an environment; its creator or an admin changes it.
+import { existsSync } from "node:fs";
 import type pg from "pg";
 import type { Principal } from "../../domain/authorization.ts";
 import type { EgressPolicy } from "../../domain/egress-policy.ts";
@@ -122,8 +123,22 @@ export class EnvironmentService {
     const planned = await this.builder.layers(this.#definition(environment), { signal, progress: () => {}, dryRun: true }).catch(() => null);
     if (planned?.cached) return { image: { id: planned.key, layers: planned.layers }, summary: `${environment.name}: cached (${planned.key})` };
     const started = await this.#startBuild(environment, progress);
-    const built = await abortable(started.done, signal);
-    return { image: { id: built.key, layers: built.layers }, summary: `${environment.name}: built (${built.key})` };
+    try {
+      const built = await abortable(started.done, signal);
+      return { image: { id: built.key, layers: built.layers }, summary: `${environment.name}: built (${built.key})` };
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // A failed build is the build's failure (its log says why), not the sandbox's: the
+      // sandbox starts from the last build that worked, while its layers are still here.
+      const good = await store.latestGoodBuild(this.pool, environment.id);
+      if (good && good.layers.length > 0 && good.layers.every((layer) => existsSync(layer))) {
+        return {
+          image: { id: good.key, layers: good.layers },
+          summary: `${environment.name}: the build failed (outpost environment logs ${environment.name}); started from the last good build (${good.key})`,
+        };
+      }
+      throw error;
+    }
   }
 
   /** The maintenance script of the project's environment, if any, and whom it runs as
@@ -135,11 +150,17 @@ export class EnvironmentService {
     return { script: environment.maintenance, user: typeof image !== "string" && hasOwnRoot(image) ? "root" : "user" };
   }
 
-  /** Layers and images no environment's latest good build uses any more, removed. */
-  async collectGarbage(): Promise<string[]> {
+  /** Images and layers that no environment needs as defined now, no environment's last good
+   *  build made, and no sandbox was started on (`inUse`), removed. */
+  async collectGarbage(inUse: string[]): Promise<string[]> {
     if (!this.builder) return [];
     const rows = await store.listEnvironments(this.pool);
-    return this.builder.collect(rows.map((row) => this.#definition(row)));
+    const good = await Promise.all(rows.map((row) => store.latestGoodBuild(this.pool, row.id)));
+    const keep = [...inUse, ...good.flatMap((build) => build?.layers ?? [])];
+    return this.builder.collect(
+      rows.map((row) => this.#definition(row)),
+      keep,
+    );
   }
 
   /** One build per environment at a time; later callers wait for it and share its outcome. */
@@ -166,13 +187,13 @@ export class EnvironmentService {
       try {
         const built = await builder.layers(this.#definition(environment), { signal: AbortSignal.timeout(2 * 3600_000), progress: write });
         await flushing;
-        await store.finishBuild(this.pool, row.id, { state: "ready", key: built.key, cached: built.cached, log, error: null });
+        await store.finishBuild(this.pool, row.id, { state: "ready", key: built.key, cached: built.cached, layers: built.layers, log, error: null });
         return built;
       } catch (error) {
         const message = (error as Error).message;
         write(`\nbuild failed: ${message}\n`);
         await flushing;
-        await store.finishBuild(this.pool, row.id, { state: "failed", key: "", cached: false, log, error: message });
+        await store.finishBuild(this.pool, row.id, { state: "failed", key: "", cached: false, layers: [], log, error: message });
         throw error instanceof OutpostError ? error : new OutpostError("IMAGE_BUILD_FAILED", message, { cause: error });
       }
     });

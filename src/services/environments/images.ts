@@ -36,6 +36,8 @@ const SANDBOX_USER_LINES = {
 
 export class ImageStore {
   readonly #queue = new KeyedQueue();
+  /** Keys being made by this process now (their .partial folders are not leftovers). */
+  readonly #building = new Set<string>();
 
   constructor(readonly options: ImageStoreOptions) {}
 
@@ -50,42 +52,56 @@ export class ImageStore {
   /** The image's root filesystem, made when missing (concurrent callers share one build). */
   async ensure(image: Exclude<ImageRef, { kind: "host" }>, options: { signal: AbortSignal; progress(line: string): void }): Promise<BuiltImage> {
     const { key, rootfs, ready } = this.plan(image);
-    const base = image.kind === "outpost" ? ({ kind: "debian", suite: "bookworm" } as const) : image;
     if (ready) return { key, rootfs };
+    const base = image.kind === "outpost" ? ({ kind: "debian", suite: "bookworm" } as const) : image;
     return this.#queue.run(
       key,
       async () => {
         if (existsSync(rootfs)) return { key, rootfs };
-        const partial = join(this.options.dir, `${key}.partial`);
-        rmSync(partial, { recursive: true, force: true });
-        mkdirSync(partial, { recursive: true, mode: 0o711 });
-        const target = join(partial, "rootfs");
-        if (base.kind === "debian") {
-          await makeDebianRoot({
-            suite: base.suite,
-            mirror: this.options.debianMirror,
-            target,
-            cacheDir: this.options.debianCacheDir,
-            signal: options.signal,
-            progress: options.progress,
-          });
-        } else {
-          const source = this.#importPath(base.path);
-          await unpackOciImage({
-            source: { kind: base.kind === "oci-layout" ? "layout" : "archive", path: source, ref: base.ref },
-            target,
-            signal: options.signal,
-            onProgress: (p) => options.progress(describeProgress(p)),
-          });
+        this.#building.add(key);
+        try {
+          await this.#make(base, key, options);
+        } finally {
+          this.#building.delete(key);
         }
-        addSandboxUser(target);
-        writeFileSync(join(partial, "image.json"), `${JSON.stringify({ source: base, madeAt: new Date().toISOString() })}\n`);
-        renameSync(partial, join(this.options.dir, key));
-        options.progress(`image ${key} ready`);
         return { key, rootfs };
       },
       options.signal,
     );
+  }
+
+  /** Makes the image in <key>.partial, then renames it into place (a kill leaves no half image). */
+  async #make(
+    base: Exclude<ImageRef, { kind: "host" | "outpost" }>,
+    key: string,
+    options: { signal: AbortSignal; progress(line: string): void },
+  ): Promise<void> {
+    const partial = join(this.options.dir, `${key}.partial`);
+    rmSync(partial, { recursive: true, force: true });
+    mkdirSync(partial, { recursive: true, mode: 0o711 });
+    const target = join(partial, "rootfs");
+    if (base.kind === "debian") {
+      await makeDebianRoot({
+        suite: base.suite,
+        mirror: this.options.debianMirror,
+        target,
+        cacheDir: this.options.debianCacheDir,
+        signal: options.signal,
+        progress: options.progress,
+      });
+    } else {
+      const source = this.#importPath(base.path);
+      await unpackOciImage({
+        source: { kind: base.kind === "oci-layout" ? "layout" : "archive", path: source, ref: base.ref },
+        target,
+        signal: options.signal,
+        onProgress: (p) => options.progress(describeProgress(p)),
+      });
+    }
+    addSandboxUser(target);
+    writeFileSync(join(partial, "image.json"), `${JSON.stringify({ source: base, madeAt: new Date().toISOString() })}\n`);
+    renameSync(partial, join(this.options.dir, key));
+    options.progress(`image ${key} ready`);
   }
 
   /** Image folders whose root filesystem is not in `keep`, removed; returns what went. */
@@ -93,7 +109,7 @@ export class ImageStore {
     if (!existsSync(this.options.dir)) return [];
     const removed: string[] = [];
     for (const name of readdirSync(this.options.dir)) {
-      if (keep.has(join(this.options.dir, name, "rootfs"))) continue;
+      if (keep.has(join(this.options.dir, name, "rootfs")) || this.#building.has(name.replace(/\.partial$/, ""))) continue;
       rmSync(join(this.options.dir, name), { recursive: true, force: true });
       removed.push(name);
     }

@@ -29,7 +29,10 @@ export function hasRoot(): boolean {
 export function commandIdentity(user: CommandUser | undefined): { uid?: number; gid?: number; env: Record<string, string> } {
   if (user === "root") {
     if (!runAs)
-      throw new SupervisorError("ROOT_UNAVAILABLE", "This sandbox has no root: its environment uses the host's /usr. Give the project an environment with an image.");
+      throw new SupervisorError(
+        "ROOT_UNAVAILABLE",
+        "This sandbox has no root: its environment uses the host's /usr. Give the project an environment with an image.",
+      );
     return { uid: 0, gid: 0, env: { HOME: "/root", USER: "root", LOGNAME: "root" } };
   }
   return runAs ? { uid: runAs.uid, gid: runAs.gid, env: {} } : { env: {} };

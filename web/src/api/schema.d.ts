@@ -887,6 +887,750 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/environments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List environments */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Environment"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create an environment
+         * @description A base image plus a setup script run once as root inside and cached (by image, script and setup env), a maintenance script run at every start, and the setup phase's env and egress. Nothing is built until a build or a sandbox needs it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateEnvironmentInput"];
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Environment"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An environment, with its cache state and last build */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The environment's name or id. */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Environment"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an environment no project uses */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The environment's name or id. */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Change an environment
+         * @description The fields given replace the stored ones. A changed image, script or setup env is built at the next start of a sandbox that uses it (or by a build).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The environment's name or id. */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateEnvironmentInput"];
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Environment"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/environments/{ref}/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Build an environment now
+         * @description Makes its image and runs its setup script unless cached; answers at once. Follow it with GET …/builds/latest.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The environment's name or id. */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never> | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EnvironmentBuild"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{ref}/builds/latest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest build, with its log */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The environment's name or id. */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EnvironmentBuildLog"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -11404,6 +12148,42 @@ export interface components {
             /** @description Anyone with this URL can open the preview until it expires or the share is deleted. Shown once. */
             url: string;
         };
+        CreateEnvironment: {
+            /** @description host (the host's /usr, no root inside; default), debian:<suite> (debootstrap), outpost:default (Debian with git, curl, build tools, Python, ripgrep, psql, Node LTS), oci-layout:<path>[@ref] or oci-archive:<path>[@ref] (under the image import folder). */
+            image?: string;
+            /** @description Run as root inside at every start of a sandbox, in /workspace (e.g. `npm ci`). */
+            maintenance?: string | null;
+            /** @description Lowercase DNS-1123 label, at most 40 characters; not `none`. */
+            name: string;
+            /** @description Sandboxes kept started ahead for this environment's next creates (0: none). */
+            poolSize?: number;
+            /** @description Run once as root inside, with `sh -e`; its result is cached until the image, script or setup env change. */
+            setup?: string | null;
+            /** @description Egress of the setup phase; default: the package registries. */
+            setupEgress?: components["schemas"]["EgressPolicyChange"];
+            /** @description Environment of the setup script only (not secrets: it is part of the cache key and shown to users). */
+            setupEnv?: {
+                [key: string]: string;
+            };
+        };
+        CreateEnvironmentInput: {
+            /** @description host (the host's /usr, no root inside; default), debian:<suite> (debootstrap), outpost:default (Debian with git, curl, build tools, Python, ripgrep, psql, Node LTS), oci-layout:<path>[@ref] or oci-archive:<path>[@ref] (under the image import folder). */
+            image?: string;
+            /** @description Run as root inside at every start of a sandbox, in /workspace (e.g. `npm ci`). */
+            maintenance?: string | null;
+            /** @description Lowercase DNS-1123 label, at most 40 characters; not `none`. */
+            name: string;
+            /** @description Sandboxes kept started ahead for this environment's next creates (0: none). */
+            poolSize?: number;
+            /** @description Run once as root inside, with `sh -e`; its result is cached until the image, script or setup env change. */
+            setup?: string | null;
+            /** @description Egress of the setup phase; default: the package registries. */
+            setupEgress?: components["schemas"]["EgressPolicyChangeInput"];
+            /** @description Environment of the setup script only (not secrets: it is part of the cache key and shown to users). */
+            setupEnv?: {
+                [key: string]: string;
+            };
+        };
         CreateProject: {
             /**
              * @description Whether the project gets its own PostgreSQL database.
@@ -11416,6 +12196,8 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /** @description The name of the environment its sandboxes start from (image, setup; see /api/v1/environments); null: the host's /usr. Applies at the sandboxes' next start. */
+            environment?: string | null;
             /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
             idleTimeoutSeconds?: number;
             /** @description Agent instructions; becomes CLAUDE.md in the sandbox. */
@@ -11439,6 +12221,8 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /** @description The name of the environment its sandboxes start from (image, setup; see /api/v1/environments); null: the host's /usr. Applies at the sandboxes' next start. */
+            environment?: string | null;
             /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
             idleTimeoutSeconds?: number;
             /** @description Agent instructions; becomes CLAUDE.md in the sandbox. */
@@ -11755,6 +12539,102 @@ export interface components {
             rule: string;
             sandboxId: string;
             startedAt: string;
+        };
+        Environment: {
+            /**
+             * @description none: nothing to build (host); ready: the current definition is built; stale: the next start (or a build) makes it.
+             * @enum {string}
+             */
+            cache: "none" | "ready" | "stale";
+            createdAt: string;
+            id: string;
+            image: string;
+            lastBuild: components["schemas"]["EnvironmentBuild"] | null;
+            maintenance: string | null;
+            name: string;
+            ownerId: string;
+            poolSize: number;
+            /** @description Names of the projects that use it. */
+            projects: string[];
+            setup: string | null;
+            setupEgress: components["schemas"]["EgressPolicy"];
+            setupEnv: {
+                [key: string]: string;
+            };
+            updatedAt: string;
+        };
+        EnvironmentBuild: {
+            /** @description Nothing had to be made: the result was on disk. */
+            cached: boolean;
+            error: string | null;
+            finishedAt: string | null;
+            id: string;
+            /** @description The cache key of its top layer. */
+            key: string;
+            startedAt: string;
+            /** @enum {string} */
+            state: "building" | "ready" | "failed";
+        };
+        EnvironmentBuildInput: {
+            /** @description Nothing had to be made: the result was on disk. */
+            cached: boolean;
+            error: string | null;
+            finishedAt: string | null;
+            id: string;
+            /** @description The cache key of its top layer. */
+            key: string;
+            startedAt: string;
+            /** @enum {string} */
+            state: "building" | "ready" | "failed";
+        };
+        EnvironmentBuildLog: {
+            /** @description Nothing had to be made: the result was on disk. */
+            cached: boolean;
+            error: string | null;
+            finishedAt: string | null;
+            id: string;
+            /** @description The cache key of its top layer. */
+            key: string;
+            log: string;
+            startedAt: string;
+            /** @enum {string} */
+            state: "building" | "ready" | "failed";
+        };
+        EnvironmentBuildLogInput: {
+            /** @description Nothing had to be made: the result was on disk. */
+            cached: boolean;
+            error: string | null;
+            finishedAt: string | null;
+            id: string;
+            /** @description The cache key of its top layer. */
+            key: string;
+            log: string;
+            startedAt: string;
+            /** @enum {string} */
+            state: "building" | "ready" | "failed";
+        };
+        EnvironmentInput: {
+            /**
+             * @description none: nothing to build (host); ready: the current definition is built; stale: the next start (or a build) makes it.
+             * @enum {string}
+             */
+            cache: "none" | "ready" | "stale";
+            createdAt: string;
+            id: string;
+            image: string;
+            lastBuild: components["schemas"]["EnvironmentBuildInput"] | null;
+            maintenance: string | null;
+            name: string;
+            ownerId: string;
+            poolSize: number;
+            /** @description Names of the projects that use it. */
+            projects: string[];
+            setup: string | null;
+            setupEgress: components["schemas"]["EgressPolicyInput"];
+            setupEnv: {
+                [key: string]: string;
+            };
+            updatedAt: string;
         };
         Error: {
             error: {
@@ -12320,6 +13200,8 @@ export interface components {
                 /** @description Present only with ?reveal=true. */
                 value?: string;
             }[];
+            /** @description The environment its sandboxes start from; null: the host's /usr. */
+            environment: string | null;
             git: components["schemas"]["GitSettings"];
             id: string;
             /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
@@ -12342,6 +13224,8 @@ export interface components {
                 /** @description Present only with ?reveal=true. */
                 value?: string;
             }[];
+            /** @description The environment its sandboxes start from; null: the host's /usr. */
+            environment: string | null;
             git: components["schemas"]["GitSettingsInput"];
             id: string;
             /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
@@ -12724,6 +13608,38 @@ export interface components {
             pid: number;
             rows: number;
         };
+        UpdateEnvironment: {
+            /** @description host (the host's /usr, no root inside; default), debian:<suite> (debootstrap), outpost:default (Debian with git, curl, build tools, Python, ripgrep, psql, Node LTS), oci-layout:<path>[@ref] or oci-archive:<path>[@ref] (under the image import folder). */
+            image?: string;
+            /** @description Run as root inside at every start of a sandbox, in /workspace (e.g. `npm ci`). */
+            maintenance?: string | null;
+            /** @description Sandboxes kept started ahead for this environment's next creates (0: none). */
+            poolSize?: number;
+            /** @description Run once as root inside, with `sh -e`; its result is cached until the image, script or setup env change. */
+            setup?: string | null;
+            /** @description Egress of the setup phase; default: the package registries. */
+            setupEgress?: components["schemas"]["EgressPolicyChange"];
+            /** @description Environment of the setup script only (not secrets: it is part of the cache key and shown to users). */
+            setupEnv?: {
+                [key: string]: string;
+            };
+        };
+        UpdateEnvironmentInput: {
+            /** @description host (the host's /usr, no root inside; default), debian:<suite> (debootstrap), outpost:default (Debian with git, curl, build tools, Python, ripgrep, psql, Node LTS), oci-layout:<path>[@ref] or oci-archive:<path>[@ref] (under the image import folder). */
+            image?: string;
+            /** @description Run as root inside at every start of a sandbox, in /workspace (e.g. `npm ci`). */
+            maintenance?: string | null;
+            /** @description Sandboxes kept started ahead for this environment's next creates (0: none). */
+            poolSize?: number;
+            /** @description Run once as root inside, with `sh -e`; its result is cached until the image, script or setup env change. */
+            setup?: string | null;
+            /** @description Egress of the setup phase; default: the package registries. */
+            setupEgress?: components["schemas"]["EgressPolicyChangeInput"];
+            /** @description Environment of the setup script only (not secrets: it is part of the cache key and shown to users). */
+            setupEnv?: {
+                [key: string]: string;
+            };
+        };
         /** @description The name cannot change: sandboxes and databases are named after it. */
         UpdateProject: {
             /** @description Agent run settings; the fields given replace the stored ones (limits field by field). */
@@ -12736,6 +13652,8 @@ export interface components {
             env?: {
                 [key: string]: string | null;
             };
+            /** @description The name of the environment its sandboxes start from (image, setup; see /api/v1/environments); null: the host's /usr. Applies at the sandboxes' next start. */
+            environment?: string | null;
             /** @description Git settings; the fields given replace the stored ones (null resets one). */
             git?: components["schemas"]["GitSettingsChange"];
             /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */
@@ -12757,6 +13675,8 @@ export interface components {
             env?: {
                 [key: string]: string | null;
             };
+            /** @description The name of the environment its sandboxes start from (image, setup; see /api/v1/environments); null: the host's /usr. Applies at the sandboxes' next start. */
+            environment?: string | null;
             /** @description Git settings; the fields given replace the stored ones (null resets one). */
             git?: components["schemas"]["GitSettingsChangeInput"];
             /** @description Seconds a sandbox may sit idle (no command, attached terminal, preview request or agent run) before it is stopped, files kept; a request wakes it. 0: never. Default 1800. */

@@ -1,6 +1,6 @@
 // One project: its sandboxes with live provisioning progress, its latest agent conversations
 // and the activity timeline, and its settings (variables and secrets, egress, agent, model
-// usage, members, git, database) in tabs.
+// usage, members, git, database, environment) in tabs.
 import { ActionIcon, Anchor, Badge, Button, Grid, Group, Menu, Skeleton, Stack, Tabs, Text, Title } from "@mantine/core";
 import { IconDots, IconTrash } from "@tabler/icons-react";
 import { lazy, Suspense, useState } from "react";
@@ -20,6 +20,7 @@ const MembersPanel = lazy(() => import("../settings/MembersPanel.tsx"));
 const AgentPanel = lazy(() => import("../settings/AgentPanel.tsx"));
 const GitPanel = lazy(() => import("../settings/GitPanel.tsx"));
 const DatabasePanel = lazy(() => import("../settings/DatabasePanel.tsx"));
+const EnvironmentPanel = lazy(() => import("../settings/EnvironmentPanel.tsx"));
 const ProjectConversations = lazy(() => import("../sandbox-tabs/chat/ProjectConversations.tsx"));
 const IdleStopCard = lazy(() => import("../settings/IdleStopCard.tsx"));
 
@@ -30,6 +31,7 @@ const TABS = [
   { value: "agent", label: "Agent" },
   { value: "git", label: "Git" },
   { value: "database", label: "Database" },
+  { value: "environment", label: "Environment" },
   { value: "usage", label: "Model usage" },
   { value: "members", label: "Members" },
 ] as const;
@@ -121,6 +123,9 @@ export default function ProjectPage() {
           </Tabs.Panel>
           <Tabs.Panel value="database" pt="md">
             <DatabasePanel project={p} canEdit={abilities.canEdit} />
+          </Tabs.Panel>
+          <Tabs.Panel value="environment" pt="md">
+            <EnvironmentPanel project={p} canEdit={abilities.canEdit} />
           </Tabs.Panel>
           <Tabs.Panel value="usage" pt="md">
             <UsagePanel project={p} canEdit={abilities.canEdit} />

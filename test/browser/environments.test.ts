@@ -1,0 +1,134 @@
+// The project's Environment tab in a real headless Chromium against a real `outpost serve`
+// (root here, so it can build images): a person makes an environment from the tab (image
+// host, a setup script and env), chooses it for the project and finds it chosen after a
+// reload; "Build now" ends ready with its log shown; an image that is not there fails its
+// build with the log saying why; a name that is not a DNS label is refused with the API's
+// message and hint. No Debian image is built here.
+// Screenshots land in /tmp/outpost-ui-environment*.png (-failure-*.png when a step fails).
+// Needs Debian's `chromium` and `npm run build` (which builds the UI).
+import assert from "node:assert/strict";
+import { after, before, describe } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
+import { launchChromium } from "../helpers/chromium.ts";
+import { getOk, uiTestWith } from "../helpers/ui-test.ts";
+
+const PROJECT = "env-ui";
+const ENVIRONMENT = "webtools";
+
+let server: OutpostServer;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+interface Environment {
+  name: string;
+  image: string;
+  setup: string | null;
+  setupEnv: Record<string, string>;
+  projects: string[];
+}
+
+before(async () => {
+  [server, browser] = await Promise.all([startOutpost(), launchChromium()]);
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, colorScheme: "light" });
+  page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  const project = await apiJson(server, "POST", "/api/v1/projects", { name: PROJECT });
+  assert.equal(project.status, 201, JSON.stringify(project.body));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const uiTest = uiTestWith(() => page, "environment-");
+const chooser = () => page.getByRole("combobox", { name: "Environment of this project" });
+const chosen = () => page.getByTestId("environment");
+
+describe("the Environment tab", () => {
+  uiTest("a new environment made in the tab and chosen for the project is still chosen after a reload", async () => {
+    await page.goto(server.loginUrl);
+    await page.getByRole("heading", { name: "Projects", exact: true }).waitFor();
+    await page.goto(`${server.url}/projects/${PROJECT}/environment`);
+    await page.getByRole("tab", { name: "Environment", selected: true }).waitFor();
+    assert.equal(await chooser().inputValue(), "none: host /usr");
+
+    await page.getByRole("button", { name: "New environment" }).click();
+    const form = page.getByRole("form", { name: "New environment" });
+    await form.getByLabel("Name").fill(ENVIRONMENT);
+    assert.equal(await form.getByLabel("Image", { exact: true }).inputValue(), "host");
+    await form.getByLabel("Setup script").fill("echo hello from setup\ntouch /opt/ready");
+    await form.getByLabel("Setup env").fill("MODE=ui");
+    await form.getByRole("button", { name: "Create environment" }).click();
+    await page.getByText(`Environment ${ENVIRONMENT} created`).waitFor();
+
+    // Made, not yet the project's: the choice waits for "Use for this project".
+    assert.equal(await chooser().inputValue(), `${ENVIRONMENT} (host)`);
+    const made = await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`);
+    assert.deepEqual([made.image, made.setup, made.setupEnv, made.projects], ["host", "echo hello from setup\ntouch /opt/ready", { MODE: "ui" }, []]);
+    assert.equal((await getOk<{ environment: string | null }>(server, `/api/v1/projects/${PROJECT}`)).environment, null);
+
+    await page.getByRole("button", { name: "Use for this project" }).click();
+    await page.getByText("Environment saved").waitFor();
+    assert.equal((await getOk<{ environment: string | null }>(server, `/api/v1/projects/${PROJECT}`)).environment, ENVIRONMENT);
+
+    await page.reload();
+    await chosen().waitFor();
+    assert.equal(await chooser().inputValue(), `${ENVIRONMENT} (host)`);
+    assert.equal(await chosen().getByLabel("Setup script").inputValue(), "echo hello from setup\ntouch /opt/ready");
+    assert.equal(await chosen().getByLabel("Setup env").inputValue(), "MODE=ui");
+    await chosen().getByTestId("environment-projects").getByText(PROJECT, { exact: true }).waitFor();
+    await chosen().getByText("Never built.").waitFor();
+  });
+
+  uiTest("Build now ends ready and shows the build's log and the cache state", async () => {
+    assert.equal(await chosen().getByTestId("environment-cache").getAttribute("data-cache"), "none", "the host's /usr: nothing to build");
+    await chosen().getByRole("button", { name: "Build now" }).click();
+    await chosen().locator('[data-testid=environment-build-state][data-state="ready"]').waitFor();
+    const log = chosen().getByTestId("environment-build-log");
+    await log.waitFor({ state: "visible" });
+    await chosen().getByText("cached: nothing had to be made").waitFor();
+    const latest = await getOk<{ state: string; log: string }>(server, `/api/v1/environments/${ENVIRONMENT}/builds/latest`);
+    assert.equal(latest.state, "ready");
+    assert.equal(await log.textContent(), latest.log || "(no output)", "the log as the server keeps it");
+    await page.screenshot({ path: "/tmp/outpost-ui-environment-built.png", fullPage: true });
+  });
+
+  uiTest("an image that is not there: saved, then its build fails with the log saying why", async () => {
+    const form = page.getByRole("form", { name: `Environment ${ENVIRONMENT}` });
+    await form.getByLabel("Image", { exact: true }).fill("oci-layout:/nonexistent/layout");
+    await form.getByRole("button", { name: "Save environment" }).click();
+    // Stale: saved, and the tab read it again (nothing built for this image yet).
+    await chosen().locator('[data-testid=environment-cache][data-cache="stale"]').waitFor();
+    assert.equal((await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`)).image, "oci-layout:/nonexistent/layout");
+
+    await chosen().getByRole("button", { name: "Build now" }).click();
+    await chosen().locator('[data-testid=environment-build-state][data-state="failed"]').waitFor();
+    const latest = await getOk<{ state: string; log: string; error: string }>(server, `/api/v1/environments/${ENVIRONMENT}/builds/latest`);
+    assert.equal(latest.state, "failed");
+    assert.match(await chosen().getByTestId("environment-build-log").textContent() ?? "", /build failed: /);
+    assert.equal(await chosen().getByTestId("environment-build-error").textContent(), latest.error);
+    await page.screenshot({ path: "/tmp/outpost-ui-environment-failed.png", fullPage: true });
+  });
+
+  uiTest("a name that is not a DNS label is refused with the API's message and hint; nothing is made", async () => {
+    await page.getByRole("button", { name: "New environment" }).click();
+    const form = page.getByRole("form", { name: "New environment" });
+    await form.getByLabel("Name").fill("Not_DNS");
+    await form.getByRole("button", { name: "Create environment" }).click();
+    const alert = form.getByRole("alert");
+    await alert.getByText("No environment was made").waitFor();
+    await alert.getByText(/environment name/).waitFor();
+    await alert.getByText("Fix the request (details.issues names each bad field); the API reference is at /docs.").waitFor();
+    await alert.getByText("VALIDATION_FAILED").waitFor();
+    const listed = await getOk<{ items: { name: string }[] }>(server, "/api/v1/environments");
+    assert.deepEqual(
+      listed.items.map((e) => e.name),
+      [ENVIRONMENT],
+    );
+    assert.deepEqual(pageErrors, []);
+  });
+});
