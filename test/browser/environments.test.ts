@@ -109,7 +109,7 @@ describe("the Environment tab", () => {
     await chosen().locator('[data-testid=environment-build-state][data-state="failed"]').waitFor();
     const latest = await getOk<{ state: string; log: string; error: string }>(server, `/api/v1/environments/${ENVIRONMENT}/builds/latest`);
     assert.equal(latest.state, "failed");
-    assert.match(await chosen().getByTestId("environment-build-log").textContent() ?? "", /build failed: /);
+    assert.match((await chosen().getByTestId("environment-build-log").textContent()) ?? "", /build failed: /);
     assert.equal(await chosen().getByTestId("environment-build-error").textContent(), latest.error);
     await page.screenshot({ path: "/tmp/outpost-ui-environment-failed.png", fullPage: true });
   });

@@ -181,7 +181,15 @@ describe("outpost environment", () => {
     assert.match(inUse, /used by (shop, blog|blog, shop)/);
     assert.equal((await apiJson(server, "GET", "/api/v1/environments/tools")).status, 200, "still there");
 
-    await refused("ENVIRONMENT_NOT_FOUND", /hint: List the environments with `outpost environment list`/, "project", "update", "blog", "--environment", "nosuch");
+    await refused(
+      "ENVIRONMENT_NOT_FOUND",
+      /hint: List the environments with `outpost environment list`/,
+      "project",
+      "update",
+      "blog",
+      "--environment",
+      "nosuch",
+    );
     for (const project of ["shop", "blog"]) {
       assert.match(await ok("project", "update", project, "--environment", "none"), /^environment:\s+none \(the host's \/usr\)$/m);
       assert.equal((await apiJson<any>(server, "GET", `/api/v1/projects/${project}`)).body.environment, null);

@@ -87,9 +87,16 @@ describe("sandbox routes refuse bad input", () => {
   test("exec bodies that are too large or have unknown fields change nothing", async () => {
     const big = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body: { command: "true", stdin: "x".repeat(1024 * 1024 + 1) } });
     assert.equal(big.status, 413);
-    const unknown = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body: { command: "true", user: "root" } });
+    const unknown = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body: { command: "true", runAs: "root" } });
     assert.equal(unknown.status, 400);
-    assert.match(unknown.body.error.message, /user/);
+    assert.match(unknown.body.error.message, /runAs/);
+    const badUser = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body: { command: "true", user: "admin" } });
+    assert.equal(badUser.status, 400);
+    // Root inside exists only with an environment image; this sandbox is on the host's /usr.
+    const noRoot = await api(s, "POST", `/api/v1/sandboxes/${box.id}/exec`, { body: { command: "true", user: "root" } });
+    assert.equal(noRoot.status, 409, JSON.stringify(noRoot.body));
+    assert.equal(noRoot.body.error.code, "ROOT_UNAVAILABLE");
+    assert.match(noRoot.body.error.hint, /environment/);
   });
 
   test("the OpenAPI document describes the sandbox, exec and process routes", async () => {

@@ -27,15 +27,18 @@ describe("sandbox lifecycle", () => {
     assert.deepEqual(
       sandbox.stages.map((st: any) => [st.name, st.state]),
       [
+        ["environment", "done"],
         ["workspace", "done"],
         ["isolation", "done"],
         ["supervisor", "done"],
         ["repository", "done"],
+        ["maintenance", "done"],
         ["ready", "done"],
       ],
     );
     // A project without a repository gets an empty one: diffs and checkpoints need it.
-    assert.match(sandbox.stages[3].message, /initialized an empty repository on main/);
+    assert.match(sandbox.stages[4].message, /initialized an empty repository on main/);
+    assert.equal(sandbox.stages[0].message, "none: the host's /usr", "no environment: the host's /usr");
     for (const st of sandbox.stages) assert.ok(st.startedAt && st.endedAt && st.endedAt >= st.startedAt, st.name);
     const second = await api(s, "POST", "/api/v1/projects/life/sandboxes");
     assert.equal(second.body.primary, false, "only the first sandbox is the primary");
@@ -100,7 +103,7 @@ describe("sandbox lifecycle", () => {
   test("the next sandbox of the project takes over the kept workspace, owned by its own uid", async () => {
     const next = await runningSandbox(s, "life");
     assert.equal((await exec(s, next.id, "cat /workspace/note.txt && touch /workspace/note.txt && echo writable")).stdout, "persisted\nwritable\n");
-    assert.match(next.stages[0].message, new RegExp(`workspace kept from ${sandbox.id}`));
+    assert.match(next.stages.find((st: any) => st.name === "workspace").message, new RegExp(`workspace kept from ${sandbox.id}`));
     assert.ok(!existsSync(join(s.dataDir, "sandboxes", sandbox.id)), "the old folder is gone");
     const another = await runningSandbox(s, "life");
     assert.equal((await exec(s, another.id, "ls /workspace")).stdout, "", "a kept workspace is handed out once");

@@ -31,9 +31,7 @@ function Chooser({ project, canEdit }: { project: Project; canEdit: boolean }) {
   const [creating, setCreating] = useState(false);
   const assign = useMutation({
     mutationFn: async () =>
-      unwrap(
-        await api.PATCH("/api/v1/projects/{id}", { params: { path: { id: project.id } }, body: { environment: choice === NONE ? null : choice } }),
-      ),
+      unwrap(await api.PATCH("/api/v1/projects/{id}", { params: { path: { id: project.id } }, body: { environment: choice === NONE ? null : choice } })),
     onSuccess: async () => {
       notifications.show({ color: "green", title: "Environment saved", message: "The project's sandboxes start from it at their next start." });
       await client.invalidateQueries({ queryKey: ["project"] });

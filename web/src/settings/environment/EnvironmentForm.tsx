@@ -2,7 +2,7 @@
 // API renames none). Image, setup and maintenance scripts, the setup phase's env and extra
 // hosts, the warm pool's size. Only its creator or an admin changes one; others read it.
 // The server checks everything again and its error (with the hint) is shown as it says it.
-import { Autocomplete, Button, Group, NumberInput, Stack, Text, Textarea, TagsInput, TextInput } from "@mantine/core";
+import { Autocomplete, Button, Group, NumberInput, Stack, TagsInput, Text, Textarea, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";

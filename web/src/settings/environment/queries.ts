@@ -12,8 +12,7 @@ const BUILD_POLL_MS = 2000;
 
 export const environmentsKey = ["environments"];
 
-export const useEnvironments = () =>
-  useQuery({ queryKey: environmentsKey, queryFn: async () => unwrap(await api.GET("/api/v1/environments")).items });
+export const useEnvironments = () => useQuery({ queryKey: environmentsKey, queryFn: async () => unwrap(await api.GET("/api/v1/environments")).items });
 
 /** The latest build with its log; null before the first build (404 "has not been built yet"). */
 export const useLatestBuild = (name: string) =>
