@@ -211,6 +211,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       ...options.egress,
     });
     cleanups.push(() => egress.stop());
+    const sandboxLimits = { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids };
+    const sandboxCapacity = { maxSandboxes: settings.maxSandboxes, maxMemoryBytes: settings.maxSandboxMemoryMb * 1024 * 1024 };
     // Environments: what a project's sandboxes start from (their image and its setup).
     const environments = createEnvironmentRuntime({
       pool,
@@ -221,6 +223,10 @@ export async function startServer(settings: Settings, options: StartOptions = {}
         const driver = sandboxes.driver as { imageLayersInUse?: () => Promise<string[]> };
         return (await driver.imageLayersInUse?.()) ?? [];
       },
+      sandboxDriver: () => sandboxes?.driver,
+      limits: sandboxLimits,
+      capacity: sandboxCapacity,
+      poolCheckMs: settings.poolCheckMs,
     });
     projects.useEnvironments(environments.service);
     cleanups.push(() => environments.stop());
@@ -253,8 +259,9 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       agentsDir,
       dataDir: settings.dataDir,
       bwrapPath: settings.bwrapPath,
-      limits: { cpus: settings.sandboxCpus, memoryBytes: settings.sandboxMemoryMb * 1024 * 1024, pids: settings.sandboxPids },
-      capacity: { maxSandboxes: settings.maxSandboxes, maxMemoryBytes: settings.maxSandboxMemoryMb * 1024 * 1024 },
+      limits: sandboxLimits,
+      capacity: sandboxCapacity,
+      warmPool: () => environments.pool,
       logger,
       resyncMs: options.sandboxResyncMs,
       stopGraceMs: options.sandboxStopGraceMs,
@@ -329,6 +336,7 @@ export async function startServer(settings: Settings, options: StartOptions = {}
     await databases.start();
     await environments.start();
     await sandboxes.start();
+    await environments.startPool();
     await runs.start();
     const sandboxAvailability = await sandboxCheck;
     if (!sandboxAvailability.ok) logger.warn({ problem: sandboxAvailability.problem, fix: sandboxAvailability.fix }, "sandboxes cannot run on this host");

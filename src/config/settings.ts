@@ -101,6 +101,12 @@ export const settingsSchema = z
       .string()
       .optional()
       .describe("The bin/ folder of the pg_dump and psql that dump and restore project databases (OUTPOST_PG_CLIENT_BIN); default: found on the host."),
+    poolCheckMs: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(3_600_000)
+      .describe("How often environments' warm pools are topped up besides after each claim (OUTPOST_POOL_CHECK_MS, default 10000)."),
     debianMirror: z
       .string()
       .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http(s):// URL")
@@ -151,6 +157,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     maxSandboxes: env.OUTPOST_MAX_SANDBOXES || "64",
     maxSandboxMemoryMb: env.OUTPOST_MAX_SANDBOX_MEMORY_MB || String(Math.floor((2 * totalmem()) / (1024 * 1024))),
     idleCheckMs: env.OUTPOST_IDLE_CHECK_MS || "15000",
+    poolCheckMs: env.OUTPOST_POOL_CHECK_MS || "10000",
     debianMirror: env.OUTPOST_DEBIAN_MIRROR || "http://deb.debian.org/debian",
     debianRootCache: env.OUTPOST_DEBIAN_ROOT_CACHE || undefined,
     imageImportDir: env.OUTPOST_IMAGE_IMPORT_DIR || undefined,
@@ -195,6 +202,7 @@ const ENV_NAMES: Record<string, string> = {
   maxSandboxes: "OUTPOST_MAX_SANDBOXES",
   maxSandboxMemoryMb: "OUTPOST_MAX_SANDBOX_MEMORY_MB",
   idleCheckMs: "OUTPOST_IDLE_CHECK_MS",
+  poolCheckMs: "OUTPOST_POOL_CHECK_MS",
   debianMirror: "OUTPOST_DEBIAN_MIRROR",
   debianRootCache: "OUTPOST_DEBIAN_ROOT_CACHE",
   imageImportDir: "OUTPOST_IMAGE_IMPORT_DIR",

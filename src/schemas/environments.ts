@@ -76,6 +76,9 @@ export const environment = z
     cache: z
       .enum(["none", "ready", "stale"])
       .describe("none: nothing to build (host); ready: the current definition is built; stale: the next start (or a build) makes it."),
+    warm: z
+      .object({ ready: z.number().int(), starting: z.number().int() })
+      .describe("Its warm pool now: sandboxes started and waiting for the next create, and those starting."),
     projects: z.array(z.string()).describe("Names of the projects that use it."),
     lastBuild: environmentBuild.nullable(),
     createdAt: z.string(),

@@ -26,6 +26,15 @@ export interface SandboxServiceDeps {
   /** Throws SANDBOX_RUNTIME_UNAVAILABLE (with the fix) when this host cannot run sandboxes. */
   assertRuntimeAvailable: () => Promise<void>;
   wake: (sandboxId: string) => void;
+  /** The environments' warm pool (services/environments/pool.ts), bound once it exists. */
+  warmPool?: () => WarmPoolClaims | undefined;
+}
+
+/** What a create asks of the warm pool. */
+export interface WarmPoolClaims {
+  keyFor(projectId: string): Promise<string | null>;
+  claim(tx: Queryable, projectId: string, key: string): Promise<{ id: string; hostname: string } | null>;
+  kick(): void;
 }
 
 const CREATE_ATTEMPTS = 5;
@@ -38,22 +47,32 @@ export class SandboxService {
     const ownerId = principal.userId;
     const project = await resolveProject(this.deps.pool, principal, projectRef, "sandbox.create");
     await this.deps.assertRuntimeAvailable();
+    const warmPool = this.deps.warmPool?.();
+    const poolKey = (await warmPool?.keyFor(project.id).catch(() => null)) ?? null;
     // A random name can collide with a concurrent create; the unique constraint catches it
     // and we simply draw again.
     for (let attempt = 1; ; attempt++) {
       try {
-        const id = newId("sandbox");
+        let id = newId("sandbox");
         const { row, replayed } = await withTransaction(this.deps.pool, async (tx) => {
+          // A warm sandbox of the project's environment becomes this one: its id and hostname.
+          // Claimed under a savepoint: a replayed create gives the member back.
+          if (poolKey !== null && warmPool) await tx.query("savepoint pool_claim");
+          const claimed = poolKey !== null && warmPool ? await warmPool.claim(tx, project.id, poolKey) : null;
+          if (claimed) id = claimed.id;
           if (idempotencyKey) {
             const request = { key: idempotencyKey, scope: "sandbox.create" as const, fingerprint: fingerprint("sandbox.create", project.id) };
             const earlier = await replayOf(tx, ownerId, request, id);
-            if (earlier) return { row: await this.#find(tx, principal, earlier, "sandbox.read"), replayed: true };
+            if (earlier) {
+              if (claimed) await tx.query("rollback to savepoint pool_claim");
+              return { row: await this.#find(tx, principal, earlier, "sandbox.read"), replayed: true };
+            }
           }
           const created = await store.insertSandbox(tx, {
             id,
             projectId: project.id,
             ownerId,
-            name: sandboxName(project.name),
+            name: claimed?.hostname ?? sandboxName(project.name),
             driver: this.deps.driverName,
             stages: freshStages(this.deps.driverStages),
           });
@@ -61,6 +80,7 @@ export class SandboxService {
           return { row: created, replayed: false };
         });
         if (!replayed) this.deps.wake(row.id);
+        if (poolKey !== null) warmPool?.kick();
         return row;
       } catch (error) {
         if ((error as { code?: string }).code !== "23505" || attempt >= CREATE_ATTEMPTS) throw error;

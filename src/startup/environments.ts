@@ -9,7 +9,8 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { environmentRoutes } from "../api/routes/environments.ts";
 import type { Settings } from "../config/settings.ts";
-import type { Driver } from "../drivers/driver.ts";
+import type { Capacity } from "../domain/capacity.ts";
+import type { Driver, SandboxLimits } from "../drivers/driver.ts";
 import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { resolveOutpostDir } from "../drivers/local/outpost-dir.ts";
@@ -19,6 +20,7 @@ import type { EgressService } from "../services/egress.ts";
 import { EnvironmentBuilder } from "../services/environments/builder.ts";
 import { EnvironmentService } from "../services/environments/environments.ts";
 import { ImageStore } from "../services/environments/images.ts";
+import { type PoolDriver, WarmPool } from "../services/environments/pool.ts";
 import { runScript } from "../services/environments/run-script.ts";
 import type { CommandVariables } from "../services/variables.ts";
 import { failUnfinishedBuilds } from "../store/environments.ts";
@@ -28,6 +30,10 @@ export const MAINTENANCE_STAGE = "maintenance";
 
 export interface EnvironmentRuntime {
   service: EnvironmentService;
+  /** The warm pools of every environment with a poolSize. */
+  pool: WarmPool;
+  /** Starts keeping the warm pools (after the sandboxes' runtime has started). */
+  startPool(): Promise<void>;
   routes(app: FastifyInstance): void;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -49,6 +55,12 @@ export function createEnvironmentRuntime(options: {
   layersInUse?: () => Promise<string[]>;
   /** How often unused images and layers are collected (ms); default hourly. */
   collectEveryMs?: number;
+  /** The sandbox driver, for the warm pool (bound late). */
+  sandboxDriver?: () => PoolDriver | undefined;
+  limits?: SandboxLimits;
+  capacity?: Capacity;
+  /** How often the warm pools are topped up (ms). */
+  poolCheckMs?: number;
 }): EnvironmentRuntime {
   const log = options.logger.child({ component: "environments" });
   const { settings } = options;
@@ -86,6 +98,15 @@ export function createEnvironmentRuntime(options: {
     });
   }
   const service = new EnvironmentService(options.pool, builder);
+  const warmPool = new WarmPool({
+    pool: options.pool,
+    environments: service,
+    driver: () => options.sandboxDriver?.(),
+    limits: options.limits,
+    capacity: options.capacity,
+    log,
+    checkMs: options.poolCheckMs,
+  });
   let collector: NodeJS.Timeout | undefined;
   const collect = async () => {
     const inUse = [...((await options.layersInUse?.()) ?? []), ...((await buildDriver?.imageLayersInUse()) ?? [])];
@@ -94,6 +115,10 @@ export function createEnvironmentRuntime(options: {
   };
   return {
     service,
+    pool: warmPool,
+    async startPool() {
+      await warmPool.start().catch((error: Error) => log.warn({ err: error }, "the warm pool did not start"));
+    },
     routes(app) {
       environmentRoutes(app, service);
     },
@@ -112,6 +137,7 @@ export function createEnvironmentRuntime(options: {
     },
     async stop() {
       clearInterval(collector);
+      await warmPool.stop();
       await buildDriver?.close();
     },
   };

@@ -25,6 +25,7 @@ import { SandboxActivity } from "../services/sandbox-activity.ts";
 import { SandboxCommands } from "../services/sandbox-commands.ts";
 import { SandboxFiles } from "../services/sandbox-files.ts";
 import { SandboxWaker } from "../services/sandbox-wake.ts";
+import type { WarmPoolClaims } from "../services/sandboxes.ts";
 import { SandboxService } from "../services/sandboxes.ts";
 import { TerminalService } from "../services/terminals.ts";
 import type { CommandVariables } from "../services/variables.ts";
@@ -49,6 +50,8 @@ export interface SandboxRuntimeOptions {
   preparers?: SandboxPreparer[];
   /** Idle stop: how often running sandboxes are looked at, how long a request waits for a wake (ms). */
   idle?: { checkMs?: number; wakeTimeoutMs?: number };
+  /** The environments' warm pool, which creates claim from (bound late). */
+  warmPool?: () => WarmPoolClaims | undefined;
 }
 
 export interface SandboxRuntime {
@@ -124,6 +127,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
     driverStages: reconciler.stageNames,
     assertRuntimeAvailable,
     wake: (id) => reconciler.wake(id),
+    warmPool: options.warmPool,
   });
   const activity = new SandboxActivity();
   const waker = new SandboxWaker({

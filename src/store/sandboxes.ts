@@ -202,7 +202,8 @@ export async function takeLease(db: Queryable, id: string, holder: string, ttlMs
 export async function lockAndCountRunning(tx: Queryable, exceptId: string): Promise<number> {
   await tx.query(`select pg_advisory_xact_lock(hashtext('outpost.sandbox-capacity'))`);
   const { rows } = await tx.query<{ n: number }>(
-    `select count(*)::int as n from sandboxes where id <> $1 and phase in ('provisioning', 'running', 'stopping')`,
+    `select (select count(*) from sandboxes where id <> $1 and phase in ('provisioning', 'running', 'stopping'))::int
+          + (select count(*) from pool_members where id <> $1)::int as n`,
     [exceptId],
   );
   return rows[0]?.n ?? 0;
@@ -231,6 +232,10 @@ export async function currentGeneration(db: Queryable, id: string): Promise<numb
 
 /** Of `ids`, those the store knows as live (not deleted). */
 export async function knownLive(db: Queryable, ids: string[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(`select id from sandboxes where id = any($1) and phase <> 'deleted'`, [ids]);
+  // Warm pool members (store/pool.ts) are the driver's sandboxes too: never orphans.
+  const { rows } = await db.query<{ id: string }>(
+    `select id from sandboxes where id = any($1) and phase <> 'deleted' union all select id from pool_members where id = any($1)`,
+    [ids],
+  );
   return new Set(rows.map((r) => r.id));
 }

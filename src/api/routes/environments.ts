@@ -137,6 +137,7 @@ export function presentEnvironment(view: EnvironmentView): Environment {
     setupEgress: view.setupEgress,
     poolSize: view.poolSize,
     cache: view.cache,
+    warm: view.warm,
     projects: view.projects,
     lastBuild: view.lastBuild ? presentBuild(view.lastBuild) : null,
     createdAt: view.createdAt.toISOString(),

@@ -11,6 +11,7 @@ import { newId } from "../../domain/ids.ts";
 import type { SandboxImage } from "../../drivers/driver.ts";
 import { withTransaction } from "../../store/database.ts";
 import * as store from "../../store/environments.ts";
+import { poolMembers } from "../../store/pool.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
 import type { EnvironmentBuilder } from "./builder.ts";
 
@@ -18,6 +19,8 @@ export type { BuildRow, EnvironmentRow } from "../../store/environments.ts";
 
 export interface EnvironmentView extends store.EnvironmentRow {
   cache: "none" | "ready" | "stale";
+  /** Its warm pool now: members started and waiting for a create, and members starting. */
+  warm: { ready: number; starting: number };
   projects: string[];
   lastBuild: store.BuildRow | null;
 }
@@ -141,6 +144,45 @@ export class EnvironmentService {
     }
   }
 
+  /** Environments that keep a warm pool, with the layers a member runs now (made when
+   *  missing: a pool never waits for a sandbox's first start to build). */
+  async poolTargets(): Promise<Array<{ environment: store.EnvironmentRow; key: string; layers: string[] }>> {
+    const targets = [];
+    for (const environment of await store.listEnvironments(this.pool)) {
+      if (environment.poolSize === 0) continue;
+      const image = parseImageRef(environment.image);
+      if (typeof image === "string") continue;
+      if (image.kind === "host") {
+        targets.push({ environment, key: "host", layers: [] });
+        continue;
+      }
+      if (!this.builder) continue;
+      const planned = await this.builder.layers(this.#definition(environment), { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true });
+      if (planned.cached) {
+        targets.push({ environment, key: planned.key, layers: planned.layers });
+        continue;
+      }
+      const started = await this.#startBuild(environment).catch(() => null);
+      const built = await started?.done.catch(() => null);
+      if (built) targets.push({ environment, key: built.key, layers: built.layers });
+    }
+    return targets;
+  }
+
+  /** The layers key a pool member must run for this project's create to take it; null when
+   *  its environment keeps no pool (or is not built yet). */
+  async poolKeyForProject(projectId: string): Promise<string | null> {
+    const environment = await store.environmentOfProject(this.pool, projectId);
+    if (!environment || environment.poolSize === 0) return null;
+    const image = parseImageRef(environment.image);
+    if (typeof image === "string") return null;
+    if (image.kind === "host") return "host";
+    const planned = await this.builder
+      ?.layers(this.#definition(environment), { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true })
+      .catch(() => null);
+    return planned?.cached ? planned.key : null;
+  }
+
   /** The maintenance script of the project's environment, if any, and whom it runs as
    *  (root inside where there is one: an image; else the sandbox user). */
   async maintenanceOf(projectId: string): Promise<{ script: string; user: "root" | "user" } | null> {
@@ -205,7 +247,12 @@ export class EnvironmentService {
   }
 
   async #view(row: store.EnvironmentRow): Promise<EnvironmentView> {
-    const [projects, lastBuild] = await Promise.all([store.projectsUsing(this.pool, row.id), store.latestBuild(this.pool, row.id)]);
+    const [projects, lastBuild, members] = await Promise.all([
+      store.projectsUsing(this.pool, row.id),
+      store.latestBuild(this.pool, row.id),
+      poolMembers(this.pool, row.id),
+    ]);
+    const warm = { ready: members.filter((m) => m.state === "ready").length, starting: members.filter((m) => m.state === "starting").length };
     const image = parseImageRef(row.image);
     let cache: EnvironmentView["cache"] = "none";
     if (typeof image !== "string" && image.kind !== "host") {
@@ -214,7 +261,7 @@ export class EnvironmentService {
         : null;
       cache = planned?.cached ? "ready" : "stale";
     }
-    return { ...row, cache, projects, lastBuild };
+    return { ...row, cache, warm, projects, lastBuild };
   }
 
   #fields(input: EnvironmentInput, current: store.EnvironmentRow | null): store.EnvironmentFields {

@@ -12562,6 +12562,11 @@ export interface components {
                 [key: string]: string;
             };
             updatedAt: string;
+            /** @description Its warm pool now: sandboxes started and waiting for the next create, and those starting. */
+            warm: {
+                ready: number;
+                starting: number;
+            };
         };
         EnvironmentBuild: {
             /** @description Nothing had to be made: the result was on disk. */
@@ -12635,6 +12640,11 @@ export interface components {
                 [key: string]: string;
             };
             updatedAt: string;
+            /** @description Its warm pool now: sandboxes started and waiting for the next create, and those starting. */
+            warm: {
+                ready: number;
+                starting: number;
+            };
         };
         Error: {
             error: {
