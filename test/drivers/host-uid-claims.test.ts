@@ -23,7 +23,7 @@ test("as root every sandbox gets a host uid of its own from the driver's range, 
     assert.ok(uid >= range.first && uid <= range.last, `${uid} is in ${range.first}–${range.last}`);
     assert.equal(recordedHostUid(root, spec.sandboxId), uid);
     const claim = JSON.parse(readFileSync(join(options.hostUidClaimsDir as string, String(uid)), "utf8"));
-    assert.deepEqual(claim, { dataDir, sandboxId: spec.sandboxId });
+    assert.deepEqual(claim, { dataDir, sandboxId: spec.sandboxId, role: "user" });
   }
 });
 

@@ -64,8 +64,8 @@ export interface BuilderOptions {
  *  (its binary package) with npm. */
 export const DEFAULT_IMAGE_SETUP = [
   "export DEBIAN_FRONTEND=noninteractive",
-  "apt-get -o APT::Sandbox::User=root update",
-  `apt-get -o APT::Sandbox::User=root install -y --no-install-recommends ${DEFAULT_IMAGE_PACKAGES.join(" ")}`,
+  "apt-get update",
+  `apt-get install -y --no-install-recommends ${DEFAULT_IMAGE_PACKAGES.join(" ")}`,
   "apt-get clean",
   "rm -rf /var/lib/apt/lists/*",
   "node=22.12.0 npm=10.9.2",

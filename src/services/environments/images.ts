@@ -145,7 +145,8 @@ export class ImageStore {
   }
 }
 
-/** Every image gets the sandbox user (uid 1000), whom commands run as, and its home. */
+/** Every image gets the sandbox user (uid 1000), whom commands run as, and its home. The
+ *  image's own /etc stays otherwise (packages may add users to it). */
 function addSandboxUser(root: string): void {
   for (const [file, line] of Object.entries(SANDBOX_USER_LINES)) {
     const path = join(root, "etc", file);
@@ -154,6 +155,9 @@ function addSandboxUser(root: string): void {
     if (!taken) appendFileSync(path, `${content === "" || content.endsWith("\n") ? "" : "\n"}${line}\n`);
   }
   for (const folder of ["home/outpost", "root", "tmp", "workspace"]) mkdirSync(join(root, folder), { recursive: true });
+  // apt drops to its _apt user to download; a sandbox maps only root and its user, so apt
+  // stays root inside (still unprivileged on the host).
+  if (existsSync(join(root, "etc", "apt", "apt.conf.d"))) writeFileSync(join(root, "etc", "apt", "apt.conf.d", "00outpost-sandbox"), 'APT::Sandbox::User "root";\n');
 }
 
 function describeProgress(progress: unknown): string {
