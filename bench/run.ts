@@ -32,6 +32,10 @@
 //                  until ready per project, next to a bare CREATE DATABASE on the same server;
 //                  the server's PSS per idle project (and with one idle connection each);
 //                  OUTPOST_BENCH_DATABASES (default 20 projects; bench/databases.ts)
+//   environments   create → first command from a warm pool and cold, on the host image and on
+//                  debian:bookworm, next to a bare bwrap (`true`, and Node `-e 0`), with where
+//                  it goes (stages); setup-cache miss vs hit; PSS of an idle pool's members;
+//                  OUTPOST_BENCH_ENV_* (bench/environments.ts)
 // e.g. `node --import tsx bench/run.ts sandboxes` (after `npm run build`). Progress goes to
 // stderr, each group's summary to stdout; the exit code is 1 when a group failed or its
 // summary lists problems. Writes nothing outside temp dirs, and stops every process it
@@ -43,6 +47,8 @@ import { benchControlPlaneStart, startGoalsReport } from "./control-plane-start.
 import { benchDatabases, DATABASES_OPTION_ENV, databasesBenchOptions, databasesReport } from "./databases.ts";
 import { egressProblems, egressReport } from "./egress/report.ts";
 import { benchEgress, EGRESS_OPTION_ENV, egressBenchOptions } from "./egress.ts";
+import { environmentsReport } from "./environments/report.ts";
+import { benchEnvironments, ENVIRONMENTS_OPTION_ENV, environmentsBenchOptions } from "./environments.ts";
 import { gitProblems, gitReport } from "./git/report.ts";
 import { benchGit, GIT_OPTION_ENV, gitBenchOptions } from "./git.ts";
 import { runCleanups } from "./lib/cleanup.ts";
@@ -158,10 +164,31 @@ async function databases(): Promise<void> {
   if (results.failures.length) process.exitCode = 1;
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { "control-plane": controlPlane, cli, sandboxes, egress, web, preview, terminal, runs, git, databases };
+async function environments(): Promise<void> {
+  const began = performance.now();
+  const options = environmentsBenchOptions();
+  process.stderr.write(`environments (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchEnvironments(options, progress);
+  process.stdout.write(environmentsReport(results, (performance.now() - began) / 1000));
+  if (results.failures.length || results.leftovers) process.exitCode = 1;
+}
+
+const GROUPS: Record<string, () => Promise<void>> = {
+  "control-plane": controlPlane,
+  cli,
+  sandboxes,
+  egress,
+  web,
+  preview,
+  terminal,
+  runs,
+  git,
+  databases,
+  environments,
+};
 
 function usage(): string {
-  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n  git sizes: ${GIT_OPTION_ENV.join(", ")}\n  databases sizes: ${DATABASES_OPTION_ENV.join(", ")}\n`;
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n  git sizes: ${GIT_OPTION_ENV.join(", ")}\n  databases sizes: ${DATABASES_OPTION_ENV.join(", ")}\n  environments sizes: ${ENVIRONMENTS_OPTION_ENV.join(", ")}\n`;
 }
 
 const requested = process.argv.slice(2);

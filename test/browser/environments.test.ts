@@ -3,7 +3,8 @@
 // host, a setup script and env), chooses it for the project and finds it chosen after a
 // reload; "Build now" ends ready with its log shown; an image that is not there fails its
 // build with the log saying why; a name that is not a DNS label is refused with the API's
-// message and hint. No Debian image is built here.
+// message and hint; a warm pool of 1 set in the tab shows its sandbox ready without a reload,
+// and set back to 0 shows it gone. No Debian image is built here.
 // Screenshots land in /tmp/outpost-ui-environment*.png (-failure-*.png when a step fails).
 // Needs Debian's `chromium` and `npm run build` (which builds the UI).
 import assert from "node:assert/strict";
@@ -27,10 +28,16 @@ interface Environment {
   setup: string | null;
   setupEnv: Record<string, string>;
   projects: string[];
+  poolSize: number;
+  warm: { ready: number; starting: number };
 }
 
+/** How long a warm pool's sandbox may take to start (bubblewrap and the supervisor). */
+const POOL_TIMEOUT_MS = 90_000;
+
 before(async () => {
-  [server, browser] = await Promise.all([startOutpost(), launchChromium()]);
+  // Pools topped up every second rather than every 10: the pool test waits for the refill.
+  [server, browser] = await Promise.all([startOutpost({ env: { OUTPOST_POOL_CHECK_MS: "1000" } }), launchChromium()]);
   const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, colorScheme: "light" });
   page = await context.newPage();
   page.setDefaultTimeout(30_000);
@@ -129,6 +136,37 @@ describe("the Environment tab", () => {
       listed.items.map((e) => e.name),
       [ENVIRONMENT],
     );
+    assert.deepEqual(pageErrors, []);
+  });
+
+  uiTest("a warm pool of 1 on a host environment shows its sandbox ready as it starts, and gone once set back to 0", async () => {
+    // The form the last test left open goes; the chosen environment's form shows again.
+    await page.goto(`${server.url}/projects/${PROJECT}/environment`);
+    await chosen().waitFor();
+    const form = page.getByRole("form", { name: `Environment ${ENVIRONMENT}` });
+    assert.equal(await chosen().getByTestId("environment-warm").count(), 0, "no pool kept: nothing said about one");
+    await form.getByLabel("Image", { exact: true }).fill("host");
+    await form.getByLabel("Warm pool", { exact: true }).fill("1");
+    await form.getByRole("button", { name: "Save environment" }).click();
+    await page.getByText("Environment saved").first().waitFor();
+    assert.deepEqual(
+      await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`).then((e) => [e.image, e.poolSize]),
+      ["host", 1],
+    );
+
+    // The pool fills in the background: the tab reads it again by itself until it is ready.
+    const warm = chosen().getByTestId("environment-warm");
+    await chosen().getByText("Warm pool: 1 of 1 ready", { exact: true }).waitFor({ timeout: POOL_TIMEOUT_MS });
+    assert.equal(await warm.getAttribute("data-ready"), "1");
+    assert.deepEqual((await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`)).warm, { ready: 1, starting: 0 });
+    await page.screenshot({ path: "/tmp/outpost-ui-environment-warm.png", fullPage: true });
+
+    // Back to 0 (so no sandbox is left running): its sandbox is stopped and the line goes.
+    await form.getByLabel("Warm pool", { exact: true }).fill("0");
+    await form.getByRole("button", { name: "Save environment" }).click();
+    await warm.waitFor({ state: "detached", timeout: POOL_TIMEOUT_MS });
+    const after = await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`);
+    assert.deepEqual([after.poolSize, after.warm], [0, { ready: 0, starting: 0 }]);
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -67,15 +67,10 @@ describe("a sandbox on a Debian image, root inside and never on the host", () =>
   });
 
   test("apt-get install works as root and the package survives a stop and a start", async () => {
-    const install = await exec(
-      s,
-      box.id,
-      ["sh", "-c", "apt-get update -qq && apt-get install -y -qq jq >/dev/null && jq --version"],
-      {
-        user: "root",
-        timeoutMs: 600_000,
-      },
-    );
+    const install = await exec(s, box.id, ["sh", "-c", "apt-get update -qq && apt-get install -y -qq jq >/dev/null && jq --version"], {
+      user: "root",
+      timeoutMs: 600_000,
+    });
     assert.equal(install.exitCode, 0, install.stderr.slice(-2000));
     assert.match(install.stdout, /^jq-/m);
 

@@ -1,6 +1,7 @@
 // An environment's definition as a form: a new one (with its name) or an existing one (the
 // API renames none). Image, setup and maintenance scripts, the setup phase's env and extra
-// hosts, the warm pool's size. Only its creator or an admin changes one; others read it.
+// hosts, the warm pool's size (and beside it, the pool as it is now). Only its creator or an
+// admin changes one; others read it.
 // The server checks everything again and its error (with the hint) is shown as it says it.
 import { Autocomplete, Button, Group, NumberInput, Stack, TagsInput, Text, Textarea, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
@@ -9,6 +10,7 @@ import { useState } from "react";
 import { api, unwrap } from "../../api/client.ts";
 import { ErrorAlert } from "../../components/ErrorAlert.tsx";
 import { type Environment, environmentsKey } from "./queries.ts";
+import { WarmPoolStatus } from "./WarmPoolStatus.tsx";
 
 /** The images people pick most; anything the API takes may be typed (oci-layout:<path>…). */
 const IMAGE_SUGGESTIONS = ["host", "outpost:default", "debian:bookworm", "debian:trixie", "oci-layout:", "oci-archive:"];
@@ -172,18 +174,21 @@ export function EnvironmentForm({
           splitChars={[",", " "]}
           clearable
         />
-        <NumberInput
-          label="Warm pool"
-          description="Sandboxes kept started ahead for the next creates (0: none)."
-          value={poolSize}
-          onChange={setPoolSize}
-          min={0}
-          max={MAX_POOL_SIZE}
-          allowDecimal={false}
-          allowNegative={false}
-          clampBehavior="strict"
-          disabled={!canChange}
-        />
+        <Stack gap={6}>
+          <NumberInput
+            label="Warm pool"
+            description="Sandboxes kept started ahead for the next creates (0: none)."
+            value={poolSize}
+            onChange={setPoolSize}
+            min={0}
+            max={MAX_POOL_SIZE}
+            allowDecimal={false}
+            allowNegative={false}
+            clampBehavior="strict"
+            disabled={!canChange}
+          />
+          {environment ? <WarmPoolStatus environment={environment} /> : null}
+        </Stack>
       </Group>
       {save.error ? <ErrorAlert error={save.error} title={environment ? "Not saved" : "No environment was made"} /> : null}
       {canChange ? (
