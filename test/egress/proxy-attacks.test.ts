@@ -447,6 +447,23 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
     );
   });
 
+  test("plain HTTP: pipelined requests on one connection are each answered (apt pipelines its downloads)", async () => {
+    const socket = open(proxyPath("custom"));
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const get = (path: string, last = false) => `GET http://ok.example:${httpPort}${path} HTTP/1.1\r\nhost: ok.example\r\n${last ? "connection: close\r\n" : ""}\r\n`;
+    // Written at once: the later requests arrive while the first is still being answered.
+    socket.write(get("/one") + get("/two") + get("/three", true));
+    await once(socket, "close");
+    const text = Buffer.concat(chunks).toString("latin1");
+    assert.deepEqual(
+      [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]),
+      ["200", "200", "200"],
+      text.slice(0, 2000),
+    );
+    for (const path of ["/one", "/two", "/three"]) assert.ok(text.includes(`plain upstream: GET ${path}\n`), path);
+  });
+
   test("credentials: the credential's own host over CONNECT is intercepted and gets the value (the control for the two above)", async () => {
     const { status, socket } = await connectVia(proxyPath("open"), `api.example.com:${tlsPort}`);
     assert.equal(status, 200);
