@@ -87,6 +87,7 @@ export function createEnvironmentRuntime(options: {
         debianCacheDir: settings.debianRootCache,
       }),
       layersDir: paths.layers,
+      limits: options.limits,
       sandboxes: {
         ensure: (spec, ensureOptions) => drv.ensure(spec, ensureOptions),
         stop: (id, stopOptions) => drv.stop(id, stopOptions),

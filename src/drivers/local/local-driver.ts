@@ -281,6 +281,9 @@ export class LocalDriver implements Driver {
         // apply to a running cgroup.
         await this.#sockets.listen(spec.sandboxId, paths);
         const unenforced = applyLimits();
+        // A control plane killed while starting an image sandbox may have left the host's
+        // copy of its mounts; the sandbox has its own.
+        if (this.#isRoot) unmountRootfs(rootfsPaths(paths.dir));
         return { value: { outcome: "adopted", runtime: running, unenforced }, message: `adopted (pid ${running.init.pid})` };
       }
       const bwrapPath = await this.#preflight(owner);

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import type { EgressPolicy } from "../../domain/egress-policy.ts";
 import { DEFAULT_IMAGE_PACKAGES, type ImageRef, parseImageRef, setupKey } from "../../domain/environments.ts";
 import { OutpostError } from "../../domain/errors.ts";
-import type { Driver } from "../../drivers/driver.ts";
+import type { Driver, SandboxLimits } from "../../drivers/driver.ts";
 import { KeyedQueue } from "../keyed-queue.ts";
 import type { ImageStore } from "./images.ts";
 import { runScript } from "./run-script.ts";
@@ -58,6 +58,8 @@ export interface BuilderOptions {
   egress?: BuildEgress;
   /** How long a setup script may run (ms); default 30 minutes. */
   setupTimeoutMs?: number;
+  /** A build sandbox's limits: the installation's, as for any sandbox. */
+  limits?: SandboxLimits;
 }
 
 /** The ready-made image's own setup: what agents expect, and Node LTS from the npm registry
@@ -178,7 +180,7 @@ export class EnvironmentBuilder {
     const disallow = this.options.egress?.allowBuild(sandboxId, egress);
     try {
       const handle = await sandboxes.ensure(
-        { sandboxId, name: "setup", image: { id: key, layers: below } },
+        { sandboxId, name: "setup", image: { id: key, layers: below }, limits: this.options.limits },
         { signal: run.signal, onStage: (stage, state, message) => state === "failed" && run.progress(`${stage} failed: ${message ?? ""}\n`) },
       );
       const ended = await runScript(handle.link.client, {

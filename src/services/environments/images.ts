@@ -157,7 +157,8 @@ function addSandboxUser(root: string): void {
   for (const folder of ["home/outpost", "root", "tmp", "workspace"]) mkdirSync(join(root, folder), { recursive: true });
   // apt drops to its _apt user to download; a sandbox maps only root and its user, so apt
   // stays root inside (still unprivileged on the host).
-  if (existsSync(join(root, "etc", "apt", "apt.conf.d"))) writeFileSync(join(root, "etc", "apt", "apt.conf.d", "00outpost-sandbox"), 'APT::Sandbox::User "root";\n');
+  if (existsSync(join(root, "etc", "apt", "apt.conf.d")))
+    writeFileSync(join(root, "etc", "apt", "apt.conf.d", "00outpost-sandbox"), 'APT::Sandbox::User "root";\n');
 }
 
 function describeProgress(progress: unknown): string {

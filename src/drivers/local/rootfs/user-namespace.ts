@@ -9,7 +9,8 @@
 //   2. the control plane writes uid_map and gid_map (each in one write(2), as the kernel wants);
 //   3. the namespace is held open by a descriptor: bwrap's --userns fd, and the idmapped
 //      mounts of the image layers (the same mapping shifts the image's ids).
-// The holder is killed once bwrap runs; the namespace lives as long as the sandbox does.
+// The holder is killed once bwrap runs (or goes with the control plane: it reads a pipe
+// only the control plane holds); the namespace lives as long as the sandbox does.
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { SANDBOX_GID, SANDBOX_UID } from "../etc-files.ts";
@@ -36,10 +37,12 @@ export async function holdUserNamespace(
   options: { signal: AbortSignal; timeoutMs?: number; unsharePath?: string },
 ): Promise<HeldUserNamespace> {
   options.signal.throwIfAborted();
-  const holder = spawn(options.unsharePath ?? "unshare", ["--user", "--", "/bin/sh", "-c", "echo ready; exec sleep 2147483647"], {
+  // It waits on its stdin, a pipe only this process writes to: a control plane killed at any
+  // point takes the holder with it (end of file), so none is ever left behind.
+  const holder = spawn(options.unsharePath ?? "unshare", ["--user", "--", "/bin/sh", "-c", "echo ready; read _"], {
     uid: ids.rootUid,
     gid: ids.rootUid,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   let fd: number | undefined;
   const release = () => {
