@@ -26,7 +26,7 @@ import { buildEnvironment, driverSandboxes, type PoolMemory, poolMemory, waitEmp
 import { OutpostApi } from "./lib/api.ts";
 import { deferCleanup, sleep } from "./lib/cleanup.ts";
 import { envInt } from "./lib/env.ts";
-import { benchDataDir, REPO_ROOT, startTimed, stopGracefully } from "./lib/outpost.ts";
+import { benchDataDir, type ControlPlane, REPO_ROOT, startTimed, stopGracefully } from "./lib/outpost.ts";
 import { commandOutput, firstLine, timedSpawn } from "./lib/peers.ts";
 import { killSandboxes, leftoverPids } from "./lib/sandbox-processes.ts";
 import { describe, type Log, Tracker } from "./sandboxes/tracker.ts";
@@ -55,20 +55,23 @@ const DEBIAN_ROOT_CACHE = process.env.OUTPOST_DEBIAN_ROOT_CACHE || "/var/cache/o
 const DEBIAN = "debian:bookworm";
 const SETTLE_MS = 3_000;
 
-/** The four kinds of create, each an environment and a project of the same name. */
+/** The kinds of create, each an environment and a project of the same name. Projects make
+ *  no database of their own (its stage is the project's cost, not the environment's), but
+ *  for one kind that shows what a database adds to a warm create. */
 export const KINDS = [
-  { key: "hostWarm", label: "warm pool, host image", image: "host", poolSize: 1 },
-  { key: "hostCold", label: "cold, host image", image: "host", poolSize: 0 },
-  { key: "debianWarm", label: `warm pool, ${DEBIAN}`, image: DEBIAN, poolSize: 1 },
-  { key: "debianCold", label: `cold, ${DEBIAN}`, image: DEBIAN, poolSize: 0 },
+  { key: "hostWarm", label: "warm pool, host image", image: "host", poolSize: 1, database: "none" },
+  { key: "hostCold", label: "cold, host image", image: "host", poolSize: 0, database: "none" },
+  { key: "debianWarm", label: `warm pool, ${DEBIAN}`, image: DEBIAN, poolSize: 1, database: "none" },
+  { key: "debianCold", label: `cold, ${DEBIAN}`, image: DEBIAN, poolSize: 0, database: "none" },
+  { key: "hostWarmDatabase", label: "warm pool, host image, + project database", image: "host", poolSize: 1, database: "postgres" },
 ] as const;
 export type CreateKind = (typeof KINDS)[number]["key"];
 const envName = (kind: CreateKind) => kind.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 export interface SetupMeasure {
   runningMs: number;
-  /** The environment stage: the build (miss) or finding its layer (hit). */
-  environmentMs?: number;
+  segments: Segment[];
+  /** The environment stage's message: "…: built (key)" or "…: cached (key)". */
   message?: string;
 }
 
@@ -93,6 +96,28 @@ const BARE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"];
 const SANDBOX_NODE = join(REPO_ROOT, "dist", "opt-outpost", "bin", "node");
 const BASELINES = { bwrapTrue: [...BARE, "true"], bwrapNode: [...BARE, SANDBOX_NODE, "-e", "0"] } as const;
 
+/** Resolves once `serve` printed its banner: /readyz answers 200 as soon as the API listens,
+ *  before the environments' start (which fails every build then in flight as cut short by a
+ *  stop) and the warm pool's; a build asked for in between would fail. */
+function fullyStarted(plane: ControlPlane, timeoutMs = 120_000): Promise<void> {
+  const banner = "Outpost is running at";
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      plane.child.stderr?.off("data", check);
+      if (error) reject(error);
+      else resolve();
+    };
+    const check = () => {
+      if (plane.output().includes(banner)) done();
+    };
+    const timer = setTimeout(() => done(new Error(`no start banner within ${timeoutMs} ms:\n${plane.output()}`)), timeoutMs);
+    plane.child.stderr?.on("data", check);
+    void plane.exited.then(() => done(new Error(`the control plane exited during its start:\n${plane.output()}`)));
+    check();
+  });
+}
+
 async function baseline(which: keyof typeof BASELINES, into: number[] | undefined): Promise<void> {
   // A clean environment: the host's NODE_* variables would change what Node does at start.
   const result = await timedSpawn("bwrap", BASELINES[which], { env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" } });
@@ -106,7 +131,7 @@ export async function benchEnvironments(options: EnvironmentsOptions, log: Log):
     options,
     bwrapVersion: (await commandOutput("bwrap", ["--version"])) || "?",
     sandboxNodeVersion: (await commandOutput(SANDBOX_NODE, ["--version"])) || "?",
-    creates: { hostWarm: [], hostCold: [], debianWarm: [], debianCold: [] },
+    creates: { hostWarm: [], hostCold: [], debianWarm: [], debianCold: [], hostWarmDatabase: [] },
     baselines: { bwrapTrue: [], bwrapNode: [] },
     setup: { miss: [], hit: [] },
     memory: {},
@@ -122,6 +147,7 @@ export async function benchEnvironments(options: EnvironmentsOptions, log: Log):
     OUTPOST_MAX_SANDBOXES: "64",
     OUTPOST_MAX_SANDBOX_MEMORY_MB: String(64 * 4096),
   });
+  await fullyStarted(plane);
   results.planeStartMs = ms;
   const api = new OutpostApi(plane.url, readFileSync(join(dataDir, "admin-token"), "utf8").trim());
   const watch = new PhaseWatch();
@@ -133,16 +159,24 @@ export async function benchEnvironments(options: EnvironmentsOptions, log: Log):
   // comes after this one. Then whatever process of this run's sandboxes survived is killed.
   const emptyEverything = async () => {
     for (const name of environments) await api.call("PATCH", `/api/v1/environments/${name}`, { poolSize: 0 }).catch(() => {});
-    await Promise.allSettled(run.live().map((id) => api.call("DELETE", `/api/v1/sandboxes/${id}`)));
+    const live = run.live();
+    await Promise.allSettled(live.map((id) => api.call("DELETE", `/api/v1/sandboxes/${id}`)));
     for (const name of environments) await waitEmpty(api, new Tracker(), name).catch(() => {});
+    const deadline = Date.now() + 60_000;
+    for (const id of live) {
+      while (Date.now() < deadline && (await api.call<{ phase: string }>("GET", `/api/v1/sandboxes/${id}`).catch(() => undefined))?.body.phase !== "deleted") {
+        await sleep(100);
+      }
+    }
   };
   const cleanupDone = deferCleanup("sandboxes and pools of the environments bench", async () => {
     run.stopping = true;
     watch.close();
-    const ids = [...new Set([...run.created, ...driverSandboxes(dataDir)])];
+    const ids = new Set([...run.created, ...driverSandboxes(dataDir)]);
     if (plane.child.exitCode === null) await emptyEverything();
+    for (const id of driverSandboxes(dataDir)) ids.add(id);
     await stopGracefully(plane).catch(() => {});
-    const killed = await killSandboxes(ids);
+    const killed = await killSandboxes([...ids]);
     if (killed.length) process.stderr.write(`bench: killed ${killed.length} leftover process(es) of this run's sandboxes\n`);
     api.close();
   });
@@ -162,7 +196,9 @@ export async function benchEnvironments(options: EnvironmentsOptions, log: Log):
       await api.expect(201, "POST", "/api/v1/environments", { name: envName(kind.key), image: kind.image, poolSize: kind.poolSize });
       environments.push(envName(kind.key));
     }
-    for (const kind of KINDS) await api.expect(201, "POST", "/api/v1/projects", { name: envName(kind.key), environment: envName(kind.key) });
+    for (const kind of KINDS) {
+      await api.expect(201, "POST", "/api/v1/projects", { name: envName(kind.key), environment: envName(kind.key), database: kind.database });
+    }
 
     // One untimed round warms the control plane's code paths and the page cache; then the
     // timed rounds, each kind in turn with the baselines, so drifting load slows all alike.
@@ -178,7 +214,7 @@ export async function benchEnvironments(options: EnvironmentsOptions, log: Log):
       }
       await baseline("bwrapTrue", timed ? results.baselines.bwrapTrue : undefined);
       await baseline("bwrapNode", timed ? results.baselines.bwrapNode : undefined);
-      log(timed ? `creates ${round}/${options.creates} (4 kinds, then the 2 baselines)` : "warm-up round done");
+      log(timed ? `creates ${round}/${options.creates} (${KINDS.length} kinds, then the 2 baselines)` : "warm-up round done");
     }
     // The pools of the timed creates go before the next parts.
     for (const kind of KINDS.filter((k) => k.poolSize > 0)) {
@@ -210,13 +246,15 @@ export async function benchEnvironments(options: EnvironmentsOptions, log: Log):
     results.load.after = loadavg()[0]!;
     // Interrupted: the cleanup does it all.
     if (!run.stopping) {
-      const ids = [...new Set([...run.created, ...driverSandboxes(dataDir)])];
+      const ids = new Set([...run.created, ...driverSandboxes(dataDir)]);
       await emptyEverything().catch((error) => results.failures.push(`emptying pools and sandboxes: ${describe(error)}`));
+      // Whatever is still on disk now is what the control plane failed to remove.
+      for (const id of driverSandboxes(dataDir)) ids.add(id);
       watch.close();
       await stopGracefully(plane).catch((error) => results.failures.push(`stopping the control plane: ${describe(error)}`));
-      results.leftovers = leftoverPids(ids).length;
+      results.leftovers = leftoverPids([...ids]).length;
       cleanupDone();
-      await killSandboxes(ids);
+      await killSandboxes([...ids]);
       api.close();
     }
   }
@@ -236,7 +274,7 @@ async function measureSetupCache(
   const name = "setup-cache";
   await api.expect(201, "POST", "/api/v1/environments", { name, image: DEBIAN, setup: "true", poolSize: 0 });
   environments.push(name);
-  for (const project of ["setup-miss", "setup-hit"]) await api.expect(201, "POST", "/api/v1/projects", { name: project, environment: name });
+  for (const project of ["setup-miss", "setup-hit"]) await api.expect(201, "POST", "/api/v1/projects", { name: project, environment: name, database: "none" });
   for (let round = 1; round <= options.setupRounds; round++) {
     // A new text is a new cache key: the next start builds again.
     if (round > 1) await api.expect(200, "PATCH", `/api/v1/environments/${name}`, { setup: `true # round ${round}` });
@@ -247,10 +285,8 @@ async function measureSetupCache(
       const measure = await createToRunning(api, watch, run, project);
       const message = measure.messages.environment;
       if (!message?.includes(`: ${expected} (`)) throw new Error(`setup round ${round}, ${project}: the environment stage says '${message}', not ${expected}`);
-      into.push({ runningMs: measure.runningMs, environmentMs: stageMs(measure.segments, "environment"), message });
+      into.push({ runningMs: measure.runningMs, segments: measure.segments, message });
     }
     log(`setup cache round ${round}/${options.setupRounds}: miss, hit`);
   }
 }
-
-const stageMs = (segments: Segment[], name: string) => segments.find((segment) => segment.name === name)?.ms;

@@ -3,7 +3,8 @@
 // until it answers exit 0. What is not timed: the GET that reads the stages afterwards, and
 // the delete that follows each measure (so the installation's cap never bites).
 // Where the time goes comes from the sandbox's own record: its createdAt and each stage's
-// startedAt/endedAt (wall clock of this machine, millisecond resolution), next to the
+// startedAt/endedAt (wall clock of this machine, millisecond resolution), a stage's start
+// taken from its first `running` event when that is earlier (see events.ts), next to the
 // bench's Date.now() at the POST and at the event.
 import type { OutpostApi } from "../lib/api.ts";
 import { failedText, type Sandbox, type Tracker } from "../sandboxes/tracker.ts";
@@ -35,7 +36,12 @@ export interface CreateMeasure {
 }
 
 /** Pure: the segments of create → running from the sandbox's timestamps and the client's. */
-export function createSegments(sandbox: Pick<Sandbox, "createdAt" | "stages">, postedAt: number, runningSeenAt: number): Segment[] {
+export function createSegments(
+  sandbox: Pick<Sandbox, "createdAt" | "stages">,
+  postedAt: number,
+  runningSeenAt: number,
+  firstStarts: ReadonlyMap<string, number> = new Map(),
+): Segment[] {
   const segments: Segment[] = [];
   const created = Date.parse(sandbox.createdAt);
   segments.push({ name: "post", ms: created - postedAt });
@@ -43,7 +49,7 @@ export function createSegments(sandbox: Pick<Sandbox, "createdAt" | "stages">, p
   let first = true;
   for (const stage of sandbox.stages) {
     if (!stage.startedAt || !stage.endedAt) continue;
-    const start = Date.parse(stage.startedAt);
+    const start = Math.min(Date.parse(stage.startedAt), firstStarts.get(stage.name) ?? Number.POSITIVE_INFINITY);
     const end = Date.parse(stage.endedAt);
     segments.push({ name: first ? "queued" : `→ ${stage.name}`, ms: start - previousEnd });
     segments.push({ name: stage.name, ms: end - start });
@@ -68,11 +74,11 @@ async function createAndRun(api: OutpostApi, watch: PhaseWatch, run: Tracker, pr
   return { id: pending.id, started, postMs: posted - started, runningMs: seen.at - started, seenAt: seen.at, postedAt, runningSeenAt };
 }
 
-async function describeCreate(api: OutpostApi, id: string, postedAt: number, runningSeenAt: number) {
+async function describeCreate(api: OutpostApi, watch: PhaseWatch, id: string, postedAt: number, runningSeenAt: number) {
   const sandbox = await api.expect<Sandbox>(200, "GET", `/api/v1/sandboxes/${id}`);
   const messages: Record<string, string> = {};
   for (const stage of sandbox.stages) if (stage.message) messages[stage.name] = stage.message;
-  return { segments: createSegments(sandbox, postedAt, runningSeenAt), messages };
+  return { segments: createSegments(sandbox, postedAt, runningSeenAt, watch.stageStarts(id)), messages };
 }
 
 /** Create → first command (`true`, exit 0), then the sandbox deleted (not timed). */
@@ -82,7 +88,7 @@ export async function createToCommand(api: OutpostApi, watch: PhaseWatch, run: T
   const answered = performance.now();
   if (response.status !== 200 || response.body.exitCode !== 0)
     throw new Error(`exec true in ${created.id} → ${response.status}: ${response.text.slice(0, 500)}`);
-  const described = await describeCreate(api, created.id, created.postedAt, created.runningSeenAt);
+  const described = await describeCreate(api, watch, created.id, created.postedAt, created.runningSeenAt);
   await deleteSandbox(api, watch, run, created.id);
   return {
     sandboxId: created.id,
@@ -102,7 +108,7 @@ export async function createToRunning(
   project: string,
 ): Promise<Pick<CreateMeasure, "sandboxId" | "runningMs" | "segments" | "messages">> {
   const created = await createAndRun(api, watch, run, project);
-  const described = await describeCreate(api, created.id, created.postedAt, created.runningSeenAt);
+  const described = await describeCreate(api, watch, created.id, created.postedAt, created.runningSeenAt);
   await deleteSandbox(api, watch, run, created.id);
   return { sandboxId: created.id, runningMs: created.runningMs, ...described };
 }

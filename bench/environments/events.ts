@@ -2,7 +2,10 @@
 // environments bench learns that a sandbox runs when the control plane says so, without
 // polling (a poll adds up to its period to every figure and load to the machine). Every
 // phase seen is kept per sandbox, so a wait that starts after its event (a warm claim can
-// reach `running` before the create's own answer is read) still finds it.
+// reach `running` before the create's own answer is read) still finds it. Also kept: when
+// each stage first reported `running` (the event's createdAt), because the sandbox's own
+// record restamps a stage's startedAt at each progress line (a build's log lines), which
+// would hide the build in the gap before the stage.
 import { type ClientRequest, type IncomingMessage, request } from "node:http";
 
 /** One `sandbox.phase` event as it arrived. */
@@ -21,6 +24,7 @@ interface Waiter {
 export class PhaseWatch {
   readonly #seen = new Map<string, PhaseSeen[]>();
   readonly #waiters = new Map<string, Waiter[]>();
+  readonly #stageStarts = new Map<string, Map<string, number>>();
   #request?: ClientRequest;
   #ended?: Error;
 
@@ -76,6 +80,11 @@ export class PhaseWatch {
     });
   }
 
+  /** Per stage of a sandbox: when it first reported running (ms since the epoch, the server's clock). */
+  stageStarts(sandboxId: string): ReadonlyMap<string, number> {
+    return this.#stageStarts.get(sandboxId) ?? new Map();
+  }
+
   /** The phases seen for a sandbox, in order. */
   phases(sandboxId: string): string[] {
     return (this.#seen.get(sandboxId) ?? []).map((seen) => seen.phase);
@@ -92,11 +101,18 @@ export class PhaseWatch {
       if (line.startsWith("event: ")) type = line.slice(7);
       else if (line.startsWith("data: ")) data += line.slice(6);
     }
-    if (type !== "sandbox.phase" || !data) return;
-    const event = JSON.parse(data) as { data?: { sandboxId?: string; phase?: string } };
+    if ((type !== "sandbox.phase" && type !== "sandbox.stage") || !data) return;
+    const event = JSON.parse(data) as { createdAt: string; data?: { sandboxId?: string; phase?: string; stage?: string; state?: string } };
     const id = event.data?.sandboxId;
     const phase = event.data?.phase;
     if (!id || !phase) return;
+    if (type === "sandbox.stage") {
+      const stage = event.data?.stage;
+      const starts = this.#stageStarts.get(id) ?? new Map<string, number>();
+      if (stage && event.data?.state === "running" && !starts.has(stage)) starts.set(stage, Date.parse(event.createdAt));
+      this.#stageStarts.set(id, starts);
+      return;
+    }
     const seen = { phase, at: performance.now() };
     this.#seen.set(id, [...(this.#seen.get(id) ?? []), seen]);
     const waiters = this.#waiters.get(id) ?? [];

@@ -50,13 +50,14 @@ export async function buildEnvironment(api: OutpostApi, run: Tracker, environmen
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     run.check();
-    const latest = await api.expect<{ id: string; state: string; cached: boolean; log: string }>(
+    const latest = await api.expect<{ id: string; state: string; cached: boolean; log: string; error: string | null }>(
       200,
       "GET",
       `/api/v1/environments/${environment}/builds/latest`,
     );
     if (latest.id === build.id && latest.state === "ready") return { ms: performance.now() - started, cached: latest.cached };
-    if (latest.id === build.id && latest.state === "failed") throw new Error(`the build of ${environment} failed: ${latest.log.slice(-1500)}`);
+    if (latest.id === build.id && latest.state === "failed")
+      throw new Error(`the build of ${environment} failed: ${latest.error ?? ""}; log: ${latest.log.slice(-1500)}`);
     await sleep(200);
   }
   throw new Error(`the build of ${environment} did not end within ${timeoutMs} ms`);

@@ -7,7 +7,7 @@ import { KINDS } from "../environments.ts";
 import { mb, ms, ratio, table, timing } from "../lib/format.ts";
 import { summarize } from "../lib/stats.ts";
 import { fine, median, verdict } from "../sandboxes/report-format.ts";
-import type { CreateMeasure } from "./create.ts";
+import type { Segment } from "./create.ts";
 import type { PoolMemory } from "./pool.ts";
 
 /** The issue's goals for create → first command, p50. */
@@ -67,19 +67,29 @@ function createTable(results: EnvironmentsResults): string {
   return table(rows);
 }
 
-/** Median per segment and kind; the last create's stage messages under it. */
-function segmentTable(results: EnvironmentsResults): string[] {
-  const kinds = KINDS.filter((kind) => results.creates[kind.key].length);
-  if (!kinds.length) return [];
-  const order = segmentOrder(kinds.flatMap((kind) => results.creates[kind.key].map((m) => m.segments)));
-  const cell = (measures: CreateMeasure[], name: string) => {
+/** Median per segment (stage or gap) for each column of measures. */
+function segmentTable(title: string, columns: { label: string; measures: readonly { segments: Segment[] }[] }[], extra: string[][] = []): string {
+  const order = segmentOrder(columns.flatMap((column) => column.measures.map((m) => m.segments)));
+  const cell = (measures: readonly { segments: Segment[] }[], name: string) => {
     const values = measures.flatMap((m) => m.segments.filter((s) => s.name === name).map((s) => s.ms));
     return values.length ? fine(median(values)) : "";
   };
-  const rows = [["where create → running goes (medians)", ...kinds.map((kind) => kind.label)]];
-  for (const name of order) rows.push([segmentLabel(name), ...kinds.map((kind) => cell(results.creates[kind.key], name))]);
-  rows.push(["exec true (the first command)", ...kinds.map((kind) => fine(median(results.creates[kind.key].map((m) => m.execMs))))]);
-  const lines = ["", table(rows), "  stage messages of the last create of each kind:"];
+  const rows = [[title, ...columns.map((column) => column.label)]];
+  for (const name of order) rows.push([segmentLabel(name), ...columns.map((column) => cell(column.measures, name))]);
+  return table([...rows, ...extra]);
+}
+
+/** Where create → first command goes per kind; the last create's stage messages under it. */
+function createSegmentsTable(results: EnvironmentsResults): string[] {
+  const kinds = KINDS.filter((kind) => results.creates[kind.key].length);
+  if (!kinds.length) return [];
+  const columns = kinds.map((kind) => ({
+    label: kind.label.replace("warm pool", "warm").replace(", + project database", " + db"),
+    measures: results.creates[kind.key],
+  }));
+  const exec = ["exec true (the first command)", ...kinds.map((kind) => fine(median(results.creates[kind.key].map((m) => m.execMs))))];
+  const lines = ["", segmentTable("where create → first command goes (medians)", columns, [exec])];
+  lines.push("  stage messages of the last create of each kind:");
   for (const kind of kinds) {
     const last = results.creates[kind.key].at(-1)!;
     const messages = Object.entries(last.messages).map(([stage, message]) => `${stage}: ${message.slice(0, 120)}`);
@@ -98,17 +108,25 @@ function segmentLabel(name: string): string {
 function setupTable(results: EnvironmentsResults): string[] {
   const { miss, hit } = results.setup;
   if (!miss.length || !hit.length) return [];
-  const rows = [["setup cache (setup `true`, debian)", "create → running", "environment stage", "vs hit"]];
+  const rows = [["setup cache (setup `true`, debian)", "create → running", "p90", "vs hit"]];
   const hitMedian = median(hit.map((m) => m.runningMs));
-  for (const [label, measures] of [
-    ["miss (build sandbox runs the script)", miss],
+  const labelled = [
+    ["miss (a build sandbox runs the script)", miss],
     ["hit (the layer is there)", hit],
-  ] as const) {
+  ] as const;
+  for (const [label, measures] of labelled) {
     const running = summarize(measures.map((m) => m.runningMs));
-    const stage = measures.flatMap((m) => (m.environmentMs === undefined ? [] : [m.environmentMs]));
-    rows.push([label, timing(running), stage.length ? fine(median(stage)) : "–", ratio(running.median, hitMedian)]);
+    rows.push([label, timing(running), ms(running.p90), ratio(running.median, hitMedian)]);
   }
-  return ["", table(rows), `  ${miss.length} rounds; e.g. miss: ${miss.at(-1)?.message}; hit: ${hit.at(-1)?.message}`];
+  return [
+    "",
+    table(rows),
+    `  ${miss.length} round(s); e.g. miss: ${miss.at(-1)?.message}; hit: ${hit.at(-1)?.message}`,
+    segmentTable(
+      "where the setup cache's create → running goes (medians)",
+      labelled.map(([label, measures]) => ({ label: label.split(" ")[0]!, measures })),
+    ),
+  ];
 }
 
 function memoryTable(results: EnvironmentsResults): string[] {
@@ -146,7 +164,7 @@ export function environmentsReport(results: EnvironmentsResults, seconds: number
     `  control plane ready in ${results.planeStartMs === undefined ? "–" : ms(results.planeStartMs)}; debian:bookworm image built before timing in ${results.imageBuild ? `${ms(results.imageBuild.ms)}${results.imageBuild.cached ? " (cached)" : ""}` : "–"}; running seen on the event stream, first command \`true\` through POST /exec (JSON)`,
     ...goals(results),
     createTable(results),
-    ...segmentTable(results),
+    ...createSegmentsTable(results),
     ...setupTable(results),
     ...memoryTable(results),
   ];

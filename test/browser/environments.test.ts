@@ -149,10 +149,7 @@ describe("the Environment tab", () => {
     await form.getByLabel("Warm pool", { exact: true }).fill("1");
     await form.getByRole("button", { name: "Save environment" }).click();
     await page.getByText("Environment saved").first().waitFor();
-    assert.deepEqual(
-      await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`).then((e) => [e.image, e.poolSize]),
-      ["host", 1],
-    );
+    assert.deepEqual(await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`).then((e) => [e.image, e.poolSize]), ["host", 1]);
 
     // The pool fills in the background: the tab reads it again by itself until it is ready.
     const warm = chosen().getByTestId("environment-warm");

@@ -3,7 +3,8 @@
 // the dialog, start a sandbox and watch its stages finish, see the activity timeline move,
 // set a secret and find it masked; in the sandbox, type into a terminal and see it answer,
 // resize the window and see the shell's size follow, reload and find the same shell with its
-// screen, upload a file and see it in the Files tree, start a web server in the terminal and
+// screen, ask for a root terminal on the host's /usr and be told why not (with the API's hint),
+// upload a file and see it in the Files tree, start a web server in the terminal and
 // open its preview on its own origin (and share it); survive the server dropping away,
 // delete the project by typing its name, and meet the sign-in page when the session is gone.
 // Screenshots of each page land in /tmp/outpost-ui-*.png (and -failure-*.png when a step
@@ -11,6 +12,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { ERRORS } from "../../src/domain/error-registry.ts";
 import { apiJson, type OutpostServer, startOutpost } from "../cli/harness.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { type GitHttpServer, startGitHttpServer } from "../helpers/git-http-server.ts";
@@ -428,6 +430,27 @@ describe("the web UI", () => {
     );
     await ended.getByRole("button", { name: "Close" }).click();
     assert.equal(await page.getByRole("tab", { name: "Shell 2" }).count(), 0);
+    await page.getByRole("tab", { name: "Shell 1", selected: true }).waitFor();
+    await terminalShows(/^after-2-reload \d+\s*$/m);
+  });
+
+  uiTest("a root terminal in a sandbox on the host's /usr is refused with the API's hint, and no shell is opened", async () => {
+    await page.getByRole("button", { name: "New root terminal" }).click();
+    const refused = page.getByRole("alert").filter({ hasText: "No root terminal was opened" });
+    await refused.waitFor();
+    await refused.getByText(ERRORS.ROOT_UNAVAILABLE.hint, { exact: true }).waitFor();
+    await refused.getByText("ROOT_UNAVAILABLE", { exact: true }).waitFor();
+    await shot("terminal-root-refused");
+    assert.equal(await page.getByRole("tab", { name: /^Root shell/ }).count(), 0);
+    const listed = await apiJson<{ items: TerminalBody[] }>(server, "GET", `/api/v1/sandboxes/${sandboxId}/terminals`);
+    assert.deepEqual(
+      listed.body.items.map((t) => t.id),
+      [terminal.id],
+      "no shell was opened",
+    );
+    // Dismissed, the first shell is as it was.
+    await refused.getByRole("button", { name: "Dismiss" }).click();
+    await refused.waitFor({ state: "detached" });
     await page.getByRole("tab", { name: "Shell 1", selected: true }).waitFor();
     await terminalShows(/^after-2-reload \d+\s*$/m);
   });

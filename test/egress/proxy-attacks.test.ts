@@ -451,7 +451,8 @@ describe("egress proxy and model gateway under attack from a sandbox", () => {
     const socket = open(proxyPath("custom"));
     const chunks: Buffer[] = [];
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    const get = (path: string, last = false) => `GET http://ok.example:${httpPort}${path} HTTP/1.1\r\nhost: ok.example\r\n${last ? "connection: close\r\n" : ""}\r\n`;
+    const get = (path: string, last = false) =>
+      `GET http://ok.example:${httpPort}${path} HTTP/1.1\r\nhost: ok.example\r\n${last ? "connection: close\r\n" : ""}\r\n`;
     // Written at once: the later requests arrive while the first is still being answered.
     socket.write(get("/one") + get("/two") + get("/three", true));
     await once(socket, "close");

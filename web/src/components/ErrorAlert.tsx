@@ -4,11 +4,21 @@ import { Alert, Button, Code, Group, Text } from "@mantine/core";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { ApiError } from "../api/client.ts";
 
-export function ErrorAlert({ error, title, onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
+/** `onClose`: the alert can be dismissed (an answer to something the user may simply not do again). */
+export function ErrorAlert({ error, title, onRetry, onClose }: { error: unknown; title?: string; onRetry?: () => void; onClose?: () => void }) {
   const apiError = error instanceof ApiError ? error : null;
   const message = error instanceof Error ? error.message : String(error);
   return (
-    <Alert color="red" variant="light" icon={<IconAlertTriangle aria-hidden />} title={title ?? "Something went wrong"} role="alert">
+    <Alert
+      color="red"
+      variant="light"
+      icon={<IconAlertTriangle aria-hidden />}
+      title={title ?? "Something went wrong"}
+      role="alert"
+      withCloseButton={Boolean(onClose)}
+      onClose={onClose}
+      closeButtonLabel="Dismiss"
+    >
       <Text size="sm">{message}</Text>
       {apiError?.hint ? (
         <Text size="sm" mt={4} c="dimmed">

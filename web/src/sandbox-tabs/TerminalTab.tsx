@@ -2,11 +2,13 @@
 // session in the sandbox's supervisor. Opening the tab reattaches to the terminals this
 // browser had open (a reload finds the same shells with their screens); with none, it opens
 // one. Detaching leaves a shell running (the Attach menu lists it); ending hangs it up.
+// "New root terminal" opens a shell as root inside (sandboxes whose environment has an
+// image); the API decides, and its refusal (on the host's /usr) is shown with its hint.
 // Viewers see a notice: a terminal runs commands, which takes the editor role.
-import { Alert, Button, Card, Code, Group, Menu, Modal, Skeleton, Stack, Tabs, Text } from "@mantine/core";
+import { Alert, Box, Button, Card, Code, Group, Menu, Modal, Skeleton, Stack, Tabs, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconChevronDown, IconLock, IconPlayerStop, IconPlugConnected, IconPlus, IconUnlink } from "@tabler/icons-react";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { IconChevronDown, IconLock, IconPlayerStop, IconPlugConnected, IconPlus, IconUnlink, IconUserShield } from "@tabler/icons-react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { ApiError, api, unwrap } from "../api/client.ts";
 import { useMembers } from "../api/queries.ts";
@@ -43,8 +45,11 @@ interface Session {
   tid: string | null;
   number: number;
   ended: boolean;
+  /** Opened as root here (or remembered so): named so on its tab. */
+  root: boolean;
 }
 
+const sessionName = (s: Session) => `${s.root ? "Root shell" : "Shell"} ${s.number}`;
 const shellName = (t: TerminalInfo) => t.command[0]?.split("/").at(-1) ?? "shell";
 
 function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }) {
@@ -61,11 +66,24 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
   const [confirmEnd, setConfirmEnd] = useState<Session | null>(null);
   const counter = useRef(0);
 
-  const session = (tid: string | null): Session => {
+  const session = (tid: string | null, root = false): Session => {
     counter.current += 1;
-    return { key: tid ?? `new-${counter.current}`, tid, number: counter.current, ended: false };
+    return { key: tid ?? `new-${counter.current}`, tid, number: counter.current, ended: false, root };
   };
   const refreshList = () => void client.invalidateQueries({ queryKey: listKey });
+  // A root shell is opened over REST first (the WebSocket's `new` opens only the sandbox
+  // user's), so a refusal comes back as an answer with its code and hint, not a closed socket.
+  const openRoot = useMutation({
+    mutationFn: async () => unwrap(await api.POST("/api/v1/sandboxes/{id}/terminals", { params: { path: { id: sandboxId } }, body: { user: "root" } })),
+    onSuccess: (terminal) => {
+      // A new id, shown last; the sessions may have changed while this was asked.
+      const opened = session(terminal.id, true);
+      setSessions((all) => [...(all ?? []), opened]);
+      setSelected(opened.key);
+      setFocusKey(opened.key);
+      refreshList();
+    },
+  });
 
   // Once the first list arrives: reattach to what this browser had open, or open a terminal.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs once, when the list first arrives
@@ -73,7 +91,7 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
     if (sessions !== null || !list.data) return;
     const live = new Set(list.data.map((t) => t.id));
     const memory = recall(sandboxId);
-    const restored = memory.tids.filter((tid) => live.has(tid)).map((tid) => session(tid));
+    const restored = memory.tids.filter((tid) => live.has(tid)).map((tid) => session(tid, memory.root.includes(tid)));
     if (restored.length > 0) {
       setSessions(restored);
       setSelected(restored.find((s) => s.tid === memory.selected)?.key ?? restored[0]?.key ?? null);
@@ -90,7 +108,11 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
     if (sessions === null) return;
     const open = sessions.filter((s) => s.tid && !s.ended);
     const current = sessions.find((s) => s.key === selected);
-    remember(sandboxId, { tids: open.map((s) => s.tid as string), selected: current?.tid ?? null });
+    remember(sandboxId, {
+      tids: open.map((s) => s.tid as string),
+      selected: current?.tid ?? null,
+      root: open.filter((s) => s.root).map((s) => s.tid as string),
+    });
   }, [sessions, selected, sandboxId]);
 
   const update = (key: string, change: Partial<Session>) => setSessions((all) => all?.map((s) => (s.key === key ? { ...s, ...change } : s)) ?? all);
@@ -130,6 +152,20 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
   const elsewhere = (list.data ?? []).filter((t) => !attachedTids.has(t.id));
   const current = sessions.find((s) => s.key === selected) ?? null;
 
+  const newRoot = (
+    <Button
+      size="xs"
+      variant="default"
+      leftSection={<IconUserShield size={14} aria-hidden />}
+      loading={openRoot.isPending}
+      onClick={() => openRoot.mutate()}
+      title="A shell as root inside the sandbox (its environment must have an image)"
+    >
+      New root terminal
+    </Button>
+  );
+  const rootRefused = openRoot.error ? <ErrorAlert error={openRoot.error} title="No root terminal was opened" onClose={() => openRoot.reset()} /> : null;
+
   const attachMenu = (
     <Menu position="bottom-end" onOpen={refreshList}>
       <Menu.Target>
@@ -168,8 +204,10 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
             <Button size="xs" leftSection={<IconPlus size={14} aria-hidden />} onClick={() => add(null)}>
               New terminal
             </Button>
+            {newRoot}
             {elsewhere.length > 0 ? attachMenu : null}
           </Group>
+          {rootRefused}
         </Stack>
       </Card>
     );
@@ -191,7 +229,7 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
         <Tabs.List aria-label="Terminals">
           {sessions.map((s) => (
             <Tabs.Tab key={s.key} value={s.key} title={s.tid ?? "opening…"} c={s.ended ? "dimmed" : undefined}>
-              Shell {s.number}
+              {sessionName(s)}
               {s.ended ? " (ended)" : ""}
             </Tabs.Tab>
           ))}
@@ -200,6 +238,7 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
           <Button size="xs" leftSection={<IconPlus size={14} aria-hidden />} onClick={() => add(null)}>
             New terminal
           </Button>
+          {newRoot}
           {attachMenu}
           {current && !current.ended ? (
             <>
@@ -222,12 +261,13 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
           ) : null}
         </Group>
       </Group>
+      {rootRefused ? <Box mb="xs">{rootRefused}</Box> : null}
       {sessions.map((s) => (
         <Tabs.Panel key={s.key} value={s.key}>
           <TerminalView
             sandboxId={sandboxId}
             tid={s.tid}
-            label={`Shell ${s.number}`}
+            label={sessionName(s)}
             visible={active && s.key === selected}
             focusWhenShown={focusKey === s.key}
             onAttached={(tid) => {
@@ -243,7 +283,7 @@ function Terminals({ sandboxId, active }: { sandboxId: string; active: boolean }
           />
         </Tabs.Panel>
       ))}
-      <Modal opened={confirmEnd !== null} onClose={() => setConfirmEnd(null)} title={confirmEnd ? `End Shell ${confirmEnd.number}?` : ""}>
+      <Modal opened={confirmEnd !== null} onClose={() => setConfirmEnd(null)} title={confirmEnd ? `End ${sessionName(confirmEnd)}?` : ""}>
         <Stack>
           <Text size="sm">
             The shell is hung up (SIGHUP, then SIGKILL after 2 s), and so are the programs it runs in the foreground. Anyone else attached to it sees it end.

@@ -7,6 +7,8 @@ const key = (sandboxId: string) => `outpost.terminals.${sandboxId}`;
 export interface Remembered {
   tids: string[];
   selected: string | null;
+  /** Those of `tids` opened as root (the API's Terminal does not say whom a shell runs as). */
+  root: string[];
 }
 
 const TID = /^trm_[a-z0-9]{12}$/;
@@ -16,9 +18,10 @@ export function recall(sandboxId: string): Remembered {
     const value = JSON.parse(localStorage.getItem(key(sandboxId)) ?? "null") as Partial<Remembered> | null;
     const tids = Array.isArray(value?.tids) ? value.tids.filter((t): t is string => typeof t === "string" && TID.test(t)) : [];
     const selected = typeof value?.selected === "string" && tids.includes(value.selected) ? value.selected : null;
-    return { tids, selected };
+    const root = Array.isArray(value?.root) ? value.root.filter((t): t is string => typeof t === "string" && tids.includes(t)) : [];
+    return { tids, selected, root };
   } catch {
-    return { tids: [], selected: null };
+    return { tids: [], selected: null, root: [] };
   }
 }
 
