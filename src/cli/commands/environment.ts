@@ -6,7 +6,7 @@
 // stored sets on update (the API replaces what it is given), so update reads them first.
 import { readFileSync } from "node:fs";
 import type { EgressPolicy } from "../../domain/egress-policy.ts";
-import type { Environment } from "../../schemas/environments.ts";
+import type { Environment, UpdateEnvironmentBody } from "../../schemas/environments.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";
 import { keyValues, printJson, table } from "../output.ts";
@@ -45,14 +45,8 @@ type Values = ReturnType<typeof parse<typeof OPTIONS>>["values"];
 type Build = NonNullable<Environment["lastBuild"]>;
 type BuildLog = Build & { log: string };
 
-interface Fields {
-  image?: string;
-  setup?: string | null;
-  maintenance?: string | null;
-  setupEnv?: Record<string, string>;
-  setupEgress?: Partial<EgressPolicy>;
-  poolSize?: number;
-}
+/** What create and update send besides the name (the API's own body type). */
+type Fields = UpdateEnvironmentBody;
 
 /** How often `build --wait` and `logs --follow` look at the build (its log is written about once a second). */
 const POLL_MS = 500;

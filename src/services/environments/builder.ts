@@ -66,6 +66,9 @@ export interface BuilderOptions {
  *  (its binary package) with npm. */
 export const DEFAULT_IMAGE_SETUP = [
   "export DEBIAN_FRONTEND=noninteractive",
+  // openssh-client's install gives ssh-agent to a new system group, an id a sandbox does not
+  // map (docs/environments.md): an override set first makes it keep root's.
+  "dpkg-statoverride --list /usr/bin/ssh-agent >/dev/null || dpkg-statoverride --add root root 0755 /usr/bin/ssh-agent",
   "apt-get update",
   `apt-get install -y --no-install-recommends ${DEFAULT_IMAGE_PACKAGES.join(" ")}`,
   "apt-get clean",
