@@ -44,7 +44,8 @@ export function withStage(stages: Stage[], name: StageName, state: StageState, n
     if (stage.name !== name) return stage;
     const next: Stage = { ...stage, state, ...(message !== undefined ? { message } : {}) };
     if (state === "running") {
-      next.startedAt = now;
+      // A progress line of a stage under way keeps its start; a stage run again starts anew.
+      if (stage.state !== "running" || !stage.startedAt) next.startedAt = now;
       delete next.endedAt;
     }
     if (state === "done" || state === "failed") {

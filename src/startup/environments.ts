@@ -63,6 +63,7 @@ export function createEnvironmentRuntime(options: {
   poolCheckMs?: number;
 }): EnvironmentRuntime {
   const log = options.logger.child({ component: "environments" });
+  const began = new Date();
   const { settings } = options;
   const paths = environmentPaths(settings.dataDir);
   const root = options.canBuildImages ?? process.getuid?.() === 0;
@@ -124,7 +125,7 @@ export function createEnvironmentRuntime(options: {
       environmentRoutes(app, service);
     },
     async start() {
-      const failed = await failUnfinishedBuilds(options.pool);
+      const failed = await failUnfinishedBuilds(options.pool, began);
       if (failed) log.warn({ failed }, "builds cut short by the last stop are marked failed");
       await buildDriver?.start();
       if (builder) {

@@ -164,10 +164,12 @@ export async function latestBuild(db: Queryable, environmentId: string): Promise
   return rows[0] ?? null;
 }
 
-/** Builds a control plane killed mid-way left `building`: they failed. */
-export async function failUnfinishedBuilds(db: Queryable): Promise<number> {
+/** Builds a control plane killed mid-way left `building` (started before `before`, when this
+ *  one began: a build asked for since is this one's, under way): they failed. */
+export async function failUnfinishedBuilds(db: Queryable, before: Date): Promise<number> {
   const { rowCount } = await db.query(
-    "update environment_builds set state = 'failed', error = 'the control plane stopped during the build', finished_at = now() where state = 'building'",
+    "update environment_builds set state = 'failed', error = 'the control plane stopped during the build', finished_at = now() where state = 'building' and started_at < $1",
+    [before],
   );
   return rowCount ?? 0;
 }

@@ -44,3 +44,35 @@ test("start releases this installation's claims for sandboxes that no longer exi
   assert.equal(existsSync(orphan), !isRoot, isRoot ? "the orphaned claim is released" : "without root claims are not used");
   assert.ok(existsSync(theirs), "another installation's claim is never touched");
 });
+
+test("root's block of an image sandbox: aligned, clear of every other claim, and single claims keep out of it", async () => {
+  const { HostUidClaims } = await import("../../src/drivers/local/uid-claims.ts");
+  const dir = mkdtempSync(join(tmpdir(), "outpost-claims-"));
+  const dataDir = mkdtempSync(join(tmpdir(), "outpost-claims-data-"));
+  try {
+    // Blocks of 10 in a small range (the driver's are ROOT_BLOCK_SIZE = 1000).
+    const range = { first: 500_000, last: 500_099 };
+    const claims = new HostUidClaims(dataDir, dir, range);
+    const user = claims.claim("sbx_one", []);
+    assert.equal(user, 500_000);
+    // The first aligned block without a claimed uid starts past the user's uid.
+    const block = claims.claimBlock("sbx_one", 10, "root", []);
+    assert.equal(block, 500_010);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, String(block)), "utf8")), { dataDir, sandboxId: "sbx_one", role: "root", size: 10 });
+    assert.equal(claims.findFor("sbx_one", "root"), block);
+    // Another installation's single claims go around the block, and a second block after them.
+    const other = new HostUidClaims(mkdtempSync(join(tmpdir(), "outpost-claims-other-")), dir, range);
+    const singles = Array.from({ length: 15 }, (_, i) => other.claim(`sbx_s${i}`, []));
+    assert.ok(
+      singles.every((uid) => uid < block || uid >= block + 10),
+      `no single claim inside the block: ${singles}`,
+    );
+    assert.equal(singles.at(-1), 500_025);
+    assert.equal(other.claimBlock("sbx_two", 10, "root", []), 500_030);
+    claims.release(block, "sbx_one");
+    assert.equal(other.claimBlock("sbx_three", 10, "root", []), 500_010, "a released block is free again");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -26,6 +26,32 @@ export function assertValidRange(range: UidRange): void {
   if (!ok) throw new DriverError("INVALID_SANDBOX_SPEC", `invalid host uid range ${range.first}–${range.last}`, { details: { range } });
 }
 
+/** How many ids root's block of an image sandbox maps: root and the system users and groups
+ *  (0–999 inside, as Debian allots them), so packages that add a system user or give a file
+ *  to a system group (`_ssh`, `shadow`, `postgres`) install. The sandbox user (1000) is a
+ *  uid of its own, claimed apart. */
+export const ROOT_BLOCK_SIZE = 1000;
+
+/** The lowest start, aligned to `size`, of `size` uids of the range none of which is in
+ *  `used`. Aligned starts keep blocks from interleaving with each other. */
+export function pickHostBlock(used: Iterable<number>, size: number, range: UidRange = DEFAULT_HOST_UID_RANGE): number {
+  assertValidRange(range);
+  const taken = new Set(used);
+  const first = Math.ceil(range.first / size) * size;
+  for (let start = first; start + size - 1 <= range.last; start += size) {
+    let free = true;
+    for (let uid = start; uid < start + size && free; uid++) free = !taken.has(uid);
+    if (free) return start;
+  }
+  throw new DriverError(
+    "HOST_UIDS_EXHAUSTED",
+    `no ${size} free host uids in a row in ${range.first}–${range.last} for an image sandbox; remove sandboxes or widen the range`,
+    {
+      details: { range, size },
+    },
+  );
+}
+
 /** The lowest uid of the range that is not in `used`. Lowest-first keeps assignments
  *  predictable and dense, which makes them easy to read in `ps`. */
 export function pickHostUid(used: Iterable<number>, range: UidRange = DEFAULT_HOST_UID_RANGE): number {

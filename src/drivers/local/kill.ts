@@ -6,14 +6,14 @@ import { isInRange, type UidRange } from "./host-users.ts";
 import { markerArgs } from "./launcher.ts";
 import { sandboxMarker } from "./layout.ts";
 import { PollTimeout, pollUntil } from "./poll.ts";
-import { bootId, descendantsOf, isRunning, pidsWithArgs, runningPidsOfUid, signalPid } from "./processes.ts";
+import { bootId, descendantsOf, isRunning, pidsWithArgs, runningPidsOfUids, signalPid } from "./processes.ts";
 import type { RuntimeInfo } from "./runtime.ts";
 
 export interface KillContext {
   root: string;
   cgroups: CgroupSupport;
   /** The sandbox's host uid when it has its own (root only), for the last sweep. */
-  /** The sandbox's own host uids (its user's, and its root's for an image sandbox). */
+  /** The sandbox's own host uids (its user's, and its root block for an image sandbox). */
   hostUids?: number[];
   uidRange: UidRange;
   killTimeoutMs: number;
@@ -57,13 +57,13 @@ export async function terminate(runtime: RuntimeInfo, { signal, graceMs }: { sig
  * relies on the promise of one uid per sandbox on this machine (uid-claims.ts).
  */
 export async function killEverything(context: KillContext, sandboxId: string, runtime: RuntimeInfo | null, signal: AbortSignal): Promise<void> {
-  const uidSweeps = (context.hostUids ?? []).filter((uid) => isInRange(uid, context.uidRange));
+  const uidSweeps = new Set((context.hostUids ?? []).filter((uid) => isInRange(uid, context.uidRange)));
   const recorded = runtime && runtime.bootId === bootId() ? [runtime.init, runtime.bwrap] : [];
   const strays = () => pidsWithArgs(markerArgs(sandboxMarker(context.root, sandboxId)));
   const leftovers = () => [
     ...recorded.filter((identity) => isRunning(identity)).map((identity) => identity.pid),
     ...strays(),
-    ...uidSweeps.flatMap((uid) => runningPidsOfUid(uid)),
+    ...(uidSweeps.size ? runningPidsOfUids(uidSweeps) : []),
   ];
   const cgroup = context.cgroups.usable ? new SandboxCgroup(context.cgroups, sandboxId) : undefined;
   if (leftovers().length === 0 && (!cgroup || cgroup.pids().length === 0)) return;

@@ -30,7 +30,7 @@ import { type CgroupSupport, describeCgroups, detectCgroups, SandboxCgroup } fro
 import { etcFiles, writeEtcFiles } from "./etc-files.ts";
 import { describeLastExit, readExitStatus } from "./exit-status.ts";
 import { type HostFs, probeHostFs } from "./host-fs.ts";
-import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, type UidRange } from "./host-users.ts";
+import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, ROOT_BLOCK_SIZE, type UidRange } from "./host-users.ts";
 import { KeyedQueue } from "./keyed-queue.ts";
 import { killEverything, terminate } from "./kill.ts";
 import { BLOCK_FD, INFO_FD, type Launched, SECCOMP_FD, STATUS_FD, USERNS_FD } from "./launcher.ts";
@@ -198,7 +198,7 @@ export class LocalDriver implements Driver {
 
   /** Moves a stopped image sandbox's writable layer to `target` (an environment's setup
    *  result, services/environments/builder.ts); the host uids its files carry. */
-  takeWritableLayer(sandboxId: string, target: string): { rootUid: number; userUid: number } {
+  takeWritableLayer(sandboxId: string, target: string): { rootUid: number; rootCount: number; userUid: number } {
     const paths = this.#pathsFor(sandboxId);
     const recorded = readSpec(paths.specFile);
     if (recorded?.hostRootUid === undefined || recorded.hostUid === undefined)
@@ -207,7 +207,7 @@ export class LocalDriver implements Driver {
     const rootfs = rootfsPaths(paths.dir);
     unmountRootfs(rootfs);
     renameSync(rootfs.upper, target);
-    return { rootUid: recorded.hostRootUid, userUid: recorded.hostUid };
+    return { rootUid: recorded.hostRootUid, rootCount: ROOT_BLOCK_SIZE, userUid: recorded.hostUid };
   }
 
   async inspect(sandboxId: string): Promise<SandboxInspection> {
@@ -302,7 +302,7 @@ export class LocalDriver implements Driver {
       try {
         let image: { root: string; usernsFd: number } | undefined;
         if (spec.image && owner && rootUid !== undefined) {
-          userns = await holdUserNamespace({ rootUid, userUid: owner.uid }, { signal });
+          userns = await holdUserNamespace({ rootUid, rootCount: ROOT_BLOCK_SIZE, userUid: owner.uid }, { signal });
           image = { root: mountRootfs(rootfs, spec.image.layers, userns.fd, rootUid), usernsFd: USERNS_FD };
         }
         started = await startSandbox({
@@ -396,7 +396,7 @@ export class LocalDriver implements Driver {
       });
     const recorded = readSpec(paths.specFile)?.hostRootUid;
     if (recorded !== undefined && isInRange(recorded, this.#range)) return recorded;
-    return this.#claims.findFor(sandboxId, "root") ?? this.#claims.claim(sandboxId, [owner.uid], "root");
+    return this.#claims.findFor(sandboxId, "root") ?? this.#claims.claimBlock(sandboxId, ROOT_BLOCK_SIZE, "root", [owner.uid]);
   }
 
   /** Why a sandbox that was running is not any more (its supervisor exited, the OOM killer). */
@@ -456,7 +456,8 @@ export class LocalDriver implements Driver {
   /** Kills whatever is left of the sandbox (kill.ts), with its own host uid for the last sweep. */
   async #killEverything(sandboxId: string, paths: SandboxPaths, runtime: RuntimeInfo | null, signal: AbortSignal): Promise<void> {
     const recorded = this.#isRoot ? readSpec(paths.specFile) : null;
-    const hostUids = [recorded?.hostUid, recorded?.hostRootUid].filter((uid): uid is number => uid !== undefined);
+    const hostUids = recorded?.hostUid === undefined ? [] : [recorded.hostUid];
+    if (recorded?.hostRootUid !== undefined) for (let uid = recorded.hostRootUid; uid < recorded.hostRootUid + ROOT_BLOCK_SIZE; uid++) hostUids.push(uid);
     const context = { root: this.root, cgroups: this.cgroupSupport(), hostUids, uidRange: this.#range, killTimeoutMs: this.#killTimeout, log: this.#log };
     await killEverything(context, sandboxId, runtime, signal);
   }

@@ -114,7 +114,15 @@ export function realUidOf(pid: number): number | null {
 
 /** Running (non-zombie) processes whose real uid is `uid`. */
 export function runningPidsOfUid(uid: number): number[] {
-  return allPids().filter((pid) => realUidOf(pid) === uid && isPidRunning(pid));
+  return runningPidsOfUids(new Set([uid]));
+}
+
+/** Running processes whose real uid is one of `uids` (one pass over /proc). */
+export function runningPidsOfUids(uids: Set<number>): number[] {
+  return allPids().filter((pid) => {
+    const uid = realUidOf(pid);
+    return uid !== null && uid !== undefined && uids.has(uid) && isPidRunning(pid);
+  });
 }
 
 export function cmdlineOf(pid: number): string[] | null {

@@ -46,7 +46,8 @@ export interface RecordedSpec extends SandboxSpec {
   /** The unprivileged host uid (and gid) that owns the sandbox's folders and processes,
    *  when the control plane runs as root. */
   hostUid?: number;
-  /** An image sandbox's second host uid: root inside its user namespace. */
+  /** An image sandbox's root block: host uids hostRootUid… (ROOT_BLOCK_SIZE of them) are
+   *  root and the system ids (0–999) inside its user namespace. */
   hostRootUid?: number;
 }
 

@@ -5,7 +5,7 @@
 // (data dir + sandbox id). A claim whose data dir no longer exists is stale and reused.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_HOST_UID_RANGE, pickHostUid, type UidRange } from "./host-users.ts";
+import { DEFAULT_HOST_UID_RANGE, pickHostBlock, pickHostUid, type UidRange } from "./host-users.ts";
 
 export const DEFAULT_CLAIMS_DIR = "/var/lib/outpost/host-uids";
 
@@ -17,6 +17,8 @@ interface Claim {
   sandboxId: string;
   /** Absent in claims written before image sandboxes: "user". */
   role?: UidRole;
+  /** How many uids from the file's name on (a root block); absent: 1. */
+  size?: number;
 }
 
 export class HostUidClaims {
@@ -38,7 +40,10 @@ export class HostUidClaims {
         const fd = openSync(path, "wx", 0o600);
         writeSync(fd, JSON.stringify({ dataDir: this.dataDir, sandboxId, role } satisfies Claim));
         closeSync(fd);
-        return uid;
+        // A block claimed meanwhile by another installation may cover it: step back.
+        if (!this.#claimed(uid).includes(uid)) return uid;
+        unlinkSync(path);
+        taken.add(uid);
       } catch (error) {
         if ((error as { code?: string }).code !== "EEXIST") throw error;
         if (this.#isStale(path)) {
@@ -47,6 +52,37 @@ export class HostUidClaims {
         }
         taken.add(uid);
       }
+    }
+  }
+
+  /**
+   * Claims `size` uids in a row (root's block of an image sandbox); the file is named after
+   * the first. A claim made meanwhile by another installation inside the block makes this
+   * one step back and look again.
+   */
+  claimBlock(sandboxId: string, size: number, role: UidRole, used: Iterable<number>): number {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const taken = new Set(used);
+    for (const uid of this.#claimed()) taken.add(uid);
+    while (true) {
+      const start = pickHostBlock(taken, size, this.range);
+      const path = join(this.dir, String(start));
+      try {
+        const fd = openSync(path, "wx", 0o600);
+        writeSync(fd, JSON.stringify({ dataDir: this.dataDir, sandboxId, role, size } satisfies Claim));
+        closeSync(fd);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "EEXIST") throw error;
+        if (this.#isStale(path)) unlinkSync(path);
+        else for (let uid = start; uid < start + size; uid++) taken.add(uid);
+        continue;
+      }
+      const others = new Set(this.#claimed(start));
+      let clash = false;
+      for (let uid = start; uid < start + size && !clash; uid++) clash = others.has(uid);
+      if (!clash) return start;
+      unlinkSync(path);
+      for (let uid = start; uid < start + size; uid++) taken.add(uid);
     }
   }
 
@@ -84,12 +120,18 @@ export class HostUidClaims {
     return released;
   }
 
-  #claimed(): number[] {
+  /** Every claimed uid (a block's every uid), but the claim named `except`. */
+  #claimed(except?: number): number[] {
     if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir)
-      .filter((name) => /^\d+$/.test(name))
-      .filter((name) => !this.#isStale(join(this.dir, name)))
-      .map(Number);
+    const uids: number[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (!/^\d+$/.test(name) || Number(name) === except) continue;
+      const path = join(this.dir, name);
+      if (this.#isStale(path)) continue;
+      const size = readClaim(path)?.size ?? 1;
+      for (let uid = Number(name); uid < Number(name) + size; uid++) uids.push(uid);
+    }
+    return uids;
   }
 
   /** A claim is stale when its installation's data dir is gone (e.g. a deleted test dir). */

@@ -24,8 +24,9 @@ import { shiftIds } from "./shift-ids.ts";
 
 /** The driver that runs build sandboxes, and how to take a stopped one's writable layer. */
 export interface BuildSandboxes extends Pick<Driver, "ensure" | "stop" | "remove" | "list"> {
-  /** Moves the stopped sandbox's writable layer to `target`; the host ids its root and user had. */
-  takeWritableLayer(sandboxId: string, target: string): { rootUid: number; userUid: number };
+  /** Moves the stopped sandbox's writable layer to `target`; the host ids its root block
+   *  (root and the system ids, from rootUid on) and its user had. */
+  takeWritableLayer(sandboxId: string, target: string): { rootUid: number; rootCount: number; userUid: number };
 }
 
 /** The egress of a build sandbox: its policy while it runs. */
@@ -66,9 +67,6 @@ export interface BuilderOptions {
  *  (its binary package) with npm. */
 export const DEFAULT_IMAGE_SETUP = [
   "export DEBIAN_FRONTEND=noninteractive",
-  // openssh-client's install gives ssh-agent to a new system group, an id a sandbox does not
-  // map (docs/environments.md): an override set first makes it keep root's.
-  "dpkg-statoverride --list /usr/bin/ssh-agent >/dev/null || dpkg-statoverride --add root root 0755 /usr/bin/ssh-agent",
   "apt-get update",
   `apt-get install -y --no-install-recommends ${DEFAULT_IMAGE_PACKAGES.join(" ")}`,
   "apt-get clean",
@@ -202,12 +200,8 @@ export class EnvironmentBuilder {
       await sandboxes.stop(sandboxId, { signal: run.signal });
       const upper = join(partial, "rootfs");
       const ids = sandboxes.takeWritableLayer(sandboxId, upper);
-      shiftIds(upper, {
-        from: new Map([
-          [ids.rootUid, 0],
-          [ids.userUid, 1000],
-        ]),
-      });
+      // Root's block (root and the system ids) back to 0–999, the user back to 1000.
+      shiftIds(upper, (id) => (id === ids.userUid ? 1000 : id >= ids.rootUid && id < ids.rootUid + ids.rootCount ? id - ids.rootUid : id));
       renameSync(partial, join(layersDir, key));
       run.progress(`${step.what}: done, cached as ${key}\n`);
     } finally {

@@ -7,17 +7,15 @@
 import { chmodSync, lchownSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
-export interface IdShift {
-  /** host id → image id */
-  from: Map<number, number>;
-}
+/** host id → image id (the same id when it is not the sandbox's). */
+export type IdShift = (hostId: number) => number;
 
 export function shiftIds(root: string, shift: IdShift): number {
   let count = 0;
   const visit = (path: string) => {
     const info = lstatSync(path);
-    const uid = shift.from.get(info.uid) ?? info.uid;
-    const gid = shift.from.get(info.gid) ?? info.gid;
+    const uid = shift(info.uid);
+    const gid = shift(info.gid);
     if (uid !== info.uid || gid !== info.gid) {
       lchownSync(path, uid, gid);
       if (info.isFile() && info.mode & 0o6000) chmodSync(path, info.mode & 0o7777);

@@ -99,7 +99,7 @@ export class ChildRun {
     const identity = commandIdentity(spec.user);
     const child = spawn(program, args, {
       cwd: spec.cwd,
-      env: { ...process.env, ...spec.env, ...identity.env },
+      env: { ...process.env, ...identity.env, ...spec.env },
       uid: identity.uid,
       gid: identity.gid,
       detached: true,

@@ -25,7 +25,8 @@ export function hasRoot(): boolean {
   return runAs !== undefined;
 }
 
-/** spawn()'s uid/gid and the environment that goes with them, for a command of `user`. */
+/** spawn()'s uid/gid and the environment that goes with them, for a command of `user`
+ *  (a request's own env still wins over it). */
 export function commandIdentity(user: CommandUser | undefined): { uid?: number; gid?: number; env: Record<string, string> } {
   if (user === "root") {
     if (!runAs)
@@ -33,7 +34,9 @@ export function commandIdentity(user: CommandUser | undefined): { uid?: number; 
         "ROOT_UNAVAILABLE",
         "This sandbox has no root: its environment uses the host's /usr. Give the project an environment with an image.",
       );
-    return { uid: 0, gid: 0, env: { HOME: "/root", USER: "root", LOGNAME: "root" } };
+    // Root's tools live in the sbin folders too (groupadd, dpkg-statoverride…).
+    const path = process.env.PATH ?? "/usr/bin:/bin";
+    return { uid: 0, gid: 0, env: { HOME: "/root", USER: "root", LOGNAME: "root", PATH: `/usr/local/sbin:/usr/sbin:/sbin:${path}` } };
   }
   return runAs ? { uid: runAs.uid, gid: runAs.gid, env: {} } : { env: {} };
 }

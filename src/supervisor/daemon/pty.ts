@@ -97,6 +97,8 @@ export function openPty(options: OpenPtyOptions): PtyProcess {
   assertSize(options.cols, options.rows);
   const native = loadAddon();
   const identity = commandIdentity(options.user);
+  // The caller's env is the supervisor's plus the request's: who the shell runs as decides
+  // HOME, USER and PATH, unless the request set them itself (not knowable here: root's win).
   const env = { TERM: "xterm-256color", ...options.env, ...identity.env, PWD: options.cwd };
   const envPairs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
 

@@ -1,8 +1,8 @@
 // The user namespace of an image sandbox, made by the control plane (root) before bwrap
-// runs: inside root (0) is the sandbox's root host uid, inside 1000 its user host uid, and
-// nothing else is mapped. bwrap alone maps one id, which would make root and the user the
-// same host uid; writing a map of two ids needs CAP_SETUID in the parent namespace, which
-// only the root control plane has.
+// runs: inside 0–999 (root and the system users and groups) are the sandbox's root block of
+// host uids, inside 1000 its user host uid, and nothing else is mapped. bwrap alone maps one
+// id, which would make root and the user the same host uid; writing a map of several ranges
+// needs CAP_SETUID in the parent namespace, which only the root control plane has.
 //   1. a holder process, running as the root host uid, unshares a user namespace and waits
 //      (`unshare` from util-linux): the namespace's owner is that uid, so bwrap, started as
 //      the same uid, may enter it (--userns) and gets every capability in it;
@@ -16,7 +16,9 @@ import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { SANDBOX_GID, SANDBOX_UID } from "../etc-files.ts";
 
 export interface UserNamespaceIds {
+  /** The first of root's block: inside 0…rootCount-1 (root and the system ids). */
   rootUid: number;
+  rootCount: number;
   userUid: number;
 }
 
@@ -29,7 +31,7 @@ export interface HeldUserNamespace {
 
 /** The map written for both uids and gids (the sandbox's groups are its uids). */
 export function idMap(ids: UserNamespaceIds, userInside = SANDBOX_UID): string {
-  return `0 ${ids.rootUid} 1\n${userInside} ${ids.userUid} 1\n`;
+  return `0 ${ids.rootUid} ${ids.rootCount}\n${userInside} ${ids.userUid} 1\n`;
 }
 
 export async function holdUserNamespace(
