@@ -36,7 +36,10 @@ export function commandIdentity(user: CommandUser | undefined): { uid?: number; 
       );
     // Root's tools live in the sbin folders too (groupadd, dpkg-statoverride…).
     const path = process.env.PATH ?? "/usr/bin:/bin";
-    return { uid: 0, gid: 0, env: { HOME: "/root", USER: "root", LOGNAME: "root", PATH: `/usr/local/sbin:/usr/sbin:/sbin:${path}` } };
+    // No uid/gid: the command is the supervisor's own (root), with its supplementary group,
+    // through which it reads /run/outpost (the CA bundle, the SSH agent); spawn() with ids
+    // would drop every supplementary group.
+    return { env: { HOME: "/root", USER: "root", LOGNAME: "root", PATH: `/usr/local/sbin:/usr/sbin:/sbin:${path}` } };
   }
   return runAs ? { uid: runAs.uid, gid: runAs.gid, env: {} } : { env: {} };
 }
