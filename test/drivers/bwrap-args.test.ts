@@ -175,3 +175,38 @@ test("nested user namespaces are forbidden unless allowed, right after the names
   assert.deepEqual(allowed.slice(0, 4), ["--unshare-all", "--unshare-user", "--new-session", "--hostname"]);
   assert.ok(!allowed.includes("--disable-userns"));
 });
+
+test("an image sandbox: the namespace comes made, root inside with a few capabilities, its overlay as /, nothing else of the host", () => {
+  const argv = bareArgs({ image: { root: "/data/sandboxes/sbx_1/rootfs/merged", usernsFd: 8 } });
+  const options = argv.slice(0, argv.indexOf("--"));
+  // Its own user namespace (rootfs/user-namespace.ts), never one bwrap makes, and root in it.
+  assert.deepEqual(options.slice(0, 8), [
+    "--unshare-ipc",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-uts",
+    "--unshare-cgroup",
+    "--userns",
+    "8",
+    "--new-session",
+  ]);
+  assert.ok(!options.includes("--unshare-user") && !options.includes("--share-net"));
+  assert.deepEqual(options.slice(options.indexOf("--uid"), options.indexOf("--uid") + 4), ["--uid", "0", "--gid", "0"]);
+  const added = options.flatMap((arg, i) => (arg === "--cap-add" ? [options[i + 1]] : []));
+  assert.ok(options.indexOf("--cap-drop") < options.indexOf("--cap-add"), "everything dropped first");
+  for (const never of ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_MODULE", "CAP_DAC_READ_SEARCH", "ALL"])
+    assert.ok(!added.includes(never), never);
+  // The overlay is the writable root; the host's /usr and /etc are not there.
+  assert.deepEqual(options.slice(options.indexOf("--bind"), options.indexOf("--bind") + 3), ["--bind", "/data/sandboxes/sbx_1/rootfs/merged", "/"]);
+  assert.ok(!options.includes("/usr"), "no host /usr");
+  assert.ok(
+    options.some((arg, i) => arg === "--remount-ro" && options[i + 1] === "/dev"),
+    "the device tmpfs stays read-only",
+  );
+  assert.ok(!options.some((arg, i) => arg === "--remount-ro" && options[i + 1] === "/"), "the root is the sandbox's writable layer");
+  const writable = options.flatMap((arg, i) => (arg === "--bind" ? [options[i + 1]] : []));
+  assert.deepEqual(writable, ["/data/sandboxes/sbx_1/rootfs/merged", paths.workspace, paths.home, paths.state]);
+  // The image's tools come before Outpost's; the supervisor drops commands to the user.
+  assert.equal(options[options.indexOf("PATH") + 1], "/usr/local/bin:/usr/bin:/bin:/opt/outpost/bin");
+  assert.deepEqual(argv.slice(-2), ["--run-as", "1000:1000"]);
+});

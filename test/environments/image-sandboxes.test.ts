@@ -60,9 +60,14 @@ describe("a sandbox on a Debian image, root inside and never on the host", () =>
   test("commands run as the sandbox user by default, as root inside when asked", async () => {
     const user = await exec(s, box.id, ["sh", "-c", "id -u; id -un; echo $HOME"]);
     assert.equal(user.stdout, "1000\noutpost\n/home/outpost\n");
-    const root = await exec(s, box.id, ["sh", "-c", "id -u; echo $HOME; touch /usr/local/bin/made-by-root && echo ok; test -r /run/outpost/ca-bundle.pem && echo trusts"], {
-      user: "root",
-    });
+    const root = await exec(
+      s,
+      box.id,
+      ["sh", "-c", "id -u; echo $HOME; touch /usr/local/bin/made-by-root && echo ok; test -r /run/outpost/ca-bundle.pem && echo trusts"],
+      {
+        user: "root",
+      },
+    );
     assert.equal(root.stdout, "0\n/root\nok\ntrusts\n", root.stderr);
     const denied = await exec(s, box.id, ["touch", "/usr/local/bin/not-by-user"]);
     assert.notEqual(denied.exitCode, 0, "the sandbox user cannot write the image");

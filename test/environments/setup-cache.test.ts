@@ -9,7 +9,10 @@ import { DEBIAN_ROOT_CACHE, finishedBuild, restartAndWait, stageOf } from "../he
 import { deleteEverySandbox, exec, runningSandbox } from "../helpers/sandboxes.ts";
 import { api, startTestServer, type TestServer } from "../helpers/server.ts";
 
-const SETUP = 'echo "setup ran for $GREETING"; echo "$GREETING" > /etc/setup-marker; date +%s%N > /etc/setup-stamp; id -u > /etc/setup-uid';
+// The setup reaches the Debian mirror through the setup phase's egress (its own policy: the
+// build sandbox belongs to no project).
+const SETUP =
+  'echo "setup ran for $GREETING"; echo "$GREETING" > /etc/setup-marker; date +%s%N > /etc/setup-stamp; id -u > /etc/setup-uid; apt-get update -qq && echo fetched';
 
 describe("the setup script: run once, cached, rebuilt when changed", () => {
   let s: TestServer;
@@ -23,6 +26,8 @@ describe("the setup script: run once, cached, rebuilt when changed", () => {
         image: "debian:bookworm",
         setup: SETUP,
         setupEnv: { GREETING: "hello" },
+        // Named exactly: on this kind of machine the mirror resolves to a non-public address.
+        setupEgress: { allow: ["deb.debian.org"] },
         maintenance: "date +%s%N >> /workspace/.maintenance-runs",
       },
     });
@@ -45,6 +50,7 @@ describe("the setup script: run once, cached, rebuilt when changed", () => {
     assert.equal(build.state, "ready");
     assert.equal(build.cached, false);
     assert.match(build.log, /setup ran for hello/);
+    assert.match(build.log, /^fetched$/m, "the setup's egress let it reach the mirror");
     assert.match(build.log, /running in build sandbox bld_/);
     assert.equal((await api(s, "GET", "/api/v1/environments/tools")).body.cache, "ready");
   });

@@ -40,6 +40,9 @@ export const INSIDE = {
 } as const;
 
 export const SANDBOX_PATH_ENV = `${INSIDE.binDir}:/usr/local/bin:/usr/bin:/bin`;
+/** In an image sandbox the image's own tools come first (its Node, if it has one); Outpost's
+ *  are there for what the image lacks. */
+export const IMAGE_PATH_ENV = `/usr/local/bin:/usr/bin:/bin:${INSIDE.binDir}`;
 
 const MiB = 1024 * 1024;
 /** Memory assumed for a sandbox without a memory limit, only to size its tmpfs. */
@@ -177,7 +180,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   add("--clearenv");
   add("--setenv", "HOME", INSIDE.home);
   add("--setenv", "USER", SANDBOX_USER);
-  add("--setenv", "PATH", SANDBOX_PATH_ENV);
+  add("--setenv", "PATH", image ? IMAGE_PATH_ENV : SANDBOX_PATH_ENV);
   add("--setenv", "LANG", "C.UTF-8");
   if (input.egress) for (const [name, value] of Object.entries(sandboxNetworkEnv())) add("--setenv", name, value);
   add("--chdir", INSIDE.workspace);
