@@ -40,8 +40,17 @@ export async function makeDebianRoot(options: DebianRootOptions): Promise<void> 
     rmSync(partial, { recursive: true, force: true });
     await run("cp", ["-a", "--", options.target, partial], options);
     writeFileSync(join(partial, COMPLETE), "");
-    rmSync(cached, { recursive: true, force: true });
-    renameSync(partial, cached);
+    // Another installation (or test) may have kept one meanwhile: it stays, ours goes. A
+    // kept root is never removed here, so a copy from it is never cut short.
+    if (existsSync(join(cached, COMPLETE))) rmSync(partial, { recursive: true, force: true });
+    else {
+      rmSync(cached, { recursive: true, force: true });
+      try {
+        renameSync(partial, cached);
+      } catch {
+        rmSync(partial, { recursive: true, force: true });
+      }
+    }
   }
 }
 
