@@ -54,6 +54,17 @@ after(async () => {
 const uiTest = uiTestWith(() => page, "environment-");
 const chooser = () => page.getByRole("combobox", { name: "Environment of this project" });
 const chosen = () => page.getByTestId("environment");
+/** Waits until the chooser shows `label` (it follows the environments list, read after a create or a reload). */
+async function chooserShows(label: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let shown = "";
+  while (Date.now() < deadline) {
+    shown = await chooser().inputValue();
+    if (shown === label) return;
+    await page.waitForTimeout(50);
+  }
+  assert.equal(shown, label);
+}
 
 describe("the Environment tab", () => {
   uiTest("a new environment made in the tab and chosen for the project is still chosen after a reload", async () => {
@@ -61,7 +72,7 @@ describe("the Environment tab", () => {
     await page.getByRole("heading", { name: "Projects", exact: true }).waitFor();
     await page.goto(`${server.url}/projects/${PROJECT}/environment`);
     await page.getByRole("tab", { name: "Environment", selected: true }).waitFor();
-    assert.equal(await chooser().inputValue(), "none: host /usr");
+    await chooserShows("none: host /usr");
 
     await page.getByRole("button", { name: "New environment" }).click();
     const form = page.getByRole("form", { name: "New environment" });
@@ -73,7 +84,7 @@ describe("the Environment tab", () => {
     await page.getByText(`Environment ${ENVIRONMENT} created`).waitFor();
 
     // Made, not yet the project's: the choice waits for "Use for this project".
-    assert.equal(await chooser().inputValue(), `${ENVIRONMENT} (host)`);
+    await chooserShows(`${ENVIRONMENT} (host)`);
     const made = await getOk<Environment>(server, `/api/v1/environments/${ENVIRONMENT}`);
     assert.deepEqual([made.image, made.setup, made.setupEnv, made.projects], ["host", "echo hello from setup\ntouch /opt/ready", { MODE: "ui" }, []]);
     assert.equal((await getOk<{ environment: string | null }>(server, `/api/v1/projects/${PROJECT}`)).environment, null);
@@ -84,7 +95,7 @@ describe("the Environment tab", () => {
 
     await page.reload();
     await chosen().waitFor();
-    assert.equal(await chooser().inputValue(), `${ENVIRONMENT} (host)`);
+    await chooserShows(`${ENVIRONMENT} (host)`);
     assert.equal(await chosen().getByLabel("Setup script").inputValue(), "echo hello from setup\ntouch /opt/ready");
     assert.equal(await chosen().getByLabel("Setup env").inputValue(), "MODE=ui");
     await chosen().getByTestId("environment-projects").getByText(PROJECT, { exact: true }).waitFor();
