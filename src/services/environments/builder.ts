@@ -110,13 +110,18 @@ export class EnvironmentBuilder {
     return { layers, key, cached };
   }
 
+  /** Where the environment's layers are and whether all are made; nothing is built. */
+  plan(environment: EnvironmentDefinition): Promise<BuiltLayers> {
+    return this.layers(environment, { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true });
+  }
+
   /** Images and setup layers that none of `environments` needs (as defined now), removed;
    *  nothing while a build of this process runs (its folders are not finished yet). */
   async collect(environments: EnvironmentDefinition[], alsoKeep: Iterable<string> = []): Promise<string[]> {
     if (this.#running.size > 0) return [];
     const keep = new Set<string>(alsoKeep);
     for (const environment of environments) {
-      const planned = await this.layers(environment, { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true }).catch(() => null);
+      const planned = await this.plan(environment).catch(() => null);
       for (const layer of planned?.layers ?? []) keep.add(layer);
     }
     const removed: string[] = [];

@@ -123,7 +123,7 @@ export class EnvironmentService {
     const image = parseImageRef(environment.image);
     if (typeof image === "string" || image.kind === "host") return { summary: `${environment.name}: the host's /usr` };
     if (!this.builder) throw needsRoot();
-    const planned = await this.builder.layers(this.#definition(environment), { signal, progress: () => {}, dryRun: true }).catch(() => null);
+    const planned = await this.builder.plan(this.#definition(environment)).catch(() => null);
     if (planned?.cached) return { image: { id: planned.key, layers: planned.layers }, summary: `${environment.name}: cached (${planned.key})` };
     const started = await this.#startBuild(environment, progress);
     try {
@@ -157,7 +157,7 @@ export class EnvironmentService {
         continue;
       }
       if (!this.builder) continue;
-      const planned = await this.builder.layers(this.#definition(environment), { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true });
+      const planned = await this.builder.plan(this.#definition(environment));
       if (planned.cached) {
         targets.push({ environment, key: planned.key, layers: planned.layers });
         continue;
@@ -177,9 +177,7 @@ export class EnvironmentService {
     const image = parseImageRef(environment.image);
     if (typeof image === "string") return null;
     if (image.kind === "host") return "host";
-    const planned = await this.builder
-      ?.layers(this.#definition(environment), { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true })
-      .catch(() => null);
+    const planned = await this.builder?.plan(this.#definition(environment)).catch(() => null);
     return planned?.cached ? planned.key : null;
   }
 
@@ -256,9 +254,7 @@ export class EnvironmentService {
     const image = parseImageRef(row.image);
     let cache: EnvironmentView["cache"] = "none";
     if (typeof image !== "string" && image.kind !== "host") {
-      const planned = this.builder
-        ? await this.builder.layers(this.#definition(row), { signal: AbortSignal.timeout(10_000), progress: () => {}, dryRun: true }).catch(() => null)
-        : null;
+      const planned = this.builder ? await this.builder.plan(this.#definition(row)).catch(() => null) : null;
       cache = planned?.cached ? "ready" : "stale";
     }
     return { ...row, cache, warm, projects, lastBuild };
