@@ -3,15 +3,24 @@ import { test } from "node:test";
 import { batches } from "../../src/services/async-batches.ts";
 
 test("items already in memory come as one batch; later ones as batches of their own", async () => {
+  // The fourth item waits until the consumer has the first batch: no timer to race, so a
+  // busy machine cannot make it look "already in memory".
+  let releaseFourth = () => {};
+  const fourthReleased = new Promise<void>((resolve) => {
+    releaseFourth = resolve;
+  });
   async function* source() {
     yield 1;
     yield 2;
     yield 3;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await fourthReleased;
     yield 4;
   }
   const seen: number[][] = [];
-  for await (const batch of batches(source(), 100)) seen.push(batch);
+  for await (const batch of batches(source(), 100)) {
+    seen.push(batch);
+    releaseFourth();
+  }
   assert.deepEqual(seen, [[1, 2, 3], [4]]);
 });
 
