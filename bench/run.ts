@@ -32,6 +32,10 @@
 //                  until ready per project, next to a bare CREATE DATABASE on the same server;
 //                  the server's PSS per idle project (and with one idle connection each);
 //                  OUTPOST_BENCH_DATABASES (default 20 projects; bench/databases.ts)
+//   kubernetes     the Kubernetes driver on the tests' stand-in cluster: API requests per
+//                  create (goal ≤ 12), adopt, stop and start, and with N sandboxes at rest
+//                  (goal: watches only); create → linked next to a bare pod;
+//                  OUTPOST_BENCH_KUBE_* (bench/kubernetes.ts)
 //   environments   create → first command from a warm pool and cold, on the host image and on
 //                  debian:bookworm, next to a bare bwrap (`true`, and Node `-e 0`), with where
 //                  it goes (stages); setup-cache miss vs hit; PSS of an idle pool's members;
@@ -51,6 +55,7 @@ import { environmentsReport } from "./environments/report.ts";
 import { benchEnvironments, ENVIRONMENTS_OPTION_ENV, environmentsBenchOptions } from "./environments.ts";
 import { gitProblems, gitReport } from "./git/report.ts";
 import { benchGit, GIT_OPTION_ENV, gitBenchOptions } from "./git.ts";
+import { benchKubernetes, KUBERNETES_OPTION_ENV, kubernetesBenchOptions, kubernetesProblems, kubernetesReport } from "./kubernetes.ts";
 import { runCleanups } from "./lib/cleanup.ts";
 import { benchPglite } from "./pglite.ts";
 import { benchPreview, PREVIEW_OPTION_ENV, previewBenchOptions, previewProblems, previewReport } from "./preview.ts";
@@ -173,6 +178,16 @@ async function environments(): Promise<void> {
   if (results.failures.length || results.leftovers) process.exitCode = 1;
 }
 
+async function kubernetes(): Promise<void> {
+  const options = kubernetesBenchOptions();
+  process.stderr.write(`kubernetes (sizes: ${JSON.stringify(options)})\n`);
+  const results = await benchKubernetes(options, progress);
+  process.stdout.write(kubernetesReport(results));
+  const problems = kubernetesProblems(results);
+  for (const problem of problems) process.stdout.write(`  problem: ${problem}\n`);
+  if (problems.length) process.exitCode = 1;
+}
+
 const GROUPS: Record<string, () => Promise<void>> = {
   "control-plane": controlPlane,
   cli,
@@ -185,10 +200,11 @@ const GROUPS: Record<string, () => Promise<void>> = {
   git,
   databases,
   environments,
+  kubernetes,
 };
 
 function usage(): string {
-  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n  git sizes: ${GIT_OPTION_ENV.join(", ")}\n  databases sizes: ${DATABASES_OPTION_ENV.join(", ")}\n  environments sizes: ${ENVIRONMENTS_OPTION_ENV.join(", ")}\n`;
+  return `usage: node --import tsx bench/run.ts [${Object.keys(GROUPS).join(" | ")}]…\n  sandbox sizes: ${OPTION_ENV.join(", ")}\n  egress sizes: ${EGRESS_OPTION_ENV.join(", ")}\n  preview sizes: ${PREVIEW_OPTION_ENV.join(", ")}\n  runs sizes: ${RUNS_OPTION_ENV.join(", ")}\n  git sizes: ${GIT_OPTION_ENV.join(", ")}\n  databases sizes: ${DATABASES_OPTION_ENV.join(", ")}\n  environments sizes: ${ENVIRONMENTS_OPTION_ENV.join(", ")}\n  kubernetes sizes: ${KUBERNETES_OPTION_ENV.join(", ")}\n`;
 }
 
 const requested = process.argv.slice(2);

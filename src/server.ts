@@ -121,7 +121,8 @@ export async function startServer(settings: Settings, options: StartOptions = {}
   const paths = dataPaths(settings.dataDir);
   ensureDataDir(settings.dataDir, runningAsRoot());
   refuseSecondServer(paths.serverInfo);
-  const secrets = new SecretBox(loadSecretKey(settings.dataDir, settings.secretKey));
+  const secretKey = loadSecretKey(settings.dataDir, settings.secretKey);
+  const secrets = new SecretBox(secretKey);
 
   const cleanups: (() => Promise<void>)[] = [];
   // A failed start stops a database it started; close() may choose to leave it running.
@@ -238,7 +239,21 @@ export async function startServer(settings: Settings, options: StartOptions = {}
       withGitEnvironment(pool, (projectId) => variables.forCommands(projectId)),
     );
     let git: GitRuntime | undefined;
+    // OUTPOST_DRIVER=kubernetes: sandboxes are StatefulSets (the client is loaded only then).
+    const kubernetes = settings.kubernetes;
+    const substrate =
+      settings.driver === "kubernetes" && kubernetes
+        ? await (await import("./startup/kubernetes.ts")).createKubernetesDriver({
+            settings: { ...settings, kubernetes },
+            secretKey,
+            egress,
+            stopGraceMs: options.sandboxStopGraceMs,
+            logger,
+          })
+        : undefined;
     const sandboxes = createSandboxRuntime({
+      driver: substrate?.driver,
+      driverDetail: substrate?.detail,
       pool,
       projectVariables: commandVariables,
       preparers: [

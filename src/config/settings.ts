@@ -5,6 +5,7 @@ import { totalmem } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { StartupError } from "../domain/errors.ts";
+import { KUBERNETES_ENV_NAMES, kubernetesCandidate, kubernetesSettingsSchema } from "./kubernetes-settings.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -35,6 +36,14 @@ export const settingsSchema = z
       .describe(
         "The memory limits of all running sandboxes together, in MiB (OUTPOST_MAX_SANDBOX_MEMORY_MB; default twice this host's memory: limits are ceilings, not reservations).",
       ),
+    driver: z
+      .enum(["local", "kubernetes"])
+      .describe(
+        "Where sandboxes run (OUTPOST_DRIVER): local (bubblewrap on this machine, default) or kubernetes (a StatefulSet per sandbox; OUTPOST_KUBE_* settings).",
+      ),
+    kubernetes: kubernetesSettingsSchema
+      .optional()
+      .describe("The Kubernetes driver's settings (OUTPOST_KUBE_*, see kubernetes-settings.ts), with OUTPOST_DRIVER=kubernetes."),
     bwrapPath: z.string().optional().describe("The bubblewrap binary sandboxes run with (OUTPOST_BWRAP); default: bwrap on PATH."),
     idleCheckMs: z.coerce
       .number()
@@ -84,9 +93,9 @@ export const settingsSchema = z
       .optional()
       .describe("Agent CLI versions other than the pinned ones (OUTPOST_AGENT_VERSIONS), e.g. claude-code=2.1.340."),
     databaseProvisioner: z
-      .enum(["managed", "server", "none"])
+      .enum(["managed", "server", "kubeblocks", "cloudnative-pg", "none"])
       .describe(
-        "Where projects' PostgreSQL databases live (OUTPOST_DATABASE_PROVISIONER): managed (a PostgreSQL 15 server Outpost runs for project data, default), server (OUTPOST_DATABASE_ADMIN_URL's), none.",
+        "Where projects' PostgreSQL databases live (OUTPOST_DATABASE_PROVISIONER): managed (a PostgreSQL 15 server Outpost runs for project data, default), server (OUTPOST_DATABASE_ADMIN_URL's), kubeblocks or cloudnative-pg (a cluster per project made by that operator, in the Kubernetes driver's namespace; needs OUTPOST_DRIVER=kubernetes), none.",
       ),
     databaseAdminUrl: z
       .string()
@@ -129,6 +138,13 @@ export const settingsSchema = z
     if (settings.databaseProvisioner === "server" && !settings.databaseAdminUrl) {
       context.addIssue({ code: "custom", path: ["databaseAdminUrl"], message: "is required when OUTPOST_DATABASE_PROVISIONER=server" });
     }
+    if ((settings.databaseProvisioner === "kubeblocks" || settings.databaseProvisioner === "cloudnative-pg") && !settings.kubernetes) {
+      context.addIssue({
+        code: "custom",
+        path: ["databaseProvisioner"],
+        message: `${settings.databaseProvisioner} makes clusters in the Kubernetes driver's namespace: it needs OUTPOST_DRIVER=kubernetes`,
+      });
+    }
     if (uiHost && domain && (uiHost === domain || uiHost.endsWith(`.${domain}`))) {
       context.addIssue({
         code: "custom",
@@ -151,6 +167,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     secretKey: env.OUTPOST_SECRET_KEY || undefined,
     adminToken: env.OUTPOST_ADMIN_TOKEN || undefined,
     bwrapPath: env.OUTPOST_BWRAP || undefined,
+    driver: env.OUTPOST_DRIVER || "local",
+    kubernetes: env.OUTPOST_DRIVER === "kubernetes" ? kubernetesCandidate(env) : undefined,
     sandboxCpus: env.OUTPOST_SANDBOX_CPUS || "2",
     sandboxMemoryMb: env.OUTPOST_SANDBOX_MEMORY_MB || "4096",
     sandboxPids: env.OUTPOST_SANDBOX_PIDS || "4096",
@@ -181,7 +199,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const field = String(first?.path[0] ?? "setting");
-    throw new StartupError(`invalid setting ${field}: ${first?.message}`, `fix the ${ENV_NAMES[field] ?? field} environment variable`);
+    const nested = field === "kubernetes" ? String(first?.path[1] ?? "") : "";
+    const envName = nested ? (KUBERNETES_ENV_NAMES[nested as keyof typeof KUBERNETES_ENV_NAMES] ?? nested) : (ENV_NAMES[field] ?? field);
+    throw new StartupError(`invalid setting ${nested || field}: ${first?.message}`, `fix the ${envName} environment variable`);
   }
   const dataDir = isAbsolute(parsed.data.dataDir) ? parsed.data.dataDir : resolve(parsed.data.dataDir);
   return { ...parsed.data, dataDir };
@@ -196,6 +216,7 @@ const ENV_NAMES: Record<string, string> = {
   secretKey: "OUTPOST_SECRET_KEY",
   adminToken: "OUTPOST_ADMIN_TOKEN",
   bwrapPath: "OUTPOST_BWRAP",
+  driver: "OUTPOST_DRIVER",
   sandboxCpus: "OUTPOST_SANDBOX_CPUS",
   sandboxMemoryMb: "OUTPOST_SANDBOX_MEMORY_MB",
   sandboxPids: "OUTPOST_SANDBOX_PIDS",

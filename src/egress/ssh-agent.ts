@@ -98,6 +98,9 @@ export class SshAgentServer {
     // The client is done asking: answer what it asked, then close our side too.
     socket.on("end", () => void answering.then(() => socket.end()));
     socket.once("close", () => clearTimeout(deadline));
+    // A connection bridged through the Kubernetes link endpoint arrives paused (the endpoint
+    // read its preface first), and a 'data' listener does not resume a paused socket.
+    socket.resume();
   }
 
   close(): void {

@@ -22,6 +22,10 @@ export const sandbox = z
     projectId: z.string(),
     primary: z.boolean().describe("The project's first live sandbox."),
     driver: z.enum(["local", "kubernetes"]),
+    placement: z
+      .object({ namespace: z.string().optional(), pod: z.string().optional(), node: z.string().optional() })
+      .nullable()
+      .describe("Where it runs, when the driver says: on Kubernetes the namespace, pod and node of its last start; null on this machine."),
     phase: z.enum(PHASES),
     desired: z.enum(["running", "stopped", "deleted"]),
     stage: z.string().nullable().describe("The stage in progress (or failed), if any: a name from `stages`."),

@@ -4,6 +4,7 @@
 // it listens on each sandbox's egress.sock and gateway.sock and hands connections here.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { SecureContext } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Logger } from "pino";
@@ -29,6 +30,8 @@ import type { VariableService } from "../services/variables.ts";
 
 export interface EgressRuntime {
   endpoint: EgressEndpoint;
+  /** A TLS identity signed by the installation CA, per server name (the Kubernetes link endpoint). */
+  tlsContextFor(servername: string): SecureContext;
   service: EgressService;
   recorder: EgressRecorder;
   /** Projects' SSH deploy keys (and their repository's pinned host keys). */
@@ -106,6 +109,7 @@ export function createEgressRuntime(options: EgressRuntimeOptions): EgressRuntim
     service,
     recorder,
     deployKeys,
+    tlsContextFor: (servername) => ca.contextFor(servername),
     endpoint: {
       accept: (kind, sandboxId, socket) => {
         if (kind === "proxy") proxy.accept(sandboxId, socket);

@@ -13,6 +13,7 @@ import { terminalRoutes } from "../api/routes/terminals.ts";
 import { dataPaths } from "../config/data-dir.ts";
 import type { Capacity } from "../domain/capacity.ts";
 import { OutpostError } from "../domain/errors.ts";
+import type { Driver } from "../drivers/driver.ts";
 import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
 import { LocalDriver } from "../drivers/local/local-driver.ts";
 import { builtOutpostDir, resolveOutpostDir } from "../drivers/local/outpost-dir.ts";
@@ -52,6 +53,10 @@ export interface SandboxRuntimeOptions {
   idle?: { checkMs?: number; wakeTimeoutMs?: number };
   /** The environments' warm pool, which creates claim from (bound late). */
   warmPool?: () => WarmPoolClaims | undefined;
+  /** Another substrate's driver (Kubernetes); absent: the local driver on this machine. */
+  driver?: Driver;
+  /** What the start-up banner says of that driver (which cluster, namespace). */
+  driverDetail?: string;
 }
 
 export interface SandboxRuntime {
@@ -59,7 +64,7 @@ export interface SandboxRuntime {
   /** Commands through a sandbox's supervisor (services built on the link use it: previews). */
   commands: SandboxCommands;
   reconciler: Reconciler;
-  driver: LocalDriver;
+  driver: Driver;
   /** Idle stop and wake: the activity record, the wake requests go through, the periodic reaper. */
   idle: { activity: SandboxActivity; waker: SandboxWaker; reaper: IdleReaper };
   routes(app: FastifyInstance): void;
@@ -75,16 +80,7 @@ export type RuntimeAvailability = { ok: true; detail: string } | { ok: false; pr
 
 export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRuntime {
   const log = options.logger.child({ component: "sandboxes" });
-  const driver = new LocalDriver({
-    root: dataPaths(options.dataDir).sandboxes,
-    // dist/opt-outpost, or a copy in the data dir when the sandbox uid cannot reach the repo.
-    outpostDir: (owner) => resolveOutpostDir({ packageRoot: packageRoot(), dataDir: options.dataDir, sandboxOwner: owner }),
-    bwrapPath: options.bwrapPath,
-    stopGraceMs: options.stopGraceMs,
-    log: (message) => log.info(message),
-    egress: options.egress,
-    agentsDir: options.agentsDir,
-  });
+  const driver: Driver = options.driver ?? localDriver(options, log);
   const reconciler = new Reconciler({
     pool: options.pool,
     driver,
@@ -101,6 +97,8 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   let runtimeOk: RuntimeAvailability | undefined;
   const availability = async (): Promise<RuntimeAvailability> => {
     if (runtimeOk) return runtimeOk;
+    // Another substrate: its pods bring their own runtime; the driver's start says the rest.
+    if (options.driver) return { ok: true, detail: options.driverDetail ?? `${options.driver.name} driver` };
     if (!existsSync(join(builtOutpostDir(), "supervisor.js")))
       return { ok: false, problem: "the sandbox runtime (dist/opt-outpost) is missing", fix: "npm run build", cause: "SUPERVISOR_BUNDLE_MISSING" };
     const result = await checkBubblewrap({ bwrapPath: options.bwrapPath, owner: preflightOwner() });
@@ -123,7 +121,7 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
 
   const service = new SandboxService({
     pool: options.pool,
-    driverName: "local",
+    driverName: driver.name === "kubernetes" ? "kubernetes" : "local",
     driverStages: reconciler.stageNames,
     assertRuntimeAvailable,
     wake: (id) => reconciler.wake(id),
@@ -172,4 +170,17 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
       fileRoutes(app, new SandboxFiles(commands));
     },
   };
+}
+
+function localDriver(options: SandboxRuntimeOptions, log: Logger): LocalDriver {
+  return new LocalDriver({
+    root: dataPaths(options.dataDir).sandboxes,
+    // dist/opt-outpost, or a copy in the data dir when the sandbox uid cannot reach the repo.
+    outpostDir: (owner) => resolveOutpostDir({ packageRoot: packageRoot(), dataDir: options.dataDir, sandboxOwner: owner }),
+    bwrapPath: options.bwrapPath,
+    stopGraceMs: options.stopGraceMs,
+    log: (message) => log.info(message),
+    egress: options.egress,
+    agentsDir: options.agentsDir,
+  });
 }

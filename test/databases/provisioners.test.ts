@@ -12,9 +12,13 @@ import { loadSettings } from "../../src/config/settings.ts";
 import { branchName, databaseName } from "../../src/domain/databases.ts";
 import type { StartupError } from "../../src/domain/errors.ts";
 import { randomLowerAlnum } from "../../src/domain/ids.ts";
-import type { DatabaseRef, EnsureOptions, ServerEndpoint } from "../../src/services/databases/provisioner.ts";
-import { createProvisioner, type StartableProvisioner } from "../../src/startup/database-provisioner.ts";
+import type { DatabaseRef, EnsureOptions, ServerEndpoint, ToolConnection } from "../../src/services/databases/provisioner.ts";
+import { type StartableProvisioner as AnyProvisioner, createProvisioner } from "../../src/startup/database-provisioner.ts";
 import { MACHINE_PG, tempDir } from "../helpers/server.ts";
+
+/** managed and server have one server for every database: endpoint and toolConnection need no lookup. */
+type StartableProvisioner = { endpoint(): ServerEndpoint; toolConnection(ref: DatabaseRef, password: string): ToolConnection } & AnyProvisioner;
+const oneServer = (provisioner: AnyProvisioner | null) => provisioner as StartableProvisioner | null;
 
 const newRef = (label: string): DatabaseRef => {
   const name = databaseName(`provtest-${label}`, randomLowerAlnum(6));
@@ -65,7 +69,7 @@ async function managedSetup(): Promise<Setup> {
   const dataDir = tempDir("outpost-prov-");
   // As root the server runs as the database account, which must pass through the data dir.
   chmodSync(dataDir, 0o711);
-  const provisioner = createProvisioner(loadSettings({}, { dataDir, logLevel: "silent" }));
+  const provisioner = oneServer(createProvisioner(loadSettings({}, { dataDir, logLevel: "silent" })));
   assert.ok(provisioner && provisioner.name === "managed", "managed is the default provisioner");
   await provisioner.start();
   const endpoint = provisioner.endpoint();
@@ -91,8 +95,8 @@ async function managedSetup(): Promise<Setup> {
 
 async function serverSetup(): Promise<Setup> {
   const dataDir = tempDir("outpost-prov-");
-  const provisioner = createProvisioner(
-    loadSettings({ OUTPOST_DATABASE_PROVISIONER: "server", OUTPOST_DATABASE_ADMIN_URL: MACHINE_PG }, { dataDir, logLevel: "silent" }),
+  const provisioner = oneServer(
+    createProvisioner(loadSettings({ OUTPOST_DATABASE_PROVISIONER: "server", OUTPOST_DATABASE_ADMIN_URL: MACHINE_PG }, { dataDir, logLevel: "silent" })),
   );
   assert.ok(provisioner && provisioner.name === "server");
   await provisioner.start();
@@ -125,12 +129,16 @@ describe("choosing a provisioner", () => {
         () => createProvisioner(loadSettings({ OUTPOST_PROJECT_PG_BIN: join(dataDir, "no-such-bin") }, { dataDir })),
         (error: StartupError) => error.name === "StartupError" && /initdb is missing/.test(error.message) && /OUTPOST_PROJECT_PG_BIN/.test(error.fix),
       );
-      const server = createProvisioner(
-        loadSettings({ OUTPOST_DATABASE_PROVISIONER: "server", OUTPOST_DATABASE_ADMIN_URL: "postgres://admin@db.example:6543/x" }, { dataDir }),
+      const server = oneServer(
+        createProvisioner(
+          loadSettings({ OUTPOST_DATABASE_PROVISIONER: "server", OUTPOST_DATABASE_ADMIN_URL: "postgres://admin@db.example:6543/x" }, { dataDir }),
+        ),
       );
       assert.deepEqual(server?.endpoint(), { kind: "tcp", host: "db.example", port: 6543 });
-      const overSocket = createProvisioner(
-        loadSettings({ OUTPOST_DATABASE_PROVISIONER: "server", OUTPOST_DATABASE_ADMIN_URL: "postgresql://admin@/x?host=/run/postgresql" }, { dataDir }),
+      const overSocket = oneServer(
+        createProvisioner(
+          loadSettings({ OUTPOST_DATABASE_PROVISIONER: "server", OUTPOST_DATABASE_ADMIN_URL: "postgresql://admin@/x?host=/run/postgresql" }, { dataDir }),
+        ),
       );
       assert.deepEqual(overSocket?.endpoint(), { kind: "unix", path: "/run/postgresql/.s.PGSQL.5432" });
       await Promise.all([server?.close(), overSocket?.close()]);

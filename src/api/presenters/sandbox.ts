@@ -2,6 +2,7 @@
 // progress (or the one that failed) so a client need not scan `stages` for it, and whether it
 // was stopped for idleness or is waking from it (domain/idle.ts).
 import { isWaking, stoppedReason } from "../../domain/idle.ts";
+import { placementOf } from "../../domain/placement.ts";
 import type { Sandbox } from "../../schemas/sandboxes.ts";
 import type { SandboxRow } from "../../services/sandboxes.ts";
 
@@ -12,6 +13,7 @@ export function presentSandbox(row: SandboxRow): Sandbox {
     projectId: row.projectId,
     primary: row.isPrimary,
     driver: row.driver,
+    placement: placementOf(row.driver, row.driverState),
     phase: row.phase,
     desired: row.desired,
     stage: row.stages.find((s) => s.state === "running" || s.state === "failed")?.name ?? null,

@@ -104,6 +104,13 @@ async function follow(api: ApiClient, start: Sandbox, quiet: boolean): Promise<S
   return current;
 }
 
+/** "this machine", or the pod (and node, namespace) on Kubernetes. */
+function placementText(s: Sandbox): string {
+  if (!s.placement) return s.driver === "local" ? "this machine (local driver)" : s.driver;
+  const { pod, node, namespace } = s.placement;
+  return [`pod ${pod ?? "?"}`, node ? `node ${node}` : null, namespace ? `namespace ${namespace}` : null].filter(Boolean).join(", ");
+}
+
 function show(s: Sandbox, json: boolean): number {
   if (json) {
     printJson(s);
@@ -116,6 +123,7 @@ function show(s: Sandbox, json: boolean): number {
       ["project", s.projectId],
       ["phase", s.phase],
       ["desired", s.desired],
+      ["runs on", placementText(s)],
       ["stages", s.stages.map((st) => `${st.name}:${st.state}`).join(" ")],
       ["error", s.error ? `${s.error.code}: ${s.error.message}` : null],
       ...(s.error?.hint ? [["hint", s.error.hint] as [string, string]] : []),

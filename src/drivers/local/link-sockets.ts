@@ -11,20 +11,14 @@ import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { acceptLink, LinkRefusedError } from "../../supervisor/link/accept.ts";
+import { MAX_LINK_CONNECTIONS_PER_SANDBOX, maxWayOutConnections } from "../../supervisor/link/limits.ts";
 import type { LinkRegistry } from "../../supervisor/link/registry.ts";
 import { forceRemove } from "./layout.ts";
 
-const MAX_CONNECTIONS_PER_SANDBOX = 8;
-/** Connections a sandbox may hold open to its proxy (or gateway) at once. */
-const MAX_EGRESS_CONNECTIONS_PER_SANDBOX = 256;
-/** Connections a sandbox may hold open to its ssh-agent at once (one per ssh running). */
-const MAX_AGENT_CONNECTIONS_PER_SANDBOX = 32;
 /** The agent's socket in the link folder (the sandbox's SSH_AUTH_SOCK points at it). */
 const SSH_AGENT_SOCKET = "ssh-agent.sock";
 /** The project database's socket (the supervisor bridges 127.0.0.1:5432 to it). */
 const DATABASE_SOCKET = "database.sock";
-/** Connections a sandbox may hold open to its database at once (the role's own limit is lower). */
-const MAX_DATABASE_CONNECTIONS_PER_SANDBOX = 64;
 
 export interface LinkSocketPaths {
   linkSocket: string;
@@ -102,7 +96,7 @@ export class LinkSockets {
     });
     // The link plus a few handshakes in flight: a sandbox that opens connections in a loop
     // cannot make the control plane hold more than this many of its sockets.
-    server.maxConnections = MAX_CONNECTIONS_PER_SANDBOX;
+    server.maxConnections = MAX_LINK_CONNECTIONS_PER_SANDBOX;
     server.on("error", (error) => this.log(`link socket of ${sandboxId}: ${error.message}`));
     forceRemove(paths.linkSocket);
     await new Promise<void>((resolve, reject) => {
@@ -137,12 +131,7 @@ export class LinkSockets {
     ] as const) {
       // Half-open allowed: a client that is done sending (FIN) still gets its answer.
       const server = createServer({ allowHalfOpen: true }, (socket) => egress.accept(kind, sandboxId, socket));
-      server.maxConnections =
-        kind === "ssh-agent"
-          ? MAX_AGENT_CONNECTIONS_PER_SANDBOX
-          : kind === "database"
-            ? MAX_DATABASE_CONNECTIONS_PER_SANDBOX
-            : MAX_EGRESS_CONNECTIONS_PER_SANDBOX;
+      server.maxConnections = maxWayOutConnections(kind);
       server.on("error", (error) => this.log(`${kind} socket of ${sandboxId}: ${error.message}`));
       forceRemove(path);
       await new Promise<void>((resolve, reject) => {

@@ -125,7 +125,7 @@ export class DatabaseBrowser {
 
 /** A fresh connection as the database's role, closed afterwards (its transaction never commits). */
 async function withClient<T>(database: ProjectDatabase, access: DatabaseAccess, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const connection = access.connection(database);
+  const connection = await access.connection(database);
   const client = new pg.Client({
     host: connection.host,
     port: connection.port,

@@ -10,7 +10,7 @@ import { type DatabaseRow, findMainDatabase } from "../../store/databases.ts";
 import type { VisibleProject } from "../../store/projects.ts";
 import { resolveProject } from "../project-access.ts";
 import { databasePasswordContext } from "./databases.ts";
-import type { DatabaseRef, Provisioner } from "./provisioner.ts";
+import type { DatabaseRef, Provisioner, ToolConnection } from "./provisioner.ts";
 
 export interface ProjectDatabase {
   project: VisibleProject;
@@ -59,8 +59,8 @@ export class DatabaseAccess {
     return { project, row, ref: { name: row.name, role: row.role }, password, provisioner };
   }
 
-  /** libpq's settings for host-side tools and node-postgres, as the database's role. */
-  connection(database: ProjectDatabase) {
+  /** libpq's settings for host-side tools and node-postgres, as the database's role (a cluster's may be looked up). */
+  async connection(database: ProjectDatabase): Promise<ToolConnection> {
     return database.provisioner.toolConnection(database.ref, database.password);
   }
 }

@@ -135,7 +135,7 @@ export class DatabaseService {
     if (!provisioner) return null;
     const row = await findSandboxDatabase(this.pool, projectId);
     if (!row || row.provisioner !== provisioner.name) return null;
-    return { login: this.#login(row), endpoint: provisioner.endpoint() };
+    return { login: this.#login(row), endpoint: await provisioner.endpoint(ref_(row)) };
   }
 
   /** The login of the branch made for a conversation (its turns get it instead of the main one), or null. */

@@ -24,9 +24,9 @@ import { pipeline } from "node:stream/promises";
 import type { Principal } from "../../domain/authorization.ts";
 import { OutpostError } from "../../domain/errors.ts";
 import type { DatabaseAccess, ProjectDatabase } from "./data-access.ts";
-import type { Provisioner } from "./provisioner.ts";
+import type { ToolConnection } from "./provisioner.ts";
 
-export type ToolConnection = ReturnType<Provisioner["toolConnection"]>;
+export type { ToolConnection };
 
 export interface ClientTool {
   path: string;
@@ -90,7 +90,7 @@ export class DatabaseDumps {
   async dump(principal: Principal, ref: string, signal?: AbortSignal): Promise<{ name: string; body: AsyncIterable<Buffer> }> {
     const database = await this.access.main(principal, ref, "project.env.reveal");
     const tool = await this.tools.pgDump(await this.#serverMajor(database));
-    const body = await dumpDatabase(tool, this.access.connection(database), { signal, timeoutMs: this.options.dumpTimeoutMs });
+    const body = await dumpDatabase(tool, await this.access.connection(database), { signal, timeoutMs: this.options.dumpTimeoutMs });
     return { name: database.ref.name, body };
   }
 
@@ -99,7 +99,7 @@ export class DatabaseDumps {
     const database = await this.access.main(principal, ref, "project.update");
     const tool = await this.tools.psql(await this.#serverMajor(database));
     const started = performance.now();
-    await restoreDatabase(tool, this.access.connection(database), body, { signal, timeoutMs: this.options.restoreTimeoutMs });
+    await restoreDatabase(tool, await this.access.connection(database), body, { signal, timeoutMs: this.options.restoreTimeoutMs });
     return { name: database.ref.name, durationMs: Math.round(performance.now() - started) };
   }
 

@@ -58,7 +58,8 @@ export class ManagedProvisioner implements Provisioner {
     return this.#admin;
   }
 
-  endpoint(): ServerEndpoint {
+  /** One server holds every database: the same endpoint for all. */
+  endpoint(_ref?: DatabaseRef): ServerEndpoint {
     return { kind: "unix", path: join(this.#server.socketDir, `.s.PGSQL.${PORT}`) };
   }
 

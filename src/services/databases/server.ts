@@ -68,7 +68,8 @@ export class ServerProvisioner implements Provisioner {
     }
   }
 
-  endpoint(): ServerEndpoint {
+  /** One server holds every database: the same endpoint for all. */
+  endpoint(_ref?: DatabaseRef): ServerEndpoint {
     const { host, port, socketDir } = this.#address;
     return socketDir ? { kind: "unix", path: `${socketDir}/.s.PGSQL.${port}` } : { kind: "tcp", host, port };
   }

@@ -2,11 +2,27 @@
 // docs/supervisor-protocol.md, "Starting and stopping"); the rest are knobs (mostly for
 // tests) with production defaults.
 import { isAbsolute, resolve } from "node:path";
+import { BRIDGE_KINDS, type BridgeKind } from "../link/preface.ts";
 import { DEFAULT_LOG_CAP_BYTES } from "./processes/journal.ts";
 
+/** Where the link is dialled: the local driver's unix socket, or Kubernetes' TLS endpoint. */
+export type LinkAddress = { path: string } | { host: string; port: number };
+
+/**
+ * One way out inside the sandbox: a 127.0.0.1 port (or, for the ssh agent, a unix socket)
+ * whose connections are carried to a unix socket of the control plane's (local driver) or
+ * through the link's TLS endpoint with a bridge preface (Kubernetes).
+ */
+export interface BridgeSpec {
+  listen: { port: number } | { path: string };
+  to: { socketPath: string } | { link: BridgeKind };
+}
+
 export interface DaemonArgs {
-  /** The control plane's socket to dial (local driver: /run/outpost/link.sock). */
-  link: string;
+  /** The control plane to dial (local driver: /run/outpost/link.sock; Kubernetes: tls://host:port). */
+  link: LinkAddress;
+  /** With a TLS link: the PEM file of the CA the endpoint's certificate must chain to. */
+  linkCa?: string;
   /** File holding this sandbox's link token (read at every dial). */
   tokenFile: string;
   sandboxId: string;
@@ -16,15 +32,18 @@ export interface DaemonArgs {
   killGraceMs: number;
   /** Per-process log size after which output is dropped (see journal.ts). */
   logCapBytes: number;
-  /** 127.0.0.1 ports bridged to host sockets (egress proxy, model gateway): `port=socket`. */
-  bridges: { port: number; socketPath: string }[];
+  /** The sandbox's ways out (egress proxy, model gateway, database, ssh agent). */
+  bridges: BridgeSpec[];
   /** Image sandboxes: the supervisor is root inside, and runs commands as this user unless
    *  asked for root (identity.ts). */
   runAs?: { uid: number; gid: number };
 }
 
 export const USAGE =
-  "usage: supervisor --link <socket> --token-file <path> --sandbox-id <id> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>] [--bridge <port>=<socket>[,<port>=<socket>]] [--run-as <uid>:<gid>]";
+  "usage: supervisor --link <socket>|tls://<host>:<port> [--link-ca <pem file>] --token-file <path> --sandbox-id <id> --state <dir> --workspace <dir> [--kill-grace-ms <ms>] [--log-cap-bytes <bytes>] [--bridge <bridge>[,<bridge>…]] [--run-as <uid>:<gid>]\n" +
+  "  --link-ca is required with a tls:// link: the CA its certificate must chain to (for the name or IP in the link).\n" +
+  "  <bridge> is <port>=<socket path> (to a unix socket), <port>=link:proxy|gateway|database or\n" +
+  "  <absolute path>=link:ssh-agent (through the tls:// link's endpoint).";
 
 export function parseArgs(argv: string[]): DaemonArgs {
   const values = new Map<string, string>();
@@ -37,7 +56,7 @@ export function parseArgs(argv: string[]): DaemonArgs {
     if (value === undefined) throw new Error(`--${name} needs a value`);
     values.set(name, value);
   }
-  const known = ["link", "token-file", "sandbox-id", "state", "workspace", "kill-grace-ms", "log-cap-bytes", "bridge", "run-as"];
+  const known = ["link", "link-ca", "token-file", "sandbox-id", "state", "workspace", "kill-grace-ms", "log-cap-bytes", "bridge", "run-as"];
   for (const name of values.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}`);
   const required = (name: string) => {
     const value = values.get(name);
@@ -56,15 +75,22 @@ export function parseArgs(argv: string[]): DaemonArgs {
   };
   const sandboxId = required("sandbox-id");
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(sandboxId)) throw new Error("--sandbox-id must be 1–63 letters, digits, '_' or '-'");
+  const link = parseLink(required("link"));
+  const linkCa = values.get("link-ca");
+  if ("host" in link && !linkCa) throw new Error("--link-ca is required with a tls:// link");
+  if ("path" in link && linkCa !== undefined) throw new Error("--link-ca is only for a tls:// link");
+  const bridges = parseBridges(values.get("bridge"));
+  if ("path" in link && bridges.some((bridge) => "link" in bridge.to)) throw new Error("--bridge …=link:<kind> needs a tls:// link");
   return {
-    link: path("link"),
+    link,
+    ...(linkCa === undefined ? {} : { linkCa: path("link-ca") }),
     tokenFile: path("token-file"),
     sandboxId,
     state: path("state"),
     workspace: path("workspace"),
     killGraceMs: count("kill-grace-ms", 5000),
     logCapBytes: count("log-cap-bytes", DEFAULT_LOG_CAP_BYTES),
-    bridges: parseBridges(values.get("bridge")),
+    bridges,
     runAs: parseRunAs(values.get("run-as")),
   };
 }
@@ -76,12 +102,33 @@ function parseRunAs(value: string | undefined): { uid: number; gid: number } | u
   return { uid: Number(match[1]), gid: Number(match[2]) };
 }
 
-function parseBridges(value: string | undefined): { port: number; socketPath: string }[] {
+/** An absolute unix socket path, or tls://<host>:<port> (host: a DNS name, IPv4 or [IPv6]). */
+function parseLink(value: string): LinkAddress {
+  if (!value.startsWith("tls://")) return { path: isAbsolute(value) ? value : resolve(value) };
+  const match = /^tls:\/\/(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65_535) throw new Error(`--link wants a socket path or tls://<host>:<port>, got '${value}'`);
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+function parseBridges(value: string | undefined): BridgeSpec[] {
   if (!value) return [];
+  const portKinds = BRIDGE_KINDS.filter((kind) => kind !== "ssh-agent").join("|");
   return value.split(",").map((entry) => {
-    const match = /^(\d{1,5})=(\/.+)$/.exec(entry);
+    const wrong = () => new Error(`--bridge wants <port>=<socket path>, <port>=link:${portKinds} or <path>=link:ssh-agent, got '${entry}'`);
+    const agent = /^(\/[^=]+)=link:ssh-agent$/.exec(entry);
+    if (agent) return { listen: { path: agent[1] as string }, to: { link: "ssh-agent" } };
+    const match = /^(\d{1,5})=(?:(\/.+)|link:([a-z-]+))$/.exec(entry);
     const port = Number(match?.[1]);
-    if (!match?.[2] || port < 1 || port > 65_535) throw new Error(`--bridge wants <port>=<absolute socket path>, got '${entry}'`);
-    return { port, socketPath: match[2] };
+    if (!match || port < 1 || port > 65_535) throw wrong();
+    if (match[2]) return { listen: { port }, to: { socketPath: match[2] } };
+    const kind = BRIDGE_KINDS.find((known) => known === match[3] && known !== "ssh-agent");
+    if (!kind) throw wrong();
+    return { listen: { port }, to: { link: kind } };
   });
+}
+
+/** How a link address reads in log lines. */
+export function describeLink(link: LinkAddress): string {
+  return "path" in link ? link.path : `tls://${link.host.includes(":") ? `[${link.host}]` : link.host}:${link.port}`;
 }

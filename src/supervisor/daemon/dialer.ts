@@ -4,14 +4,19 @@
 // once the control plane answers OK serves HTTP/2 on the connection. When the link drops
 // (control plane restarted, killed, upgraded) it dials again with a short capped back-off,
 // forever: a dropped link is not a dead sandbox. A refusal (wrong protocol, bad token) is
-// logged and retried slowly, since a newer control plane may accept it.
+// logged and retried slowly, since a newer control plane may accept it. So is an endpoint
+// that cannot prove who it is (its TLS certificate does not verify): it may be fixed.
 
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { formatHello, type Hello, PrefaceError, PrefaceReader, parseAnswer } from "../link/preface.ts";
+import { type Connect, isNetworkError } from "./link-connect.ts";
+
+/** The same failure is logged at most this often (a dial every 5 s would flood the log). */
+const FAILURE_LOG_INTERVAL_MS = 60_000;
 
 export interface DialerOptions {
-  /** The control plane's socket for this sandbox (local driver: /run/outpost/link.sock). */
-  path: string;
+  /** Opens a connection to the control plane (local driver: its unix socket; Kubernetes: TLS). */
+  connect: Connect;
   hello: () => Hello;
   /** Takes a connection the control plane accepted (to serve HTTP/2 on it). */
   accept(socket: Socket): void;
@@ -31,6 +36,7 @@ export class Dialer {
   #timer: NodeJS.Timeout | null = null;
   #delay: number;
   #connectedOnce = false;
+  #lastFailure: { message: string; at: number } | null = null;
 
   constructor(private readonly options: DialerOptions) {
     this.#delay = options.minDelayMs ?? 10;
@@ -57,9 +63,25 @@ export class Dialer {
     return delay;
   }
 
+  /** Logs a failure unless the same one was logged within FAILURE_LOG_INTERVAL_MS. */
+  #logFailure(message: string): void {
+    const now = Date.now();
+    const last = this.#lastFailure;
+    if (last && last.message === message && now - last.at < FAILURE_LOG_INTERVAL_MS) return;
+    this.#lastFailure = { message, at: now };
+    this.options.log(message);
+  }
+
   #dial(): void {
     if (this.#stopped) return;
-    const socket = connect(this.options.path);
+    let ready = false;
+    const socket = this.options.connect(() => {
+      ready = true;
+      socket.write(formatHello(this.options.hello()));
+      const first = this.options.afterFirstHello;
+      this.options.afterFirstHello = undefined;
+      first?.();
+    });
     this.#socket = socket;
     const reader = new PrefaceReader();
     let linked = false;
@@ -72,7 +94,7 @@ export class Dialer {
         const answer = parseAnswer(got.line);
         if (!answer.ok) {
           refused = true;
-          this.options.log(`the control plane refused the link: ${answer.code}: ${answer.message}`);
+          this.#logFailure(`the control plane refused the link: ${answer.code}: ${answer.message}`);
           socket.destroy();
           return;
         }
@@ -80,23 +102,24 @@ export class Dialer {
         socket.pause();
         if (got.rest.length) socket.unshift(got.rest);
         linked = true;
+        this.#lastFailure = null;
         this.#delay = this.options.minDelayMs ?? 10;
         if (this.#connectedOnce) this.options.log(`link to the control plane is back (protocol ${answer.protocol})`);
         this.#connectedOnce = true;
         this.options.accept(socket);
       } catch (error) {
-        this.options.log(`bad answer from the control plane: ${error instanceof PrefaceError ? error.message : String(error)}`);
+        this.#logFailure(`bad answer from the control plane: ${error instanceof PrefaceError ? error.message : String(error)}`);
         socket.destroy();
       }
     };
     socket.on("data", onData);
-    socket.once("connect", () => {
-      socket.write(formatHello(this.options.hello()));
-      const first = this.options.afterFirstHello;
-      this.options.afterFirstHello = undefined;
-      first?.();
+    socket.on("error", (error) => {
+      // Before `ready`: not reachable (silent, quick redial) or not provably the control
+      // plane (logged, slow redial, like a refusal).
+      if (ready || isNetworkError(error)) return;
+      refused = true;
+      this.#logFailure(`cannot link to the control plane: ${error.message}`);
     });
-    socket.on("error", () => {});
     // The control plane never half-closes a link: its end of the connection means the link
     // is gone. Without this, an HTTP/2 stream still open on our side (a preview's tunnel) can
     // keep the socket half-open, and the supervisor would never learn that it must redial.

@@ -3,17 +3,19 @@
 // sandbox:
 //   node supervisor.js --link /run/outpost/link.sock --token-file /run/outpost/token \
 //     --sandbox-id sbx_… --state /var/lib/outpost --workspace /workspace
+// (on Kubernetes: --link tls://<host>:<port> --link-ca <pem>, and bridges through it).
 // Dials the control plane and serves HTTP/2 on the link (dialer.ts), writes
 // <state>/supervisor.json, and on SIGTERM stops every process it started, finalises their
 // journals and exits 0.
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SUPERVISOR_CAPABILITIES, SUPPORTED_PROTOCOLS } from "../link/versions.ts";
-import { parseArgs, USAGE } from "./args.ts";
+import { describeLink, parseArgs, USAGE } from "./args.ts";
 import { Dialer } from "./dialer.ts";
 import { startBridges } from "./egress-bridge.ts";
 import { writeJsonAtomic } from "./files.ts";
 import { setRunAs } from "./identity.ts";
+import { linkConnector } from "./link-connect.ts";
 import type { Serving } from "./serving.ts";
 import { SUPERVISOR_VERSION } from "./version.ts";
 
@@ -32,8 +34,11 @@ function main(): void {
   // control plane's link folder (token, link socket, bridges' sockets) belongs to: joined here.
   if (args.runAs) process.setgroups?.([args.runAs.gid]);
   mkdirSync(args.state, { recursive: true, mode: 0o700 });
+  const connect = linkConnector(args.link, args.linkCa);
+  // Read at every dial and bridged connection: the driver may rotate it; never kept in the environment.
+  const token = () => readFileSync(args.tokenFile, "utf8").trim();
   // Before anything runs in the sandbox, so the ports are the supervisor's, not a command's.
-  startBridges(args.bridges, log);
+  startBridges(args.bridges, { connect: "host" in args.link ? connect : undefined, sandboxId: args.sandboxId, token, log });
   writeJsonAtomic(join(args.state, "supervisor.json"), { protocols: SUPPORTED_PROTOCOLS, pid: process.pid, startedAt: new Date().toISOString() });
   // Dial first; what serves the link loads while the control plane reads the hello.
   let serving: Promise<Serving> | undefined;
@@ -46,14 +51,13 @@ function main(): void {
     return serving;
   };
   const dialer = new Dialer({
-    path: args.link,
+    connect,
     log,
     accept: (socket) => void load().then((ready) => ready.accept(socket)),
     afterFirstHello: load,
     hello: () => ({
       sandboxId: args.sandboxId,
-      // Read at every dial: the driver may rotate it; never kept in the environment.
-      token: readFileSync(args.tokenFile, "utf8").trim(),
+      token: token(),
       protocols: [...SUPPORTED_PROTOCOLS],
       supervisorVersion: SUPERVISOR_VERSION,
       capabilities: [...SUPERVISOR_CAPABILITIES],
@@ -61,7 +65,7 @@ function main(): void {
     }),
   });
   dialer.start();
-  log(`dialling ${args.link} (protocols ${SUPPORTED_PROTOCOLS.join(", ")}, pid ${process.pid})`);
+  log(`dialling ${describeLink(args.link)} (protocols ${SUPPORTED_PROTOCOLS.join(", ")}, pid ${process.pid})`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -8,7 +8,7 @@ import { LinkSession } from "./session.ts";
 import { SUPPORTED_PROTOCOLS } from "./versions.ts";
 
 export interface LinkRefusal {
-  code: "LINK_BAD_HELLO" | "LINK_WRONG_SANDBOX" | "LINK_BAD_TOKEN" | "LINK_PROTOCOL_MISMATCH" | "LINK_HELLO_TIMEOUT";
+  code: "LINK_BAD_HELLO" | "LINK_WRONG_SANDBOX" | "LINK_BAD_TOKEN" | "LINK_PROTOCOL_MISMATCH" | "LINK_HELLO_TIMEOUT" | "LINK_TOO_MANY_CONNECTIONS";
   message: string;
   /** The sandbox the peer claimed to be, when it said one. */
   claimed?: string;
@@ -78,8 +78,17 @@ export function acceptLink(socket: Socket, options: AcceptOptions): Promise<Link
       // Bytes after the hello already belong to HTTP/2 (none are expected: the supervisor
       // waits for our answer), but never drop them.
       if (rest.length) socket.unshift(rest);
-      socket.write(formatAnswer({ ok: true, protocol: protocol as number }));
-      resolve(new LinkSession(socket, hello, protocol as number));
+      // HTTP/2 takes the connection over only once the answer is written: over TLS, a write
+      // still queued when the session starts completes into the session's own bookkeeping
+      // and aborts the process (Node's Http2Session::OnStreamAfterWrite assertion).
+      socket.write(formatAnswer({ ok: true, protocol: protocol as number }), (error) => {
+        if (error) {
+          socket.destroy();
+          reject(new LinkRefusedError({ code: "LINK_BAD_HELLO", message: "the connection failed while answering the hello", claimed: hello.sandboxId }));
+          return;
+        }
+        resolve(new LinkSession(socket, hello, protocol as number));
+      });
     };
     socket.on("data", onData);
     socket.on("close", onClose);

@@ -4,11 +4,20 @@
 // client of the connection while the supervisor serves HTTP/2 on it.
 //   supervisor → control plane:  OUTPOST-LINK {"sandboxId":…,"token":…,"protocols":[2],…}\n
 //   control plane → supervisor:  OK {"protocol":2}\n   or   NO {"code":…,"message":…}\n
+// On Kubernetes the supervisor also reaches its way out (egress proxy, model gateway, ssh
+// agent, database) through the control plane's link endpoint: each such connection opens
+// with a bridge line instead of a hello, and after OK carries that service's bytes:
+//   supervisor → control plane:  OUTPOST-BRIDGE {"sandboxId":…,"token":…,"kind":"proxy"}\n
+//   control plane → supervisor:  OK {}\n   or   NO {"code":…,"message":…}\n
 // Pure (Buffer and JSON only): bundled into the supervisor and imported by the control plane.
 // Both sides bound the line (MAX_PREFACE_BYTES) and check every field by hand, so this file
 // stays free of dependencies and cheap to load on the sandbox's start path.
 
 export const HELLO_WORD = "OUTPOST-LINK";
+export const BRIDGE_WORD = "OUTPOST-BRIDGE";
+/** The ALPN name both ends of a TLS link offer: nothing else (HTTP/1.1, h2) can be
+ *  mistaken for a link, and the supervisor's HTTP/2 server accepts the TLS connection. */
+export const LINK_ALPN = "outpost-link";
 /** A hello or answer line longer than this is refused (the connection is dropped). */
 export const MAX_PREFACE_BYTES = 4096;
 /** How long the control plane waits for a hello after a connection was accepted (ms). */
@@ -28,7 +37,21 @@ export interface Hello {
   pid: number;
 }
 
-export type Answer = { ok: true; protocol: number } | { ok: false; code: string; message: string };
+export type Answer = { ok: true; protocol: number } | Refusal;
+export type Refusal = { ok: false; code: string; message: string };
+
+/** What a bridged connection carries: which of the control plane's services it reaches. */
+export const BRIDGE_KINDS = ["proxy", "gateway", "ssh-agent", "database"] as const;
+export type BridgeKind = (typeof BRIDGE_KINDS)[number];
+
+export interface BridgeHello {
+  sandboxId: string;
+  /** The same per-sandbox token as the link's hello. */
+  token: string;
+  kind: BridgeKind;
+}
+
+export type BridgeAnswer = { ok: true } | Refusal;
 
 const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
@@ -41,6 +64,21 @@ export function formatHello(hello: Hello): string {
 
 export function formatAnswer(answer: Answer): string {
   return answer.ok ? `OK ${JSON.stringify({ protocol: answer.protocol })}\n` : `NO ${JSON.stringify({ code: answer.code, message: answer.message })}\n`;
+}
+
+export function formatBridgeHello(hello: BridgeHello): string {
+  return `${BRIDGE_WORD} ${JSON.stringify({ sandboxId: hello.sandboxId, token: hello.token, kind: hello.kind })}\n`;
+}
+
+export function formatBridgeAnswer(answer: BridgeAnswer): string {
+  return answer.ok ? "OK {}\n" : formatAnswer(answer);
+}
+
+/** Which preface a first line is, by its first word (null: neither). */
+export function prefaceKind(line: string): "link" | "bridge" | null {
+  if (line.startsWith(`${HELLO_WORD} `)) return "link";
+  if (line.startsWith(`${BRIDGE_WORD} `)) return "bridge";
+  return null;
 }
 
 export class PrefaceError extends Error {
@@ -81,6 +119,17 @@ export function parseHello(line: string): Hello {
   return { sandboxId, token, protocols: protocols as number[], supervisorVersion, capabilities: capabilities as string[], pid };
 }
 
+/** Parses a supervisor's bridge line (without its newline). Throws PrefaceError. */
+export function parseBridgeHello(line: string): BridgeHello {
+  const { sandboxId, token, kind } = jsonAfter(line, BRIDGE_WORD);
+  if (typeof sandboxId !== "string" || !SANDBOX_ID.test(sandboxId)) throw new PrefaceError("bridge: bad sandboxId");
+  if (typeof token !== "string" || !TOKEN.test(token)) throw new PrefaceError("bridge: bad token");
+  if (typeof kind !== "string" || !(BRIDGE_KINDS as readonly string[]).includes(kind)) {
+    throw new PrefaceError(`bridge: kind must be one of ${BRIDGE_KINDS.join(", ")}`);
+  }
+  return { sandboxId, token, kind: kind as BridgeKind };
+}
+
 /** Parses the control plane's answer line (without its newline). Throws PrefaceError. */
 export function parseAnswer(line: string): Answer {
   if (line.startsWith("OK ")) {
@@ -88,6 +137,20 @@ export function parseAnswer(line: string): Answer {
     if (!isSmallInt(protocol, 1000)) throw new PrefaceError("answer: bad protocol");
     return { ok: true, protocol };
   }
+  return parseRefusal(line);
+}
+
+/** Parses the control plane's answer to a bridge line (without its newline). Throws PrefaceError. */
+export function parseBridgeAnswer(line: string): BridgeAnswer {
+  if (line.startsWith("OK ")) {
+    jsonAfter(line, "OK");
+    return { ok: true };
+  }
+  return parseRefusal(line);
+}
+
+/** A NO line: its code when well formed (else LINK_REFUSED) and a bounded message. */
+function parseRefusal(line: string): Refusal {
   const { code, message } = jsonAfter(line, "NO");
   return {
     ok: false,

@@ -1,6 +1,6 @@
 // Which supervisor links this control plane holds, one per sandbox. Whoever accepts
-// connections (the local driver's per-sandbox sockets; later a TLS endpoint for
-// Kubernetes) attaches verified sessions here; everything else asks for a sandbox's link
+// connections (the local driver's per-sandbox sockets; the TLS endpoint pods dial on
+// Kubernetes, tls-endpoint.ts) attaches verified sessions here; everything else asks for a sandbox's link
 // by id and waits (bounded) when it is not there yet. A newer link for the same sandbox
 // replaces the older one: a restarted supervisor reconnects before the old connection's
 // end is noticed. Listeners hear every change, so drops and refusals become events.

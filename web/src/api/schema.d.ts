@@ -13473,6 +13473,12 @@ export interface components {
             name: string;
             /** @enum {string} */
             phase: "pending" | "provisioning" | "running" | "stopping" | "stopped" | "deleting" | "deleted" | "failed";
+            /** @description Where it runs, when the driver says: on Kubernetes the namespace, pod and node of its last start; null on this machine. */
+            placement: {
+                namespace?: string;
+                node?: string;
+                pod?: string;
+            } | null;
             /** @description The project's first live sandbox. */
             primary: boolean;
             projectId: string;
@@ -13506,6 +13512,12 @@ export interface components {
             name: string;
             /** @enum {string} */
             phase: "pending" | "provisioning" | "running" | "stopping" | "stopped" | "deleting" | "deleted" | "failed";
+            /** @description Where it runs, when the driver says: on Kubernetes the namespace, pod and node of its last start; null on this machine. */
+            placement: {
+                namespace?: string;
+                node?: string;
+                pod?: string;
+            } | null;
             /** @description The project's first live sandbox. */
             primary: boolean;
             projectId: string;

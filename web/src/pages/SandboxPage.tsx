@@ -47,6 +47,23 @@ export default function SandboxPage() {
           </Title>
           <PhaseBadge phase={s.phase} waking={s.waking} size="md" />
         </Group>
+        {s.placement ? (
+          <Text size="sm" c="dimmed" data-testid="sandbox-placement">
+            Runs on Kubernetes: pod <code>{s.placement.pod}</code>
+            {s.placement.node ? (
+              <>
+                {" "}
+                on node <code>{s.placement.node}</code>
+              </>
+            ) : null}
+            {s.placement.namespace ? (
+              <>
+                {" "}
+                in namespace <code>{s.placement.namespace}</code>
+              </>
+            ) : null}
+          </Text>
+        ) : null}
         {s.waking ? (
           <Text size="sm" c="dimmed">
             Waking from an idle stop: requests wait until it runs.
