@@ -13,17 +13,26 @@ const namespace = process.env.OUTPOST_E2E_NAMESPACE ?? "";
 if (!url || !token || !namespace) throw new Error("run this through scripts/test-kubernetes-cluster.sh");
 const server = { url, token };
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** What this suite reads of the API's answers (sandboxes, exec results). */
+interface Answer {
+  id: string;
+  phase: string;
+  error: unknown;
+  stdout: string;
+  placement: { namespace: string; pod: string };
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Answer }> {
   const response = await fetch(`${url}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  return { status: response.status, body: (text ? JSON.parse(text) : {}) as Answer };
 }
 
-async function waitForPhase(id: string, phases: string[], timeoutMs = 600_000): Promise<any> {
+async function waitForPhase(id: string, phases: string[], timeoutMs = 600_000): Promise<Answer> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { body } = await api("GET", `/api/v1/sandboxes/${id}`);

@@ -6,7 +6,7 @@ import { z } from "zod";
 const quantity = z.string().regex(/^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/, "must be a Kubernetes quantity such as 10Gi or 100m");
 const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const hostPort = z
-  .string()
+  .string({ error: "is required when OUTPOST_DRIVER=kubernetes" })
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be <host>:<port>")
   .refine((value) => Number(value.slice(value.lastIndexOf(":") + 1)) <= 65535, "the port must be ≤ 65535");
 /** `a=b,c=d`: label equality pairs. */
@@ -34,7 +34,7 @@ export const kubernetesSettingsSchema = z
         "Names this installation in labels (OUTPOST_INSTALLATION); default: the namespace. Never derived from a pod or host name, which change at every rollout.",
       ),
     runtimeImage: z
-      .string()
+      .string({ error: "is required when OUTPOST_DRIVER=kubernetes" })
       .min(1)
       .describe("The sandboxes' image, with the supervisor in /opt/outpost (OUTPOST_KUBE_RUNTIME_IMAGE; deploy/runtime/Dockerfile)."),
     imagePullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).optional().describe("The pods' imagePullPolicy (OUTPOST_KUBE_IMAGE_PULL_POLICY)."),

@@ -6,37 +6,24 @@
 // Screenshots land in /tmp/outpost-ui-kube*.png (-failure-*.png when a step fails).
 // Needs Debian's `chromium`, bubblewrap, and `npm run build` (which builds the UI).
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { builtOutpostDir } from "../../src/drivers/local/outpost-dir.ts";
-import { apiJson, type OutpostServer, runCli, startOutpost, tempDir } from "../cli/harness.ts";
-import { freePort, NAMESPACE } from "../drivers/kubernetes/cluster.ts";
+import { apiJson, type OutpostServer, runCli, startOutpost } from "../cli/harness.ts";
+import { type ClusterForControlPlane, clusterForControlPlane, NAMESPACE } from "../drivers/kubernetes/cluster.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { deleteEverySandbox, runningSandbox } from "../helpers/sandboxes.ts";
 import { uiTestWith } from "../helpers/ui-test.ts";
-import { FakeKubeApi } from "../kube/fake-api-server.ts";
-import { FakeKubelet } from "../kube/fake-kubelet.ts";
 
 const PROJECT = "kube-ui";
-let kube: FakeKubeApi;
-let kubelet: FakeKubelet;
-let root: string;
+let cluster: ClusterForControlPlane;
 let server: OutpostServer;
 let browser: Browser;
 let page: Page;
 let sandbox: { id: string; name: string; placement: { pod: string; node: string; namespace: string } };
 
 before(async () => {
-  root = tempDir("outpost-kube-ui-");
-  kube = await FakeKubeApi.start();
-  kube.create("namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } } as never);
-  kubelet = new FakeKubelet(kube, { root: join(root, "node"), namespace: NAMESPACE, imageFiles: { "/opt/outpost": builtOutpostDir() } });
-  kubelet.start();
-  const kubeconfig = join(root, "kubeconfig");
-  kube.writeKubeconfig(kubeconfig, NAMESPACE);
-  const linkPort = await freePort();
+  cluster = await clusterForControlPlane();
+  const { kubeconfig, linkPort } = cluster;
   [server, browser] = await Promise.all([
     startOutpost({
       env: {
@@ -65,9 +52,7 @@ after(async () => {
     await deleteEverySandbox(server).catch(() => {});
     await server.stop();
   }
-  await kubelet?.stop();
-  await kube?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
+  await cluster?.close();
 });
 
 const uiTest = uiTestWith(() => page, "kube-");
@@ -108,7 +93,7 @@ describe("Kubernetes in the UI and the CLI", () => {
   uiTest("the start-up banner names the cluster, namespace and installation", async () => {
     assert.match(
       server.banner,
-      new RegExp(`Sandboxes: ready \\(Kubernetes, namespace ${NAMESPACE} at ${kube.url.replace(/[.]/g, "\\.")}, installation kube-ui\\)`),
+      new RegExp(`Sandboxes: ready \\(Kubernetes, namespace ${NAMESPACE} at ${cluster.api.url.replace(/[.]/g, "\\.")}, installation kube-ui\\)`),
     );
   });
 });

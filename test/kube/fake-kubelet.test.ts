@@ -320,11 +320,11 @@ describe("an agent-sandbox Sandbox", () => {
 
   it("runs one pod named like it, with its claim, and suspends to 0 keeping the claim", async (t) => {
     const created = api.create("sandboxes.agents.x-k8s.io", {
-      apiVersion: "agents.x-k8s.io/v1alpha1",
+      apiVersion: "agents.x-k8s.io/v1beta1",
       kind: "Sandbox",
       metadata: { name: "box", namespace: NS } as KubeObject["metadata"],
       spec: {
-        replicas: 1,
+        operatingMode: "Running",
         podTemplate: {
           metadata: { labels: { app: "box" } },
           spec: {
@@ -348,7 +348,7 @@ describe("an agent-sandbox Sandbox", () => {
     await waitForFile(t.signal, join(kubelet.volumeDir("workspace-box"), "name"), "box\n");
 
     const suspended = sandbox();
-    api.replace("sandboxes.agents.x-k8s.io", { ...suspended, spec: { ...suspended.spec, replicas: 0 } });
+    api.replace("sandboxes.agents.x-k8s.io", { ...suspended, spec: { ...suspended.spec, operatingMode: "Suspended" } });
     await waitFor(t.signal, "box suspended", () => !pod("box") && sandbox().status?.replicas === 0);
     assert.ok(api.get("persistentvolumeclaims", NS, "workspace-box"));
 

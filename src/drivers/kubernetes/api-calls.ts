@@ -6,7 +6,7 @@ import { type KubeConfig, type KubernetesObject, KubernetesObjectApi, PatchStrat
 
 const ATTEMPTS = 5;
 const FIRST_RETRY_MS = 200;
-const CALL_TIMEOUT_MS = 15_000;
+export const CALL_TIMEOUT_MS = 15_000;
 const FIELD_MANAGER = "outpost";
 
 export class KubeCallError extends Error {
@@ -42,12 +42,12 @@ function messageOf(error: unknown): string {
 
 const retryable = (status: number | undefined) => status === undefined || status === 429 || status >= 500;
 
-export async function call<T>(what: string, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+export async function call<T>(what: string, signal: AbortSignal, work: () => Promise<T>, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
   let delay = FIRST_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
     try {
-      return await withDeadline(work(), CALL_TIMEOUT_MS, what);
+      return await withDeadline(work(), timeoutMs, what);
     } catch (error) {
       const status = statusOf(error);
       if (!retryable(status) || attempt >= ATTEMPTS) {
@@ -85,28 +85,40 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export class ObjectWrites {
   readonly #objects: KubernetesObjectApi;
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly timeoutMs = CALL_TIMEOUT_MS,
+  ) {
     this.#objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   }
 
   /** Creates or updates the fields Outpost owns; other managers' fields are left alone. */
   apply<T extends KubernetesObject>(object: T, signal: AbortSignal): Promise<T> {
-    return call(`apply ${object.kind} ${object.metadata?.name}`, signal, () =>
-      this.#objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+    return call(
+      `apply ${object.kind} ${object.metadata?.name}`,
+      signal,
+      () => this.#objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      this.timeoutMs,
     );
   }
 
   mergePatch<T extends KubernetesObject>(object: T, signal: AbortSignal): Promise<T> {
-    return call(`patch ${object.kind} ${object.metadata?.name}`, signal, () =>
-      this.#objects.patch(object, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch),
+    return call(
+      `patch ${object.kind} ${object.metadata?.name}`,
+      signal,
+      () => this.#objects.patch(object, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch),
+      this.timeoutMs,
     );
   }
 
   /** Deletes (dependents in the background); an object already gone is fine. */
   async delete(object: KubernetesObject, signal: AbortSignal, options: { gracePeriodSeconds?: number } = {}): Promise<void> {
     try {
-      await call(`delete ${object.kind} ${object.metadata?.name}`, signal, () =>
-        this.#objects.delete(object, undefined, undefined, options.gracePeriodSeconds, undefined, "Background"),
+      await call(
+        `delete ${object.kind} ${object.metadata?.name}`,
+        signal,
+        () => this.#objects.delete(object, undefined, undefined, options.gracePeriodSeconds, undefined, "Background"),
+        this.timeoutMs,
       );
     } catch (error) {
       if (error instanceof KubeCallError && error.status === 404) return;

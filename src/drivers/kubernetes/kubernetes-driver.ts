@@ -61,6 +61,8 @@ export interface KubernetesDriverOptions {
   egress: EgressEndpoint;
   /** How long ensure waits for a pod to come up and its supervisor to link (ms; default 300 000: image pulls). */
   readyTimeoutMs?: number;
+  /** How long one API call may take before it is given up and tried again (ms; default 15 000). */
+  callTimeoutMs?: number;
   log?: (message: string) => void;
 }
 
@@ -88,7 +90,7 @@ export class KubernetesDriver implements Driver {
     this.#options = options;
     this.#namespace = options.pod.namespace;
     this.#log = options.log ?? (() => {});
-    this.#writes = new ObjectWrites(options.kubeConfig);
+    this.#writes = new ObjectWrites(options.kubeConfig, options.callTimeoutMs);
     this.#workload = workload(options.workload ?? "statefulset");
     const core = options.kubeConfig.makeApiClient(CoreV1Api);
     const namespace = this.#namespace;
@@ -377,7 +379,12 @@ export class KubernetesDriver implements Driver {
   #scale(sandboxId: string, replicas: 0 | 1, signal: AbortSignal) {
     const { apiVersion, objectKind } = this.#workload;
     return this.#writes.mergePatch(
-      { apiVersion, kind: objectKind, metadata: { name: objectName(sandboxId), namespace: this.#namespace }, spec: { replicas } } as KubernetesObject,
+      {
+        apiVersion,
+        kind: objectKind,
+        metadata: { name: objectName(sandboxId), namespace: this.#namespace },
+        spec: this.#workload.scaleTo(replicas),
+      } as KubernetesObject,
       signal,
     );
   }

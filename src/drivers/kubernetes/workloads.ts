@@ -3,7 +3,7 @@
 // each keeps its replicas, what it names its pod and claims, and how to watch it.
 import { AppsV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import type { SandboxSpec } from "../driver.ts";
-import { AGENT_SANDBOX, agentSandbox } from "./manifests/agent-sandbox.ts";
+import { AGENT_SANDBOX, agentSandbox, operatingMode } from "./manifests/agent-sandbox.ts";
 import type { PodSettings } from "./manifests/pod-settings.ts";
 import { statefulSet } from "./manifests/sandbox-objects.ts";
 import type { PodOptions } from "./manifests/sandbox-pod.ts";
@@ -19,6 +19,8 @@ export interface Workload {
   watch(kubeConfig: KubeConfig, namespace: string, labelSelector: string): { path: string; list: () => Promise<KubernetesListObject<KubernetesObject>> };
   manifest(settings: PodSettings, spec: SandboxSpec, options: PodOptions & { replicas: 0 | 1 }): KubernetesObject;
   replicasOf(object: KubernetesObject): number;
+  /** The spec fields a merge patch sets to run (1) or stop (0) the sandbox. */
+  scaleTo(replicas: 0 | 1): Record<string, unknown>;
   podName(sandboxId: string): string;
   /** The claims its volumeClaimTemplates make for the sandbox. */
   claimNames(object: KubernetesObject, sandboxId: string): string[];
@@ -26,7 +28,7 @@ export interface Workload {
   readonly ownsClaims: boolean;
 }
 
-type WithTemplates = KubernetesObject & { spec?: { replicas?: number; volumeClaimTemplates?: { metadata?: { name?: string } }[] } };
+type WithTemplates = KubernetesObject & { spec?: { replicas?: number; operatingMode?: string; volumeClaimTemplates?: { metadata?: { name?: string } }[] } };
 const templateNames = (object: KubernetesObject) => ((object as WithTemplates).spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? "");
 
 const STATEFUL_SET: Workload = {
@@ -39,6 +41,7 @@ const STATEFUL_SET: Workload = {
   },
   manifest: statefulSet,
   replicasOf: (object) => (object as WithTemplates).spec?.replicas ?? 0,
+  scaleTo: (replicas) => ({ replicas }),
   podName: (sandboxId) => `${objectName(sandboxId)}-0`,
   claimNames: (object, sandboxId) => templateNames(object).map((name) => `${name}-${objectName(sandboxId)}-0`),
   ownsClaims: false,
@@ -57,7 +60,8 @@ const AGENT_SANDBOX_WORKLOAD: Workload = {
     };
   },
   manifest: agentSandbox,
-  replicasOf: (object) => (object as WithTemplates).spec?.replicas ?? 1,
+  replicasOf: (object) => ((object as WithTemplates).spec?.operatingMode === "Suspended" ? 0 : 1),
+  scaleTo: (replicas) => ({ operatingMode: operatingMode(replicas) }),
   podName: (sandboxId) => objectName(sandboxId),
   claimNames: (object, sandboxId) => templateNames(object).map((name) => `${name}-${objectName(sandboxId)}`),
   ownsClaims: true,

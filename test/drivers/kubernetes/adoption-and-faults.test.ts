@@ -71,6 +71,27 @@ describe("the Kubernetes driver across restarts and API failures", () => {
     assert.equal(cluster.api.list("statefulsets.apps", NAMESPACE).length, 1);
   });
 
+  test("a call that hangs is given up at its deadline and tried again", async (t) => {
+    const cluster = await testCluster(t);
+    const driver = cluster.makeDriver({ callTimeoutMs: 1000 });
+    await driver.start();
+    cluster.api.fail({ method: "PATCH", pathIncludes: "/configmaps/", hang: true, count: 1 });
+    const handle = await driver.ensure(specFor("hang"), ensureOptions());
+    assert.equal((await shIn(handle, "echo through")).stdout, "through\n");
+  });
+
+  test("a 409 is surfaced, not retried, and leaves nothing the next ensure cannot finish", async (t) => {
+    const cluster = await testCluster(t);
+    const driver = cluster.makeDriver();
+    await driver.start();
+    const spec = specFor("conflict");
+    cluster.api.fail({ method: "PATCH", pathIncludes: "/networkpolicies/", status: 409, count: 1 });
+    await assert.rejects(driver.ensure(spec, ensureOptions()), (error: Error) => /HTTP 409/.test(error.message));
+    const handle = await driver.ensure(spec, ensureOptions());
+    assert.equal((await shIn(handle, "echo finished")).stdout, "finished\n");
+    assert.equal(cluster.api.list("networkpolicies.networking.k8s.io", NAMESPACE).length, 1);
+  });
+
   test("a 403 (a Role without a verb) is not retried and says so", async (t) => {
     const cluster = await testCluster(t);
     const driver = cluster.makeDriver();

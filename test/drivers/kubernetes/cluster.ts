@@ -108,3 +108,34 @@ export function inspectOnceSeen(driver: KubernetesDriver, sandboxId: string, mat
     check();
   });
 }
+
+/** A stand-in cluster for a whole control plane (which makes its own driver from settings):
+ *  the API server with the namespace, the kubelet, a kubeconfig file and a free link port. */
+export interface ClusterForControlPlane {
+  api: FakeKubeApi;
+  kubelet: FakeKubelet;
+  kubeconfig: string;
+  linkPort: number;
+  close(): Promise<void>;
+}
+
+export async function clusterForControlPlane(): Promise<ClusterForControlPlane> {
+  const root = mkdtempSync(join(tmpdir(), "outpost-k8s-cp-"));
+  const api = await FakeKubeApi.start();
+  api.create("namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } } as never);
+  const kubelet = new FakeKubelet(api, { root: join(root, "node"), namespace: NAMESPACE, imageFiles: { "/opt/outpost": builtOutpostDir() } });
+  kubelet.start();
+  const kubeconfig = join(root, "kubeconfig");
+  api.writeKubeconfig(kubeconfig, NAMESPACE);
+  return {
+    api,
+    kubelet,
+    kubeconfig,
+    linkPort: await freePort(),
+    async close() {
+      await kubelet.stop();
+      await api.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}

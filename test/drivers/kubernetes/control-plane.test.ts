@@ -3,31 +3,22 @@
 // kubelet runs the pods with the real supervisor, which dials the control plane's TLS link.
 // create → ready → exec → terminal → the way out through the link → stop → start → delete.
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { builtOutpostDir } from "../../../src/drivers/local/outpost-dir.ts";
+import { hostRequest, openPreview, serve } from "../../helpers/previews.ts";
 import { exec, runningSandbox, waitForPhase } from "../../helpers/sandboxes.ts";
-import { api, startTestServer, type TestServer, tempDir } from "../../helpers/server.ts";
+import { api, startTestServer, type TestServer } from "../../helpers/server.ts";
 import { openTerminal } from "../../helpers/terminal-socket.ts";
-import { FakeKubeApi } from "../../kube/fake-api-server.ts";
-import { FakeKubelet } from "../../kube/fake-kubelet.ts";
-import { freePort, NAMESPACE } from "./cluster.ts";
+import type { FakeKubeApi } from "../../kube/fake-api-server.ts";
+import { type ClusterForControlPlane, clusterForControlPlane, NAMESPACE } from "./cluster.ts";
 
 describe("the control plane on Kubernetes", { timeout: 170_000 }, () => {
+  let cluster: ClusterForControlPlane;
   let kube: FakeKubeApi;
-  let kubelet: FakeKubelet;
   let s: TestServer;
-  let root: string;
   before(async () => {
-    root = tempDir("outpost-k8s-cp-");
-    kube = await FakeKubeApi.start();
-    kube.create("namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } } as never);
-    kubelet = new FakeKubelet(kube, { root: join(root, "node"), namespace: NAMESPACE, imageFiles: { "/opt/outpost": builtOutpostDir() } });
-    kubelet.start();
-    const kubeconfig = join(root, "kubeconfig");
-    kube.writeKubeconfig(kubeconfig, NAMESPACE);
-    const port = await freePort();
+    cluster = await clusterForControlPlane();
+    kube = cluster.api;
+    const { kubeconfig, linkPort: port } = cluster;
     s = await startTestServer("external", {
       driver: "kubernetes",
       kubernetes: {
@@ -49,12 +40,10 @@ describe("the control plane on Kubernetes", { timeout: 170_000 }, () => {
   });
   after(async () => {
     await s?.close();
-    await kubelet?.stop();
-    await kube?.close();
-    rmSync(root, { recursive: true, force: true });
+    await cluster?.close();
   });
 
-  test("a sandbox is a StatefulSet whose pod runs the supervisor: exec, terminal and the ssh agent work through the link", async () => {
+  test("a sandbox is a StatefulSet whose pod runs the supervisor: exec, terminal, a preview and the ssh agent work through the link", async () => {
     await api(s, "POST", "/api/v1/projects", { body: { name: "kube", env: { GREETING: "from-the-project" } } });
     const box = await runningSandbox(s, "kube");
     assert.equal(box.driver, "kubernetes");
@@ -85,6 +74,15 @@ describe("the control plane on Kubernetes", { timeout: 170_000 }, () => {
     // shares the host's network between pods, so a fixed port is not the pod's own here.)
     const agent = await exec(s, box.id, ["sh", "-c", "SSH_AUTH_SOCK=/run/outpost/ssh-agent.sock ssh-add -l; echo exit=$?"]);
     assert.match(agent.stdout, /no identities[\s\S]*exit=1/, `stderr: ${agent.stderr}`);
+
+    // A preview: an app in the pod, reached through the control plane's preview proxy and
+    // the link's tunnel (a port of its own: the stand-in's pods share the host's network).
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    await serve(s, box.id, ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1"], port);
+    const preview = await openPreview(s, box, port);
+    const page = await hostRequest(s.url, { host: preview.host, path: "/kept.txt", headers: { cookie: preview.cookie } });
+    assert.equal(page.status, 200);
+    assert.equal(page.text, "kept\n");
 
     // stop: the set scales to 0, the pod goes, the volumes stay; start finds the file again.
     assert.equal((await api(s, "POST", `/api/v1/sandboxes/${box.id}/stop`)).status, 202);

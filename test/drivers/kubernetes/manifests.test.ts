@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { StatefulSet } from "kubernetes-models/apps/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
-import { ConfigMap, Secret } from "kubernetes-models/v1";
+import { ConfigMap, PersistentVolumeClaim, PodTemplateSpec, Secret } from "kubernetes-models/v1";
+import { z } from "zod";
+import { agentSandbox } from "../../../src/drivers/kubernetes/manifests/agent-sandbox.ts";
 import { caConfigMap, networkPolicy, ownedBy, statefulSet, tokenSecret } from "../../../src/drivers/kubernetes/manifests/sandbox-objects.ts";
 import { objectName, podName } from "../../../src/drivers/kubernetes/names.ts";
 import { podSettings } from "./settings.ts";
@@ -115,5 +117,40 @@ describe("the Kubernetes driver's manifests", () => {
     const ports = policy?.egress?.[0]?.ports?.map((p) => p.port);
     assert.deepEqual(ports, [8443, 7301]);
     assert.ok(!ports?.includes(53), "no DNS");
+  });
+
+  test("the agent-sandbox Sandbox: our schema of the fields we set, its pod template and claims against the Kubernetes ones", () => {
+    // Only the fields Outpost sets (the CRD itself is checked on a real cluster).
+    const sandboxSchema = z
+      .object({
+        apiVersion: z.literal("agents.x-k8s.io/v1beta1"),
+        kind: z.literal("Sandbox"),
+        metadata: z
+          .object({
+            name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/),
+            namespace: z.string(),
+            labels: z.record(z.string(), z.string()),
+            annotations: z.record(z.string(), z.string()),
+          })
+          .strict(),
+        spec: z
+          .object({
+            podTemplate: z.object({ metadata: z.object({}).passthrough(), spec: z.object({}).passthrough() }).strict(),
+            volumeClaimTemplates: z.array(z.object({ metadata: z.object({ name: z.string() }).passthrough(), spec: z.object({}).passthrough() }).strict()),
+            operatingMode: z.enum(["Running", "Suspended"]),
+          })
+          .strict(),
+      })
+      .strict();
+    for (const replicas of [0, 1] as const) {
+      for (const workspaceClaim of [undefined, "workspace-old"]) {
+        const sandbox = agentSandbox(podSettings(), spec, { replicas, workspaceClaim });
+        sandboxSchema.parse(sandbox);
+        assert.equal(sandbox.spec.operatingMode, replicas ? "Running" : "Suspended");
+        new PodTemplateSpec(sandbox.spec.podTemplate as never).validate();
+        for (const claim of sandbox.spec.volumeClaimTemplates)
+          new PersistentVolumeClaim({ apiVersion: "v1", kind: "PersistentVolumeClaim", ...claim } as never).validate();
+      }
+    }
   });
 });

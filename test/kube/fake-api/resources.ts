@@ -35,7 +35,7 @@ export const RESOURCES: ResourceType[] = [
   grouped("coordination.k8s.io", "v1", "Lease", "leases"),
   grouped("apps.kubeblocks.io", "v1", "Cluster", "clusters", true),
   grouped("postgresql.cnpg.io", "v1", "Cluster", "clusters", true),
-  grouped("agents.x-k8s.io", "v1alpha1", "Sandbox", "sandboxes", true),
+  grouped("agents.x-k8s.io", "v1beta1", "Sandbox", "sandboxes", true),
 ];
 
 /** key of a resource: plural for the core group, `${plural}.${group}` otherwise */

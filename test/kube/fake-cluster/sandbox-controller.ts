@@ -1,6 +1,7 @@
-// A small stand-in for the agent-sandbox controller (agents.x-k8s.io/v1alpha1 Sandbox): one
-// pod named like the Sandbox from spec.podTemplate while spec.replicas is 1 (0 suspends it:
-// the pod goes, the claims stay), claims `<template>-<sandbox>` owned by the Sandbox, and
+// A small stand-in for the agent-sandbox controller (agents.x-k8s.io/v1beta1 Sandbox): one
+// pod named like the Sandbox from spec.podTemplate while spec.operatingMode is Running
+// (Suspended: the pod goes, the claims stay; v1alpha1's spec.replicas 1/0 is read too),
+// claims `<template>-<sandbox>` owned by the Sandbox, and
 // status.replicas / selector / a Ready condition. The real controller's headless Service,
 // expiry (shutdownTime) and warm pools are not simulated.
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
@@ -12,6 +13,7 @@ interface SandboxSpec {
   podTemplate?: IPodTemplateSpec;
   volumeClaimTemplates?: ClaimTemplate[];
   replicas?: number;
+  operatingMode?: "Running" | "Suspended";
 }
 
 export const SANDBOX_LABEL = "agents.x-k8s.io/sandbox-name-hash";
@@ -40,7 +42,7 @@ export class SandboxController {
     }
     const found = api.get(KEYS.pods, namespace, name);
     const pod = found && controllerOf(found)?.uid === sandbox.metadata.uid ? asPod(found) : undefined;
-    const wanted = (spec.replicas ?? 1) >= 1;
+    const wanted = spec.operatingMode ? spec.operatingMode === "Running" : (spec.replicas ?? 1) >= 1;
     if (wanted && !found) {
       api.create(KEYS.pods, podFromTemplate(spec.podTemplate ?? {}, { name, namespace, labels, owner: ownerRefTo(sandbox, true), claims }));
       this.context.log(`sandbox ${name}: created pod`);

@@ -1,6 +1,6 @@
-// A sandbox as a kubernetes-sigs agent-sandbox `Sandbox` (agents.x-k8s.io/v1alpha1), for
+// A sandbox as a kubernetes-sigs agent-sandbox `Sandbox` (agents.x-k8s.io/v1beta1), for
 // clusters that run that controller (pure): the same pod template and volume claims as the
-// StatefulSet, with spec.replicas 1 (Running) or 0 (Suspended: the pod goes, the claims stay).
+// StatefulSet, with spec.operatingMode Running or Suspended (the pod goes, the claims stay).
 // The controller names the pod like the Sandbox and its claims `<template>-<sandbox>`.
 import type { KubernetesObject, V1PersistentVolumeClaim, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { SandboxSpec } from "../../driver.ts";
@@ -9,13 +9,16 @@ import type { PodSettings } from "./pod-settings.ts";
 import { claimTemplate } from "./sandbox-objects.ts";
 import { type PodOptions, podTemplate } from "./sandbox-pod.ts";
 
-export const AGENT_SANDBOX = { group: "agents.x-k8s.io", version: "v1alpha1", plural: "sandboxes", kind: "Sandbox" } as const;
+export const AGENT_SANDBOX = { group: "agents.x-k8s.io", version: "v1beta1", plural: "sandboxes", kind: "Sandbox" } as const;
+
+export type OperatingMode = "Running" | "Suspended";
+export const operatingMode = (replicas: 0 | 1): OperatingMode => (replicas === 1 ? "Running" : "Suspended");
 
 export interface AgentSandbox extends KubernetesObject {
   spec: {
     podTemplate: V1PodTemplateSpec;
     volumeClaimTemplates: V1PersistentVolumeClaim[];
-    replicas: 0 | 1;
+    operatingMode: OperatingMode;
   };
 }
 
@@ -34,7 +37,7 @@ export function agentSandbox(settings: PodSettings, spec: SandboxSpec, options: 
       volumeClaimTemplates: options.workspaceClaim
         ? [claimTemplate(settings, spec, "home")]
         : [claimTemplate(settings, spec, "workspace"), claimTemplate(settings, spec, "home")],
-      replicas: options.replicas,
+      operatingMode: operatingMode(options.replicas),
     },
   };
 }
