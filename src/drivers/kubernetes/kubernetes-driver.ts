@@ -290,6 +290,7 @@ export class KubernetesDriver implements Driver {
         if (name === stage) break;
       }
     };
+    let shown: string | undefined;
     const fail = (error: unknown): never => {
       if (current) onStage(current, "failed", (error as Error).message);
       throw error;
@@ -309,6 +310,12 @@ export class KubernetesDriver implements Driver {
           const done = stagesDone(pod);
           if (done.has("pod scheduled")) advance("init");
           if (done.has("init")) advance("supervisor");
+          // What holds it up, while it may still clear (no room yet, a container restarting).
+          const note = found ? `${found.reason}: ${found.message}` : undefined;
+          if (note !== shown && current) {
+            shown = note;
+            onStage(current, "running", note);
+          }
           return this.#links.current(spec.sandboxId) && supervisorRunning(pod) ? true : undefined;
         },
         signal,

@@ -155,9 +155,15 @@ describe("the Kubernetes driver across restarts and API failures", () => {
     );
     cluster.kubelet.failImagePull(null);
     cluster.kubelet.failScheduling("0/3 nodes are available: 3 Insufficient memory.");
+    const notes: string[] = [];
+    const watching: EnsureOptions = { onStage: (stage, _state, message) => message && notes.push(`${stage}: ${message}`), signal: AbortSignal.timeout(90_000) };
     await assert.rejects(
-      driver.ensure(specFor("nofit"), ensureOptions()),
+      driver.ensure(specFor("nofit"), watching),
       (error) => isDriverError(error, "SANDBOX_START_FAILED") && /Unschedulable/.test(error.message) && /Insufficient memory/.test(error.message),
+    );
+    assert.ok(
+      notes.some((note) => /^pod scheduled: Unschedulable: .*Insufficient memory/.test(note)),
+      `while it waited, the stage said why: ${JSON.stringify(notes)}`,
     );
   });
 
