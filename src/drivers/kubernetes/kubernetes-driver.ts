@@ -297,7 +297,12 @@ export class KubernetesDriver implements Driver {
     };
 
     try {
-      advance("volumes");
+      // An environment's image and setup are folders on the control plane's host (the local
+      // driver's); here every sandbox runs the runtime image, and says so.
+      advance(
+        "volumes",
+        spec.image ? `the environment's image ${spec.image.id} is not used on Kubernetes yet: the sandbox runs ${this.#options.pod.runtimeImage}` : undefined,
+      );
       await this.#applyObjects(spec, existing, signal);
       await this.#waitFor("the sandbox's volume claims", () => (this.#claimsReady(spec) ? true : undefined), signal, timeoutMs);
       advance("pod scheduled");

@@ -167,6 +167,20 @@ describe("the Kubernetes driver across restarts and API failures", () => {
     );
   });
 
+  test("a project's environment image is not used on Kubernetes yet, and the volumes stage says so", async (t) => {
+    const cluster = await testCluster(t);
+    const driver = cluster.makeDriver();
+    await driver.start();
+    const notes: string[] = [];
+    const options: EnsureOptions = { onStage: (stage, _state, message) => message && notes.push(`${stage}: ${message}`), signal: AbortSignal.timeout(90_000) };
+    const handle = await driver.ensure({ ...specFor("env"), image: { id: "env_abc@1234", layers: ["/var/lib/outpost-test/none"] } }, options);
+    assert.equal((await shIn(handle, "echo runs")).stdout, "runs\n");
+    assert.ok(
+      notes.some((note) => note === "volumes: the environment's image env_abc@1234 is not used on Kubernetes yet: the sandbox runs outpost-runtime:test"),
+      JSON.stringify(notes),
+    );
+  });
+
   test("a sandbox killed for memory says so in inspect", async (t) => {
     const cluster = await testCluster(t);
     const driver = cluster.makeDriver();
