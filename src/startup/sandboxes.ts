@@ -97,8 +97,15 @@ export function createSandboxRuntime(options: SandboxRuntimeOptions): SandboxRun
   let runtimeOk: RuntimeAvailability | undefined;
   const availability = async (): Promise<RuntimeAvailability> => {
     if (runtimeOk) return runtimeOk;
-    // Another substrate: its pods bring their own runtime; the driver's start says the rest.
-    if (options.driver) return { ok: true, detail: options.driverDetail ?? `${options.driver.name} driver` };
+    // Another substrate: its pods bring their own runtime; what matters is that it answers.
+    if (options.driver) {
+      const probe = (options.driver as { reachable?: () => Promise<{ ok: true } | { ok: false; problem: string }> }).reachable;
+      const answer = probe ? await probe.call(options.driver) : { ok: true as const };
+      if (!answer.ok)
+        return { ok: false, problem: answer.problem, fix: "check KUBECONFIG, that the cluster is up, and the Role", cause: "KUBERNETES_UNREACHABLE" };
+      runtimeOk = { ok: true, detail: options.driverDetail ?? `${options.driver.name} driver` };
+      return runtimeOk;
+    }
     if (!existsSync(join(builtOutpostDir(), "supervisor.js")))
       return { ok: false, problem: "the sandbox runtime (dist/opt-outpost) is missing", fix: "npm run build", cause: "SUPERVISOR_BUNDLE_MISSING" };
     const result = await checkBubblewrap({ bwrapPath: options.bwrapPath, owner: preflightOwner() });

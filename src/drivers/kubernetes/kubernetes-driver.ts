@@ -42,6 +42,9 @@ import { hintFor, KUBERNETES_STAGES, type KubernetesStage, lastExit, podProblem,
 import { WatchedObjects } from "./watched-objects.ts";
 import { type Workload, type WorkloadKind, workload } from "./workloads.ts";
 
+/** How long an operation waits for the watches' first list (the API server may be down). */
+const SYNC_WAIT_MS = 30_000;
+
 /** How long a running pod's supervisor gets to dial back before ensure treats it as stuck. */
 const ADOPT_LINK_WAIT_MS = 15_000;
 
@@ -129,10 +132,48 @@ export class KubernetesDriver implements Driver {
     return this.#links.onEvent(listener);
   }
 
-  /** Watches first (adoption needs them), then the link endpoint; idempotent. */
+  /** Watches first (adoption needs them), then the link endpoint; idempotent. An API server
+   *  that cannot be reached does not stop the start: the watches keep trying, and every
+   *  operation waits (bounded) until they have listed what is there. */
   start(): Promise<void> {
     this.#started ??= this.#start();
     return this.#started;
+  }
+
+  /** Resolves once every watch has listed the cluster's objects; a DriverError naming the
+   *  API server's failure when that does not happen within timeoutMs. */
+  async #synced(signal?: AbortSignal, timeoutMs = SYNC_WAIT_MS): Promise<void> {
+    await this.start();
+    const watches = [this.#sets, this.#pods, this.#claims];
+    if (watches.every((watch) => watch.isSynced)) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), timeoutMs);
+    });
+    const aborted = new Promise<never>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
+    try {
+      if ((await Promise.race([Promise.all(watches.map((watch) => watch.synced)), late, aborted])) !== "late") return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const why = watches.map((watch) => watch.lastError).find(Boolean) ?? "no answer";
+    throw new DriverError(
+      "SANDBOX_START_FAILED",
+      `the Kubernetes API server cannot be read (${why}); check KUBECONFIG, the cluster and the Role's list/watch rights`,
+      {
+        details: { namespace: this.#namespace },
+      },
+    );
+  }
+
+  /** For the start-up banner: whether the cluster answers (checked again until it does). */
+  async reachable(timeoutMs = 5_000): Promise<{ ok: true } | { ok: false; problem: string }> {
+    try {
+      await this.#synced(undefined, timeoutMs);
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, problem: (error as Error).message };
+    }
   }
 
   async #start(): Promise<void> {
@@ -198,7 +239,7 @@ export class KubernetesDriver implements Driver {
   }
 
   async inspect(sandboxId: string): Promise<SandboxInspection> {
-    await this.start();
+    await this.#synced();
     const set = this.#set(sandboxId);
     const linked = this.#links.current(sandboxId) !== undefined;
     if (!set) return { state: "missing", linked: false };
@@ -209,7 +250,7 @@ export class KubernetesDriver implements Driver {
   }
 
   async list(): Promise<string[]> {
-    await this.start();
+    await this.#synced();
     return this.#sets
       .list(this.#namespace)
       .map((set) => set.metadata?.labels?.[SANDBOX_LABEL])
@@ -262,7 +303,7 @@ export class KubernetesDriver implements Driver {
   }
 
   async #ensure(spec: SandboxSpec, { onStage, signal }: EnsureOptions): Promise<SandboxHandle> {
-    await this.start();
+    await this.#synced(signal);
     signal.throwIfAborted();
     const timeoutMs = this.#options.readyTimeoutMs ?? 300_000;
     const existing = this.#set(spec.sandboxId);
@@ -487,7 +528,7 @@ export class KubernetesDriver implements Driver {
   }
 
   async #stop(sandboxId: string, signal: AbortSignal): Promise<void> {
-    await this.start();
+    await this.#synced(signal);
     const set = this.#set(sandboxId);
     if (!set) return;
     if (this.#workload.replicasOf(set) !== 0) await this.#scale(sandboxId, 0, signal);
@@ -496,7 +537,7 @@ export class KubernetesDriver implements Driver {
   }
 
   async #remove(sandboxId: string, { keepWorkspace, signal }: RemoveOptions): Promise<void> {
-    await this.start();
+    await this.#synced(signal);
     const name = objectName(sandboxId);
     const set = this.#set(sandboxId);
     if (set) {

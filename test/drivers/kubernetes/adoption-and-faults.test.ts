@@ -47,6 +47,33 @@ describe("the Kubernetes driver across restarts and API failures", () => {
     );
   });
 
+  test("a control plane whose first lists fail waits for them, then adopts: never an empty view taken for 'no sandboxes'", async (t) => {
+    const cluster = await testCluster(t);
+    const first = cluster.makeDriver();
+    const spec = specFor("late-list");
+    const sleeper = await (await first.ensure(spec, ensureOptions())).link.client.startProcess({ command: ["sleep", "600"] });
+    await first.close();
+
+    cluster.api.fail({ method: "GET", pathIncludes: "/statefulsets", status: 500, count: 2 });
+    cluster.api.resetRequests();
+    const second = cluster.makeDriver();
+    await second.start();
+    assert.deepEqual(await second.list(), [spec.sandboxId], "list waited for a list that worked");
+    const adopted = await second.ensure(spec, ensureOptions());
+    assert.equal(adopted.outcome, "adopted");
+    assert.equal((await adopted.link.client.getProcess(sleeper.id)).status, "running", "the sandbox was not scaled down and up");
+    assert.deepEqual(writes(cluster.api.requests), [], "nothing written");
+  });
+
+  test("an API server that cannot be reached: the banner's check says so, and operations fail naming it", async (t) => {
+    const cluster = await testCluster(t);
+    const driver = cluster.makeDriver();
+    cluster.api.fail({ method: "GET", pathIncludes: "/statefulsets", status: 503, count: 1000 });
+    const answer = await driver.reachable(1000);
+    assert.equal(answer.ok, false);
+    assert.match(answer.ok ? "" : answer.problem, /Kubernetes API server cannot be read \(HTTP 503\)/);
+  });
+
   test("API server errors are retried: ensure succeeds through 500s and 503s", async (t) => {
     const cluster = await testCluster(t);
     const driver = cluster.makeDriver();
