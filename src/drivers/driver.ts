@@ -5,9 +5,24 @@
 // the reconciler can call it again after being killed at any line. The same behaviour is
 // asserted for every driver by test/drivers/conformance/.
 // Types only: no behaviour lives here.
+import type { Socket } from "node:net";
 import type { SupervisorClient } from "../supervisor/client.ts";
 import type { LinkEvent } from "../supervisor/link/registry.ts";
 import type { LinkInfo } from "../supervisor/link/session.ts";
+
+/**
+ * The control plane's side of a sandbox's way out (egress proxy, model gateway, ssh agent,
+ * project database), which a driver connects its sandboxes to: the local driver by unix
+ * sockets in each sandbox's link folder, the Kubernetes driver by bridged connections to its
+ * link endpoint. Either way the driver knows which sandbox a connection belongs to.
+ */
+export interface EgressEndpoint {
+  accept(kind: "proxy" | "gateway" | "ssh-agent" | "database", sandboxId: string, socket: Socket): void;
+  /** The installation CA (for intercepted credential hosts). */
+  caPem: string;
+  /** The host's CA bundle plus the installation CA. */
+  caBundlePem: string;
+}
 
 /** What the control plane asks for. Units: cpus in cores (0.5 = half a core), bytes, processes. */
 export interface SandboxSpec {

@@ -15,7 +15,7 @@ import { variableRoutes } from "../api/routes/variables.ts";
 import type { Settings } from "../config/settings.ts";
 import type { SecretBox } from "../crypto/secrets.ts";
 import { StartupError } from "../domain/errors.ts";
-import type { EgressEndpoint } from "../drivers/local/link-sockets.ts";
+import type { EgressEndpoint } from "../drivers/driver.ts";
 import { CertificateAuthority, trustBundle } from "../egress/certificates.ts";
 import { DatabaseBridge } from "../egress/database-bridge.ts";
 import { GATEWAY_PROVIDERS, ModelGateway } from "../egress/gateway.ts";

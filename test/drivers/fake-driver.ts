@@ -26,10 +26,11 @@ import type {
   SupervisorLink,
 } from "../../src/drivers/driver.ts";
 import { DriverError } from "../../src/drivers/errors.ts";
+import { MAX_SOCKET_PATH } from "../../src/drivers/local/layout.ts";
 import { LinkSockets } from "../../src/drivers/local/link-sockets.ts";
 import { pollUntil } from "../../src/drivers/local/poll.ts";
 import { descendantsOf, identityOf, isRunning, signalPid } from "../../src/drivers/local/processes.ts";
-import { SANDBOX_ID, validateSpec } from "../../src/drivers/local/validate-spec.ts";
+import { SANDBOX_ID, validateSpec } from "../../src/drivers/validate-spec.ts";
 import { packageRoot } from "../../src/package-root.ts";
 import { SupervisorClient } from "../../src/supervisor/client.ts";
 import { type LinkEvent, LinkRegistry } from "../../src/supervisor/link/registry.ts";
@@ -109,7 +110,7 @@ export class FakeDriver implements Driver {
   // ---- Driver
 
   validate(spec: SandboxSpec): void {
-    validateSpec(spec, (id) => folders(join(this.root, id)).linkSocket);
+    validateSpec(spec, { path: (id) => folders(join(this.root, id)).linkSocket, maxBytes: MAX_SOCKET_PATH });
   }
 
   async ensure(spec: SandboxSpec, options: EnsureOptions): Promise<SandboxHandle> {

@@ -5,7 +5,6 @@
 // Scripts come from files (`-` reads stdin). `--setup-env` and `--setup-allow` edit the
 // stored sets on update (the API replaces what it is given), so update reads them first.
 import { readFileSync } from "node:fs";
-import type { EgressPolicy } from "../../domain/egress-policy.ts";
 import type { Environment, UpdateEnvironmentBody } from "../../schemas/environments.ts";
 import { parse, UsageError } from "../args.ts";
 import { ApiClient, resolveConnection } from "../client.ts";

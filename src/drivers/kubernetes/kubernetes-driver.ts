@@ -15,12 +15,13 @@
 import type { SecureContext } from "node:tls";
 import type { KubeConfig, KubernetesObject, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { SupervisorClient } from "../../supervisor/client.ts";
 import { type LinkEvent, LinkRegistry } from "../../supervisor/link/registry.ts";
 import { LinkEndpoint } from "../../supervisor/link/tls-endpoint.ts";
+import { connectLink } from "../connect-link.ts";
 import type {
   ConnectOptions,
   Driver,
+  EgressEndpoint,
   EnsureOptions,
   RemoveOptions,
   SandboxHandle,
@@ -30,9 +31,8 @@ import type {
   SupervisorLink,
 } from "../driver.ts";
 import { DriverError } from "../errors.ts";
-import { KeyedQueue } from "../local/keyed-queue.ts";
-import type { EgressEndpoint } from "../local/link-sockets.ts";
-import { SANDBOX_ID, validateSpec } from "../local/validate-spec.ts";
+import { KeyedQueue } from "../keyed-queue.ts";
+import { SANDBOX_ID, validateSpec } from "../validate-spec.ts";
 import { call, ObjectWrites } from "./api-calls.ts";
 import { linkToken } from "./link-token.ts";
 import type { PodSettings } from "./manifests/pod-settings.ts";
@@ -124,8 +124,7 @@ export class KubernetesDriver implements Driver {
   }
 
   validate(spec: SandboxSpec): void {
-    // The same rules as the local driver's (ids, DNS names, limits' floors); no paths here.
-    validateSpec(spec, () => "");
+    validateSpec(spec);
   }
 
   onLinkEvent(listener: (event: LinkEvent) => void): () => void {
@@ -217,10 +216,8 @@ export class KubernetesDriver implements Driver {
     for (const check of this.#changed) check();
   }
 
-  async connect(sandboxId: string, options: ConnectOptions = {}): Promise<SupervisorLink> {
-    if (!SANDBOX_ID.test(sandboxId)) throw new DriverError("INVALID_SANDBOX_SPEC", `sandbox id '${sandboxId}' is not valid`);
-    const session = await this.#links.wait(sandboxId, { signal: options.signal, timeoutMs: options.timeoutMs ?? 5000 });
-    return { client: new SupervisorClient({ transport: session }), info: session.info };
+  connect(sandboxId: string, options: ConnectOptions = {}): Promise<SupervisorLink> {
+    return connectLink(this.#links, sandboxId, options);
   }
 
   async ensure(spec: SandboxSpec, options: EnsureOptions): Promise<SandboxHandle> {
@@ -442,17 +439,15 @@ export class KubernetesDriver implements Driver {
     );
   }
 
-  /** Claims exist for every volume of the set (they bind once the pod is scheduled, with
-   *  WaitForFirstConsumer storage: binding is not waited for here). */
+  /** Claims exist for every volume of the workload (they bind once the pod is scheduled,
+   *  with WaitForFirstConsumer storage: binding is not waited for here). Its controller makes
+   *  them before the pod, so a pod that exists has them. */
   #claimsReady(spec: SandboxSpec): boolean {
     const set = this.#set(spec.sandboxId);
     if (!set) return false;
-    const wanted = this.#workload.claimNames(set, spec.sandboxId);
-    const pod = this.#pod(spec.sandboxId);
-    // The set's controller makes claims with the pod; a pod that exists has them.
-    if (pod) return true;
-    const names = new Set(this.#claims.list(this.#namespace).map((c) => c.metadata?.name));
-    return wanted.every((name) => names.has(name)) || wanted.length === 0;
+    if (this.#pod(spec.sandboxId)) return true;
+    const names = new Set(this.#claims.list(this.#namespace).map((claim) => claim.metadata?.name));
+    return this.#workload.claimNames(set, spec.sandboxId).every((name) => names.has(name));
   }
 
   /** A kept workspace claim of a removed sandbox becomes this sandbox's (relabelled first,

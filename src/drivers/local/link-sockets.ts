@@ -8,11 +8,12 @@
 // accounts), which a process of another sandbox cannot know.
 import { timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { acceptLink, LinkRefusedError } from "../../supervisor/link/accept.ts";
 import { MAX_LINK_CONNECTIONS_PER_SANDBOX, maxWayOutConnections } from "../../supervisor/link/limits.ts";
 import type { LinkRegistry } from "../../supervisor/link/registry.ts";
+import type { EgressEndpoint } from "../driver.ts";
 import { forceRemove } from "./layout.ts";
 
 /** The agent's socket in the link folder (the sandbox's SSH_AUTH_SOCK points at it). */
@@ -27,20 +28,6 @@ export interface LinkSocketPaths {
   link?: string;
   egressSocket?: string;
   gatewaySocket?: string;
-}
-
-/**
- * The host side of a sandbox's way out, beside its link: the control plane listens on
- * egress.sock and gateway.sock in the same folder (so only that sandbox can connect, and
- * the socket says which sandbox it is) and writes the CA files the sandbox trusts there.
- */
-export interface EgressEndpoint {
-  /** ssh-agent: the host-side agent holding the project's deploy key (ssh-agent.sock, /run/outpost/ssh-agent.sock inside). */
-  accept(kind: "proxy" | "gateway" | "ssh-agent" | "database", sandboxId: string, socket: Socket): void;
-  /** The installation CA (for intercepted credential hosts). */
-  caPem: string;
-  /** The host's CA bundle plus the installation CA. */
-  caBundlePem: string;
 }
 
 export class LinkSockets {

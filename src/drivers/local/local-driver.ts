@@ -9,12 +9,13 @@
 // stop grace 10 000, kill 5 000; all overridable.
 import { existsSync, readdirSync, renameSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
-import { SupervisorClient } from "../../supervisor/client.ts";
 import type { LinkEvent } from "../../supervisor/link/registry.ts";
 import { LinkRegistry } from "../../supervisor/link/registry.ts";
+import { connectLink } from "../connect-link.ts";
 import type {
   ConnectOptions,
   Driver,
+  EgressEndpoint,
   EnsureOptions,
   RemoveOptions,
   SandboxHandle,
@@ -25,18 +26,20 @@ import type {
   SupervisorLink,
 } from "../driver.ts";
 import { DriverError, isDriverError } from "../errors.ts";
+import { KeyedQueue } from "../keyed-queue.ts";
+import { SANDBOX_ID, validateSpec } from "../validate-spec.ts";
 import { bwrapArgs, tmpfsSizes } from "./bwrap-args.ts";
 import { type CgroupSupport, describeCgroups, detectCgroups, SandboxCgroup } from "./cgroups.ts";
 import { etcFiles, writeEtcFiles } from "./etc-files.ts";
 import { describeLastExit, readExitStatus } from "./exit-status.ts";
 import { type HostFs, probeHostFs } from "./host-fs.ts";
 import { assertValidRange, DEFAULT_HOST_UID_RANGE, isInRange, ROOT_BLOCK_SIZE, type UidRange } from "./host-users.ts";
-import { KeyedQueue } from "./keyed-queue.ts";
 import { killEverything, terminate } from "./kill.ts";
 import { BLOCK_FD, INFO_FD, type Launched, SECCOMP_FD, STATUS_FD, USERNS_FD } from "./launcher.ts";
 import {
   adoptKeptWorkspace,
   forceRemove,
+  MAX_SOCKET_PATH,
   type Owner,
   prepareRoot,
   prepareSandboxFolders,
@@ -45,7 +48,7 @@ import {
   sandboxMarker,
   sandboxPaths,
 } from "./layout.ts";
-import { type EgressEndpoint, LinkSockets } from "./link-sockets.ts";
+import { LinkSockets } from "./link-sockets.ts";
 import { checkBubblewrap } from "./preflight.ts";
 import { assertReachable } from "./reachability.ts";
 import { mountRootfs, rootfsPaths, unmountRootfs } from "./rootfs/rootfs.ts";
@@ -54,7 +57,6 @@ import { isLive, type RecordedSpec, type RuntimeInfo, readRuntime, readSpec, wri
 import { seccompFilter } from "./seccomp.ts";
 import { startSandbox } from "./start-sandbox.ts";
 import { HostUidClaims } from "./uid-claims.ts";
-import { SANDBOX_ID, validateSpec } from "./validate-spec.ts";
 import { waitForSupervisor } from "./wait-for-supervisor.ts";
 
 export const LOCAL_STAGES = ["workspace", "isolation", "supervisor"] as const;
@@ -130,7 +132,7 @@ export class LocalDriver implements Driver {
   }
 
   validate(spec: SandboxSpec): void {
-    validateSpec(spec, (id) => sandboxPaths(this.root, id).linkSocket);
+    validateSpec(spec, { path: (id) => sandboxPaths(this.root, id).linkSocket, maxBytes: MAX_SOCKET_PATH });
   }
 
   onLinkEvent(listener: (event: LinkEvent) => void): () => void {
@@ -155,10 +157,8 @@ export class LocalDriver implements Driver {
     this.#links.closeAll("the control plane is stopping");
   }
 
-  async connect(sandboxId: string, options: ConnectOptions = {}): Promise<SupervisorLink> {
-    if (!SANDBOX_ID.test(sandboxId)) throw new DriverError("INVALID_SANDBOX_SPEC", `sandbox id '${sandboxId}' is not valid`);
-    const session = await this.#links.wait(sandboxId, { signal: options.signal, timeoutMs: options.timeoutMs ?? 5000 });
-    return { client: new SupervisorClient({ transport: session }), info: session.info };
+  connect(sandboxId: string, options: ConnectOptions = {}): Promise<SupervisorLink> {
+    return connectLink(this.#links, sandboxId, options);
   }
 
   async ensure(spec: SandboxSpec, options: EnsureOptions): Promise<SandboxHandle> {

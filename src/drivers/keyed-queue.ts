@@ -1,6 +1,6 @@
-// Runs work for one key at a time, in order (the local driver's operations on one
-// sandbox: an ensure still launching while a remove deletes its folders would leave a
-// half-made sandbox). Keys do not wait for each other; a failure does not block the next.
+// Runs work for one key at a time, in order (a driver's operations on one sandbox: an
+// ensure still launching while a remove deletes its storage would leave a half-made
+// sandbox). Keys do not wait for each other; a failure does not block the next.
 export class KeyedQueue {
   readonly #tails = new Map<string, Promise<unknown>>();
 

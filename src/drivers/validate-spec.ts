@@ -1,10 +1,9 @@
-// What the local driver accepts as a spec (pure, no I/O): ids that are safe as folder
-// names, DNS-label names, limits above the floor a supervisor needs to start at all, and
-// a data dir short enough for the link socket's path.
+// What every driver accepts as a spec (pure, no I/O): ids that are safe as folder and
+// label values, DNS-label names, limits above the floor a supervisor needs to start at all,
+// and, for a driver whose links are unix sockets, a path short enough for the socket.
 import { isAbsolute } from "node:path";
-import type { SandboxSpec } from "../driver.ts";
-import { DriverError } from "../errors.ts";
-import { MAX_SOCKET_PATH } from "./layout.ts";
+import type { SandboxSpec } from "./driver.ts";
+import { DriverError } from "./errors.ts";
 
 export const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -14,7 +13,13 @@ const MIN_MEMORY_BYTES = 64 * 1024 * 1024;
 const MIN_PIDS = 32;
 const MAX_IMAGE_LAYERS = 16;
 
-export function validateSpec(spec: SandboxSpec, linkSocketPath: (sandboxId: string) => string): void {
+/** A driver's link socket for a sandbox, and the longest path a socket may have. */
+export interface LinkSocketRule {
+  path(sandboxId: string): string;
+  maxBytes: number;
+}
+
+export function validateSpec(spec: SandboxSpec, linkSocket?: LinkSocketRule): void {
   const invalid = (field: string, message: string) => new DriverError("INVALID_SANDBOX_SPEC", message, { details: { field, sandboxId: spec.sandboxId } });
   if (typeof spec.sandboxId !== "string" || !SANDBOX_ID.test(spec.sandboxId)) {
     throw invalid("sandboxId", `sandbox id '${spec.sandboxId}' must be 1–63 letters, digits, '_' or '-'`);
@@ -36,9 +41,9 @@ export function validateSpec(spec: SandboxSpec, linkSocketPath: (sandboxId: stri
         throw invalid("image.layers", `image layer '${String(layer).slice(0, 200)}' must be an absolute path without ',', ':', '\\' or '..'`);
     }
   }
-  const socket = linkSocketPath(spec.sandboxId);
-  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
-    throw invalid("sandboxId", `the link socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; choose a shorter data dir`);
+  const socket = linkSocket?.path(spec.sandboxId);
+  if (linkSocket && socket !== undefined && Buffer.byteLength(socket) > linkSocket.maxBytes) {
+    throw invalid("sandboxId", `the link socket path ${socket} is longer than ${linkSocket.maxBytes} bytes; choose a shorter data dir`);
   }
   const limits = spec.limits ?? {};
   if (limits.cpus !== undefined && !(Number.isFinite(limits.cpus) && limits.cpus >= 0.01 && limits.cpus <= 1024)) {
